@@ -1,0 +1,1 @@
+"""Stancemap: who stands where, every position backed by a verbatim quote."""

@@ -1,0 +1,63 @@
+"""Dependencies shared by the routes: database session, acting editor, paging."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request, Response
+
+from app.config import Settings
+from app.db import SessionDep
+from app.models.problem import Problem
+
+__all__ = ["SessionDep", "ActorDep", "Paging", "PagingDep", "EntityId", "problems"]
+
+# Ids are 32-bit in PostgreSQL; anything larger cannot exist, so it is refused before any query.
+MAX_ID = 2_147_483_647
+EntityId = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
+SlugPath = Annotated[str, Path(min_length=1, max_length=64, description="URL-safe identifier.")]
+
+
+def get_actor() -> str:
+    """Who is writing. Writes are not authenticated yet, so every API write is recorded as anonymous."""
+    return "anonymous"
+
+
+ActorDep = Annotated[str, Depends(get_actor)]
+
+
+class Paging:
+    def __init__(
+        self,
+        request: Request,
+        limit: Annotated[
+            int | None, Query(ge=1, description="Items per page (default 50); larger values are capped at 200.")
+        ] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+        ] = None,
+    ) -> None:
+        settings: Settings = request.app.state.settings
+        self.request = request
+        self.limit = min(limit or settings.default_page_size, settings.max_page_size)
+        self.cursor = cursor
+
+    def link_next(self, response: Response, next_cursor: str | None) -> None:
+        """RFC 8288 Link header to the next page, as Datasette and GitHub do."""
+        if next_cursor is not None:
+            url = self.request.url.include_query_params(cursor=next_cursor, limit=self.limit)
+            response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+PagingDep = Annotated[Paging, Depends()]
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problem statuses a route can return."""
+    descriptions = {
+        400: "Malformed JSON or an invalid cursor",
+        404: "Not found",
+        409: "Conflict with stored data",
+        413: "Request body too large",
+        422: "Invalid fields",
+    }
+    # Documented as application/json here; create_app() moves them to application/problem+json.
+    return {status: {"model": Problem, "description": descriptions.get(status, "Error")} for status in statuses}

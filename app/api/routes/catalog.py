@@ -1,0 +1,71 @@
+"""Routes for the slug-addressed catalogs (parties and issues): one factory, two routers."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response, status
+
+from app.api.deps import PagingDep, SessionDep, SlugPath, problems
+from app.models.page import Page
+from app.services.catalog import SlugCatalog
+
+
+def catalog_router(
+    catalog: SlugCatalog[Any],
+    *,
+    tag: str,
+    create_model: type,
+    update_model: type,
+    public_model: type,
+    page_model: type[Page[Any]],
+) -> APIRouter:
+    noun = catalog.noun
+    plural = catalog.noun_plural
+    router = APIRouter(prefix=f"/v1/{plural}", tags=[tag])
+
+    @router.get("", name="list", response_model=page_model, responses=problems(400, 422), summary=f"List {plural}")
+    def list_entries(session: SessionDep, paging: PagingDep, response: Response) -> Any:
+        window = catalog.list(session, limit=paging.limit, cursor=paging.cursor)
+        paging.link_next(response, window.next_cursor)
+        return page_model(items=window.rows, next_cursor=window.next_cursor)
+
+    @router.post(
+        "",
+        name="create",
+        response_model=public_model,
+        status_code=status.HTTP_201_CREATED,
+        responses=problems(400, 409, 413, 422),
+        summary=f"Create a {noun}",
+    )
+    def create_entry(session: SessionDep, body: Annotated[create_model, Body()], response: Response) -> Any:  # type: ignore[valid-type]
+        entry = catalog.create(session, body)
+        response.headers["Location"] = f"/v1/{plural}/{entry.slug}"
+        return entry
+
+    @router.get("/{slug}", name="get", response_model=public_model, responses=problems(404), summary=f"Get a {noun}")
+    def get_entry(session: SessionDep, slug: SlugPath) -> Any:
+        return catalog.get(session, slug)
+
+    @router.patch(
+        "/{slug}",
+        name="update",
+        response_model=public_model,
+        responses=problems(400, 404, 409, 413, 422),
+        summary=f"Update a {noun}",
+        description="Changes the given fields; omitted fields keep their value.",
+    )
+    def update_entry(session: SessionDep, slug: SlugPath, body: Annotated[update_model, Body()]) -> Any:  # type: ignore[valid-type]
+        return catalog.update(session, slug, body)
+
+    @router.delete(
+        "/{slug}",
+        name="delete",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=problems(404, 409),
+        summary=f"Delete a {noun}",
+        description=f"Refused with 409 while statements reference the {noun}.",
+    )
+    def delete_entry(session: SessionDep, slug: SlugPath) -> Response:
+        catalog.delete(session, slug)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return router

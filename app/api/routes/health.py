@@ -1,0 +1,49 @@
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.services import schema
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None
+    head_revision: str | None
+
+
+@router.get("/healthz", name="live", response_model=Health, summary="Is the process up")
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    name="ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Database unreachable or not migrated to head"}},
+    summary="Can the server serve data",
+)
+def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and its schema is at the newest migration."""
+    head = schema.head_revision()
+    try:
+        current = schema.current_revision(request.app.state.engine)
+    except SQLAlchemyError:
+        body = Readiness(status="unavailable", database="unreachable", schema_revision=None, head_revision=head)
+        return JSONResponse(body.model_dump(), status_code=503)
+    ready = current == head
+    body = Readiness(
+        status="ok" if ready else "unavailable",
+        database="ok" if ready else "not migrated to head (run `stancemap migrate`)",
+        schema_revision=current,
+        head_revision=head,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

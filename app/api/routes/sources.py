@@ -1,0 +1,84 @@
+import base64
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import PlainTextResponse
+
+from app.api.deps import EntityId, PagingDep, SessionDep, problems
+from app.models.page import Page
+from app.models.source import SourceCreate, SourcePublic, SourceSummary, SourceUpdate
+from app.services import sources as service
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+
+
+class SourcePage(Page[SourceSummary]):
+    pass
+
+
+@router.get("", name="list", response_model=SourcePage, responses=problems(400, 422), summary="List sources")
+def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> SourcePage:
+    """Sources without their text (see `text_length`); GET one source for its text."""
+    window = service.list_sources(session, limit=paging.limit, cursor=paging.cursor)
+    paging.link_next(response, window.next_cursor)
+    return SourcePage(items=[service.source_summary(row) for row in window.rows], next_cursor=window.next_cursor)
+
+
+@router.post(
+    "",
+    name="create",
+    response_model=SourcePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 413, 422),
+    summary="Store a source document",
+)
+def create_source(session: SessionDep, body: SourceCreate, response: Response) -> SourcePublic:
+    """Stores the text exactly as given; it never changes afterwards. An edited version of the same
+    document is a new source with `supersedes` set to the earlier one."""
+    source = service.create_source(session, body)
+    response.headers["Location"] = f"/v1/sources/{source.id}"
+    return service.source_public(source)
+
+
+@router.get("/{source_id}", name="get", response_model=SourcePublic, responses=problems(404, 422), summary="Get a source")
+def get_source(session: SessionDep, source_id: EntityId) -> SourcePublic:
+    return service.source_public(service.get_source(session, source_id))
+
+
+@router.get(
+    "/{source_id}/text",
+    name="get-text",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "The stored text, byte for byte."}, **problems(404, 422)},
+    summary="Get a source's text as plain text",
+)
+def get_source_text(session: SessionDep, source_id: EntityId) -> PlainTextResponse:
+    """The exact stored text, UTF-8, so `sha256sum` of the body equals the source's `sha256` and
+    quote offsets can be checked with any tool that counts code points."""
+    source = service.get_source(session, source_id)
+    digest = base64.b64encode(bytes.fromhex(source.sha256)).decode()
+    return PlainTextResponse(source.text, headers={"Repr-Digest": f"sha-256=:{digest}:"})
+
+
+@router.patch(
+    "/{source_id}",
+    name="update",
+    response_model=SourcePublic,
+    responses=problems(400, 404, 413, 422),
+    summary="Correct a source's metadata",
+)
+def update_source(session: SessionDep, source_id: EntityId, body: SourceUpdate) -> SourcePublic:
+    """Title, publisher, URL, date, kind and language can be corrected; the text cannot."""
+    return service.source_public(service.update_source(session, source_id, body))
+
+
+@router.delete(
+    "/{source_id}",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(404, 409, 422),
+    summary="Delete an unused source",
+)
+def delete_source(session: SessionDep, source_id: EntityId) -> Response:
+    """Refused with 409 while any statement (or earlier revision of one) quotes it, or a later version supersedes it."""
+    service.delete_source(session, source_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

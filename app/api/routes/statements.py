@@ -1,0 +1,111 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import MAX_ID, ActorDep, EntityId, PagingDep, SessionDep, problems
+from app.models.common import Slug, Stance
+from app.models.page import Page
+from app.models.statement import (
+    StatementCreate,
+    StatementHistory,
+    StatementPublic,
+    StatementRetract,
+    StatementUpdate,
+)
+from app.services import statements as service
+
+router = APIRouter(prefix="/v1/statements", tags=["statements"])
+
+
+class StatementPage(Page[StatementPublic]):
+    pass
+
+
+@router.get("", name="list", response_model=StatementPage, responses=problems(400, 422), summary="List statements")
+def list_statements(
+    session: SessionDep,
+    paging: PagingDep,
+    response: Response,
+    party: Annotated[Slug | None, Query(description="Only this party's statements (slug).")] = None,
+    issue: Annotated[Slug | None, Query(description="Only statements on this issue (slug).")] = None,
+    source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only statements quoting this source.")] = None,
+    stance: Annotated[Stance | None, Query()] = None,
+    stated_from: Annotated[date | None, Query(description="Only statements with `stated_on` on or after this date.")] = None,
+    stated_to: Annotated[date | None, Query(description="Only statements with `stated_on` on or before this date.")] = None,
+    include_retracted: Annotated[bool, Query(description="Also list retracted statements.")] = False,
+) -> StatementPage:
+    filters = service.StatementFilter(
+        party=party,
+        issue=issue,
+        source=source,
+        stance=stance,
+        stated_from=stated_from,
+        stated_to=stated_to,
+        include_retracted=include_retracted,
+    )
+    items, next_cursor = service.list_statements(session, filters, limit=paging.limit, cursor=paging.cursor)
+    paging.link_next(response, next_cursor)
+    return StatementPage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    name="create",
+    response_model=StatementPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(400, 413, 422),
+    summary="Record a stance statement",
+)
+def create_statement(session: SessionDep, actor: ActorDep, body: StatementCreate, response: Response) -> StatementPublic:
+    """The quote is looked up in the source text and its exact span stored. A quote that is not in
+    the source is refused with the closest passage; one that occurs several times needs `start` or
+    `prefix`."""
+    statement = service.create_statement(session, body, actor=actor)
+    response.headers["Location"] = f"/v1/statements/{statement.id}"
+    return statement
+
+
+@router.get("/{statement_id}", name="get", response_model=StatementPublic, responses=problems(404, 422), summary="Get a statement")
+def get_statement(session: SessionDep, statement_id: EntityId) -> StatementPublic:
+    return service.get_statement(session, statement_id)
+
+
+@router.patch(
+    "/{statement_id}",
+    name="update",
+    response_model=StatementPublic,
+    responses=problems(400, 404, 409, 413, 422),
+    summary="Correct a statement",
+)
+def correct_statement(
+    session: SessionDep, actor: ActorDep, statement_id: EntityId, body: StatementUpdate
+) -> StatementPublic:
+    """Creates a new revision; the previous one stays in the history. A change of quote or source
+    re-anchors the quote. Retracted statements cannot be corrected (409)."""
+    return service.correct_statement(session, statement_id, body, actor=actor)
+
+
+@router.post(
+    "/{statement_id}/retract",
+    name="retract",
+    response_model=StatementPublic,
+    responses=problems(400, 404, 409, 413, 422),
+    summary="Retract a statement",
+)
+def retract_statement(
+    session: SessionDep, actor: ActorDep, statement_id: EntityId, body: StatementRetract
+) -> StatementPublic:
+    """Marks the statement as no longer standing, with a reason; it stays readable with its history."""
+    return service.retract_statement(session, statement_id, body, actor=actor)
+
+
+@router.get(
+    "/{statement_id}/history",
+    name="history",
+    response_model=StatementHistory,
+    responses=problems(404, 422),
+    summary="Every revision of a statement",
+)
+def statement_history(session: SessionDep, statement_id: EntityId) -> StatementHistory:
+    return service.statement_history(session, statement_id)

@@ -1,0 +1,25 @@
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read from STANCEMAP_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="STANCEMAP_", extra="ignore")
+
+    # Relative path on purpose: the embedded default lives where the server is started.
+    database_url: str = "sqlite:///./stancemap.db"
+    # Largest request body accepted, in bytes; larger bodies get 413.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # SQLite waits this long for a competing writer before giving up.
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    default_page_size: int = Field(default=50, ge=1, le=500)
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+    log_sql: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

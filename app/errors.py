@@ -1,0 +1,206 @@
+"""Domain errors and their RFC 9457 application/problem+json rendering.
+
+Services raise these; one set of handlers renders them, so every error body has the same shape:
+type, title, status, detail, instance, plus members specific to the problem type.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("stancemap")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Problem types served at /problems/{name}: what happened and what the client can do about it.
+PROBLEM_TYPES: dict[str, str] = {
+    "not-found": "The addressed party, issue, source or statement does not exist.",
+    "conflict": "The request conflicts with stored data: a duplicate slug, or a delete of something still referenced.",
+    "validation-error": "One or more fields are invalid; `errors` lists each with its location.",
+    "malformed-json": "The request body is not valid JSON.",
+    "quote-not-found": "The quote does not occur in the source text; `closest_passage` shows the most similar passage.",
+    "ambiguous-quote": "The quote occurs more than once in the source; pass `start` or `prefix` to choose one of `occurrences`.",
+    "invalid-cursor": "The pagination cursor is not one this server issued; start again without it.",
+    "already-retracted": "The statement was retracted; retracted statements can no longer be corrected or retracted.",
+    "body-too-large": "The request body exceeds the server's limit.",
+    "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
+    "internal-error": "The server failed unexpectedly; the error has been logged.",
+}
+
+
+def problem_type_uri(name: str) -> str:
+    return f"/problems/{name}"
+
+
+class ProblemError(Exception):
+    """Base of every error a service may raise; carries what the problem body needs."""
+
+    status: int = 400
+    type_name: str = "http-error"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(ProblemError):
+    status = 404
+    type_name = "not-found"
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    type_name = "conflict"
+    title = "Conflict"
+
+
+class QuoteNotFound(ProblemError):
+    status = 422
+    type_name = "quote-not-found"
+    title = "Quote not found in source"
+
+
+class AmbiguousQuote(ProblemError):
+    status = 422
+    type_name = "ambiguous-quote"
+    title = "Quote occurs more than once"
+
+
+class InvalidField(ProblemError):
+    """A field that passed schema validation but makes no sense against stored data."""
+
+    status = 422
+    type_name = "validation-error"
+    title = "Invalid field"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(
+            detail, errors=[{"loc": field.split("."), "field": field, "message": detail}]
+        )
+
+
+class InvalidCursor(ProblemError):
+    status = 400
+    type_name = "invalid-cursor"
+    title = "Invalid cursor"
+
+
+class AlreadyRetracted(ProblemError):
+    status = 409
+    type_name = "already-retracted"
+    title = "Statement already retracted"
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    type_name: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem_type_uri(type_name),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        loc = list(error.get("loc", ()))
+        errors.append(
+            {
+                "loc": loc,
+                "field": _field_name(loc),
+                "message": error.get("msg", "invalid"),
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _domain_error(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request,
+            status=exc.status,
+            type_name=exc.type_name,
+            title=exc.title,
+            detail=exc.detail,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        if any(error["type"] == "json_invalid" for error in errors):
+            return problem_response(
+                request,
+                status=400,
+                type_name="malformed-json",
+                title="Malformed JSON",
+                detail="The request body is not valid JSON: " + errors[0]["message"],
+                errors=errors,
+            )
+        fields = ", ".join(error["field"] for error in errors)
+        return problem_response(
+            request,
+            status=422,
+            type_name="validation-error",
+            title="Invalid request",
+            detail=f"{len(errors)} invalid field(s): {fields}",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        type_name = {404: "not-found", 413: "body-too-large"}.get(exc.status_code, "http-error")
+        return problem_response(
+            request,
+            status=exc.status_code,
+            type_name=type_name,
+            title=_reason(exc.status_code),
+            detail=detail,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The trace goes to the log, never to the client.
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            status=500,
+            type_name="internal-error",
+            title="Internal server error",
+            detail="The server failed to handle this request; the error has been logged.",
+        )
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,63 @@
+"""The Stancemap application: create_app() wires settings, database, routes and error handling."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.api.routes import health, issues, parties, problems, sources, statements
+from app.config import Settings, get_settings
+from app.db import make_engine
+from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
+from app.limits import BodySizeLimit
+
+DESCRIPTION = """
+Who stands where: for every party and issue, the party's stance backed by a verbatim quote from a
+stored source, with its exact position in the source text (`selector.start`/`end`, end exclusive).
+
+Every error is an RFC 9457 problem (`application/problem+json`). Lists are cursor-paginated:
+follow `next_cursor` (or the `Link: rel="next"` header) until it is null.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """`tag-name` operationIds (`statements-create`) give generated clients clean, stable method names."""
+    return f"{route.tags[0]}-{route.name}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Stancemap",
+        version="0.1.0",
+        description=DESCRIPTION,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (health, parties, issues, sources, statements, problems):
+        app.include_router(module.router)
+    _document_problems_as_problem_json(app)
+    return app
+
+
+def _document_problems_as_problem_json(app: FastAPI) -> None:
+    """Error responses are documented under their real media type, application/problem+json."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[0] in "45" and "application/json" in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,57 @@
+from datetime import datetime
+
+from pydantic import ConfigDict
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
+
+from app.models.common import (
+    PatchModel,
+    MAX_KEYWORDS,
+    Keyword,
+    LongText,
+    ShortText,
+    Slug,
+    UTCDateTime,
+    utcnow,
+)
+
+
+class IssueBase(SQLModel):
+    title: ShortText = Field(description="Short label, e.g. \"Ceding the Donbas\".")
+    proposition: ShortText = Field(
+        description="The claim stances are taken on: `support` means agreeing with it.",
+        schema_extra={"examples": ["Ukraine cedes the Donbas region to Russia"]},
+    )
+    description: LongText = Field(default="")
+
+
+class Issue(IssueBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IssueCreate(IssueBase):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug = Field(description="URL-safe identifier, e.g. `cede-donbas`.")
+    keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
+
+
+class IssueUpdate(PatchModel):
+    """Fields to change; omitted fields keep their value."""
+
+    slug: Slug | None = None
+    title: ShortText | None = None
+    proposition: ShortText | None = None
+    description: LongText | None = None
+    keywords: list[Keyword] | None = Field(default=None, max_length=MAX_KEYWORDS)
+
+
+class IssuePublic(IssueBase):
+    slug: str
+    keywords: list[str]
+    created_at: datetime
+    updated_at: datetime

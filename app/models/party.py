@@ -1,0 +1,68 @@
+import enum
+from datetime import datetime
+
+from pydantic import ConfigDict
+from sqlalchemy import JSON, String
+from sqlmodel import Field, SQLModel
+
+from app.models.common import (
+    PatchModel,
+    MAX_ALIASES,
+    Alias,
+    LongText,
+    Name,
+    Slug,
+    UTCDateTime,
+    utcnow,
+)
+
+
+class PartyKind(enum.StrEnum):
+    country = "country"
+    government = "government"
+    person = "person"
+    bloc = "bloc"
+    organization = "organization"
+    political_party = "political_party"
+
+
+class PartyBase(SQLModel):
+    name: Name = Field(description="Display name.", schema_extra={"examples": ["Ukraine"]})
+    kind: PartyKind = Field(sa_type=String(32), description="What sort of actor the party is.")
+    description: LongText = Field(default="", description="Who the party is, in a sentence or two.")
+
+
+class Party(PartyBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    aliases: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PartyCreate(PartyBase):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug = Field(description="URL-safe identifier, e.g. `ukraine`.")
+    aliases: list[Alias] = Field(
+        default_factory=list,
+        max_length=MAX_ALIASES,
+        description="Names the party is referred by in texts (\"Zelensky\", \"Kyiv\").",
+    )
+
+
+class PartyUpdate(PatchModel):
+    """Fields to change; omitted fields keep their value."""
+
+    slug: Slug | None = None
+    name: Name | None = None
+    kind: PartyKind | None = None
+    description: LongText | None = None
+    aliases: list[Alias] | None = Field(default=None, max_length=MAX_ALIASES)
+
+
+class PartyPublic(PartyBase):
+    slug: str
+    aliases: list[str]
+    created_at: datetime
+    updated_at: datetime

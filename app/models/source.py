@@ -1,0 +1,119 @@
+import enum
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, HttpUrl
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlmodel import Column, Field, SQLModel
+
+from app.models.common import (
+    Language,
+    PatchModel,
+    Name,
+    ShortText,
+    SourceText,
+    UTCDateTime,
+    utcnow,
+)
+
+
+class SourceKind(enum.StrEnum):
+    article = "article"
+    update = "update"
+    transcript = "transcript"
+    statement = "statement"
+
+
+def _date_or_datetime(value: object) -> object:
+    """A bare date means midnight UTC of that day; a timestamp without offset is taken as UTC."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if not 1000 <= value.year <= 9999:
+        raise ValueError("year must be between 1000 and 9999")
+    return value.astimezone(UTC)
+
+
+PublishedAt = Annotated[datetime, BeforeValidator(_date_or_datetime), AfterValidator(_utc)]
+Url = Annotated[HttpUrl, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+
+
+class SourceBase(SQLModel):
+    title: ShortText = Field(description="Headline, or an editorial title (see `title_is_editorial`).")
+    title_is_editorial: bool = Field(
+        default=False, description="True when the document has no headline and the title was given by an editor."
+    )
+    publisher: Name | None = Field(default=None)
+    kind: SourceKind = Field(default=SourceKind.article, sa_type=String(16))
+    language: Language = Field(default="en", description="BCP 47 language tag.")
+
+
+class Source(SourceBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    url: str | None = Field(default=None, max_length=2048)
+    published_at: datetime = Field(sa_type=UTCDateTime)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64, index=True)
+    supersedes_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("source.id"), nullable=True, index=True),
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SourceCreate(SourceBase):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url | None = Field(default=None, max_length=2048)
+    published_at: PublishedAt = Field(
+        description="Publication time; a bare date (`2025-08-18`) means midnight UTC that day.",
+        schema_extra={"examples": ["2025-08-18"]},
+    )
+    text: SourceText = Field(
+        description="The full text, stored exactly as given; quotes are checked against it character by character."
+    )
+    supersedes: int | None = Field(
+        default=None, ge=1, le=2_147_483_647, description="Id of the earlier version of the same document."
+    )
+
+
+class SourceUpdate(PatchModel):
+    """Metadata corrections. The text of a source never changes: store a new version with `supersedes`."""
+
+    nullable_fields = frozenset({"publisher", "url"})
+
+    title: ShortText | None = None
+    title_is_editorial: bool | None = None
+    publisher: Name | None = None
+    url: Url | None = Field(default=None, max_length=2048)
+    published_at: PublishedAt | None = None
+    kind: SourceKind | None = None
+    language: Language | None = None
+
+
+class SourceSummary(SourceBase):
+    """A source without its text, as listed."""
+
+    id: int
+    url: str | None
+    published_at: datetime
+    sha256: str = Field(description="SHA-256 of the text encoded as UTF-8, in hex.")
+    text_length: int = Field(description="Length of the text in characters (the unit of quote offsets).")
+    supersedes: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SourcePublic(SourceSummary):
+    text: str

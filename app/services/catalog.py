@@ -1,0 +1,96 @@
+"""Parties and issues: catalog entries addressed by slug, with the same lifecycle."""
+
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
+
+from app.errors import Conflict, InvalidField, NotFound
+from app.models.common import PatchModel, utcnow
+from app.services.pagination import Window, paginate
+
+Entry = TypeVar("Entry", bound=SQLModel)
+
+
+class SlugCatalog(Generic[Entry]):
+    """Create, read, update, list and delete for a table with a unique `slug`.
+
+    `referenced_by` names the statement columns that point at an entry: an entry they reference
+    cannot be deleted, so no statement loses its party or issue.
+    """
+
+    def __init__(self, model: type[Entry], noun: str, referenced_by: list[Any]) -> None:
+        self.model = model
+        self.noun = noun
+        self.referenced_by = referenced_by
+
+    def find(self, session: Session, slug: str) -> Entry | None:
+        return session.exec(select(self.model).where(self.model.slug == slug)).scalars().first()  # type: ignore[attr-defined]
+
+    def get(self, session: Session, slug: str) -> Entry:
+        entry = self.find(session, slug)
+        if entry is None:
+            raise NotFound(f"No {self.noun} has the slug '{slug}'; list them at /v1/{self.noun_plural}.")
+        return entry
+
+    def resolve(self, session: Session, slug: str, field: str) -> Entry:
+        """Like get(), for a slug given in a request body or query: an invalid field, not a missing page."""
+        entry = self.find(session, slug)
+        if entry is None:
+            raise InvalidField(field, f"No {self.noun} has the slug '{slug}'; create it first or fix the slug.")
+        return entry
+
+    @property
+    def noun_plural(self) -> str:
+        return "parties" if self.noun == "party" else f"{self.noun}s"
+
+    def list(self, session: Session, *, limit: int, cursor: str | None) -> Window[Entry]:
+        return paginate(session, select(self.model), self.model.id, limit=limit, cursor=cursor)  # type: ignore[attr-defined]
+
+    def create(self, session: Session, data: SQLModel) -> Entry:
+        values = data.model_dump()
+        self._ensure_slug_free(session, values["slug"])
+        entry = self.model(**values)
+        session.add(entry)
+        self._commit(session, values["slug"])
+        session.refresh(entry)
+        return entry
+
+    def update(self, session: Session, slug: str, changes: PatchModel) -> Entry:
+        entry = self.get(session, slug)
+        values = changes.changes()
+        new_slug = values.get("slug")
+        if new_slug is not None and new_slug != slug:
+            self._ensure_slug_free(session, new_slug)
+        for name, value in values.items():
+            setattr(entry, name, value)
+        if values:
+            entry.updated_at = utcnow()  # type: ignore[attr-defined]
+            session.add(entry)
+            self._commit(session, new_slug or slug)
+            session.refresh(entry)
+        return entry
+
+    def delete(self, session: Session, slug: str) -> None:
+        entry = self.get(session, slug)
+        entry_id = entry.id  # type: ignore[attr-defined]
+        for column in self.referenced_by:
+            if session.exec(select(exists().where(column == entry_id))).scalar():
+                raise Conflict(
+                    f"The {self.noun} '{slug}' is referenced by statements and cannot be deleted; "
+                    "retract or correct those statements instead."
+                )
+        session.delete(entry)
+        session.commit()
+
+    def _ensure_slug_free(self, session: Session, slug: str) -> None:
+        if self.find(session, slug) is not None:
+            raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.")
+
+    def _commit(self, session: Session, slug: str) -> None:
+        try:
+            session.commit()
+        except IntegrityError as error:  # a concurrent writer took the slug between check and commit
+            session.rollback()
+            raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.") from error

@@ -1,0 +1,185 @@
+"""Finding a quote in a source text and anchoring it there.
+
+Matching forgives typographic differences only: straight vs curly quotation marks and
+apostrophes, runs of whitespace, Unicode compatibility forms and invisible format characters.
+Whatever matched, the anchor holds the exact characters of the source, so
+`text[anchor.start:anchor.end] == anchor.exact` always holds.
+"""
+
+import unicodedata
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from app.errors import AmbiguousQuote, QuoteNotFound
+
+CONTEXT_CHARS = 32
+# Above this many character comparisons the closest-passage search would take seconds.
+_FUZZY_BUDGET = 200_000_000
+
+_TYPOGRAPHIC = {
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\u301d\u301e\uff02", '"'),
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u0060\u00b4\uff07", "'"),
+}
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """Text in matching form, with the source offset every matching-form character came from."""
+
+    chars: str
+    origin: list[int]
+    # True where a matching-form character is the first / last one produced by its source character.
+    starts_char: list[bool]
+    ends_char: list[bool]
+
+
+@lru_cache(maxsize=32)  # one source usually receives many quotes in a row
+def normalize(text: str) -> NormalizedText:
+    chars: list[str] = []
+    origin: list[int] = []
+    starts: list[bool] = []
+    ends: list[bool] = []
+    in_space = True  # leading whitespace vanishes
+    for index, char in enumerate(text):
+        if char.isspace():
+            if not in_space:
+                chars.append(" ")
+                origin.append(index)
+                starts.append(True)
+                ends.append(True)
+                in_space = True
+            continue
+        if unicodedata.category(char) == "Cf":  # zero-width spaces, soft hyphens, BOMs
+            continue
+        expansion = [
+            _TYPOGRAPHIC.get(part, part) for part in unicodedata.normalize("NFKD", _TYPOGRAPHIC.get(char, char))
+        ]
+        if not expansion:
+            continue
+        in_space = False
+        last = len(expansion) - 1
+        for position, part in enumerate(expansion):
+            chars.append(part)
+            origin.append(index)
+            starts.append(position == 0)
+            ends.append(position == last)
+    return NormalizedText("".join(chars), origin, starts, ends)
+
+
+def matching_form(text: str) -> str:
+    return normalize(text).chars.strip()
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A quote's place in a source: W3C TextQuoteSelector + TextPositionSelector."""
+
+    start: int
+    end: int
+    exact: str
+    prefix: str
+    suffix: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "prefix": self.prefix, "suffix": self.suffix}
+
+
+def anchor_at(text: str, start: int, end: int) -> Anchor:
+    return Anchor(
+        start=start,
+        end=end,
+        exact=text[start:end],
+        prefix=text[max(0, start - CONTEXT_CHARS) : start],
+        suffix=text[end : end + CONTEXT_CHARS],
+    )
+
+
+def find_occurrences(text: str, quote: str, normalized: NormalizedText | None = None) -> list[Anchor]:
+    """Every place the quote occurs in the text, overlapping ones included, in text order."""
+    source = normalized or normalize(text)
+    needle = matching_form(quote)
+    if not needle:
+        return []
+    found: list[Anchor] = []
+    position = source.chars.find(needle)
+    while position != -1:
+        last = position + len(needle) - 1
+        # A match must cover whole source characters, not half of a decomposed "é".
+        if source.starts_char[position] and source.ends_char[last]:
+            found.append(anchor_at(text, source.origin[position], source.origin[last] + 1))
+        position = source.chars.find(needle, position + 1)
+    return found
+
+
+def closest_passage(text: str, quote: str, normalized: NormalizedText | None = None) -> dict[str, Any] | None:
+    """The passage of the text most similar to the quote, to help an editor fix a typo."""
+    source = normalized or normalize(text)
+    needle = matching_form(quote)
+    if not needle or not source.chars or len(needle) * len(source.chars) > _FUZZY_BUDGET:
+        return None
+    alignment = fuzz.partial_ratio_alignment(needle, source.chars)
+    if alignment is None or alignment.dest_end <= alignment.dest_start:
+        return None
+    start = source.origin[alignment.dest_start]
+    end = source.origin[alignment.dest_end - 1] + 1
+    # Widen to whole words: a partial alignment often clips the first or last letters.
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return {"text": text[start:end], "start": start, "end": end, "similarity": round(alignment.score / 100, 3)}
+
+
+def _ends_with_prefix(source: NormalizedText, anchor: Anchor, wanted: str) -> bool:
+    before = source.chars[: _normalized_index(source, anchor.start)].rstrip()
+    return before.endswith(wanted)
+
+
+def _normalized_index(source: NormalizedText, original_index: int) -> int:
+    return bisect_left(source.origin, original_index)
+
+
+def locate_quote(
+    text: str,
+    quote: str,
+    *,
+    source_id: int,
+    start: int | None = None,
+    prefix: str | None = None,
+) -> Anchor:
+    """Anchor a quote in a source text, or raise a problem that tells the editor what to fix.
+
+    `start` or `prefix` choose among several occurrences.
+    """
+    source = normalize(text)
+    occurrences = find_occurrences(text, quote, source)
+    if not occurrences:
+        closest = closest_passage(text, quote, source)
+        hint = f"; closest passage at {closest['start']}–{closest['end']}: “{closest['text']}”" if closest else ""
+        raise QuoteNotFound(
+            f"The quote does not occur in source {source_id}{hint}", closest_passage=closest
+        )
+    candidates = occurrences
+    if start is not None:
+        candidates = [anchor for anchor in candidates if anchor.start == start]
+    if prefix is not None:
+        wanted = matching_form(prefix)
+        candidates = [anchor for anchor in candidates if _ends_with_prefix(source, anchor, wanted)]
+    if len(candidates) == 1:
+        return candidates[0]
+    listed = [anchor.as_dict() for anchor in occurrences]
+    if not candidates:
+        raise AmbiguousQuote(
+            f"The quote occurs {len(occurrences)} time(s) in source {source_id}, but none matches the given "
+            "`start`/`prefix`; choose one of `occurrences`.",
+            occurrences=listed,
+        )
+    raise AmbiguousQuote(
+        f"The quote occurs {len(occurrences)} times in source {source_id}; pass `start` (or `prefix`) "
+        "to choose one of `occurrences`.",
+        occurrences=listed,
+    )

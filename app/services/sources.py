@@ -1,0 +1,102 @@
+"""Sources: stored documents whose text never changes once stored."""
+
+import hashlib
+
+from sqlalchemy import exists, select
+from sqlmodel import Session
+
+from app.errors import Conflict, InvalidField, NotFound
+from app.models.source import Source, SourceCreate, SourcePublic, SourceSummary, SourceUpdate
+from app.models.statement import Statement, StatementRevision
+from app.models.common import utcnow
+from app.services.pagination import Window, paginate
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"No source has the id {source_id}; list them at /v1/sources.")
+    return source
+
+
+def resolve_source(session: Session, source_id: int, field: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise InvalidField(field, f"No source has the id {source_id}; create it first or fix the id.")
+    return source
+
+
+def list_sources(session: Session, *, limit: int, cursor: str | None) -> Window[Source]:
+    return paginate(session, select(Source), Source.id, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+
+
+def create_source(session: Session, data: SourceCreate) -> Source:
+    if data.supersedes is not None:
+        resolve_source(session, data.supersedes, "body.supersedes")
+    values = data.model_dump(exclude={"supersedes", "url"})
+    source = Source(
+        **values,
+        url=str(data.url) if data.url is not None else None,
+        sha256=text_sha256(data.text),
+        supersedes_id=data.supersedes,
+    )
+    session.add(source)
+    session.commit()
+    session.refresh(source)
+    return source
+
+
+def update_source(session: Session, source_id: int, changes: SourceUpdate) -> Source:
+    source = get_source(session, source_id)
+    values = changes.changes()
+    if "url" in values and values["url"] is not None:
+        values["url"] = str(values["url"])
+    for name, value in values.items():
+        setattr(source, name, value)
+    if values:
+        source.updated_at = utcnow()
+        session.add(source)
+        session.commit()
+        session.refresh(source)
+    return source
+
+
+def delete_source(session: Session, source_id: int) -> None:
+    source = get_source(session, source_id)
+    quoted = exists().where(Statement.source_id == source_id)
+    quoted_before = exists().where(StatementRevision.source_id == source_id)
+    superseded = exists().where(Source.supersedes_id == source_id)
+    if session.exec(select(quoted | quoted_before)).scalar():
+        raise Conflict(
+            f"Source {source_id} is quoted by statements (or by earlier revisions of them) and cannot be deleted."
+        )
+    if session.exec(select(superseded)).scalar():
+        raise Conflict(f"Source {source_id} has later versions that supersede it and cannot be deleted.")
+    session.delete(source)
+    session.commit()
+
+
+def source_summary(source: Source) -> SourceSummary:
+    return SourceSummary(
+        id=source.id,
+        title=source.title,
+        title_is_editorial=source.title_is_editorial,
+        publisher=source.publisher,
+        kind=source.kind,
+        language=source.language,
+        url=source.url,
+        published_at=source.published_at,
+        sha256=source.sha256,
+        text_length=len(source.text),
+        supersedes=source.supersedes_id,
+        created_at=source.created_at,
+        updated_at=source.updated_at,
+    )
+
+
+def source_public(source: Source) -> SourcePublic:
+    return SourcePublic(**source_summary(source).model_dump(), text=source.text)

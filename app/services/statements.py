@@ -1,0 +1,278 @@
+"""Stance statements: recording, correcting, retracting and reading them.
+
+Every write anchors the quote in the source text first, so a statement whose quote is not
+verbatim never reaches the database.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.errors import AlreadyRetracted, InvalidField, NotFound
+from app.models.common import Stance, utcnow
+from app.models.issue import Issue
+from app.models.party import Party
+from app.models.source import Source
+from app.models.statement import (
+    Retraction,
+    Selector,
+    Statement,
+    StatementCreate,
+    StatementHistory,
+    StatementPublic,
+    StatementRetract,
+    StatementRevision,
+    StatementRevisionPublic,
+    StatementUpdate,
+)
+from app.services.issues import issues
+from app.services.pagination import Window, paginate
+from app.services.parties import parties
+from app.services.quotes import Anchor, locate_quote
+from app.services.sources import resolve_source
+
+_QUOTE_FIELDS = ("quote", "quote_start", "quote_end", "quote_prefix", "quote_suffix")
+_REVISED_FIELDS = ("source_id", "stance", "summary", "speaker", "stated_on", *_QUOTE_FIELDS)
+
+
+@dataclass(frozen=True)
+class StatementFilter:
+    party: str | None = None
+    issue: str | None = None
+    source: int | None = None
+    stance: Stance | None = None
+    stated_from: date | None = None
+    stated_to: date | None = None
+    include_retracted: bool = False
+
+
+def _anchor_fields(anchor: Anchor) -> dict[str, Any]:
+    return {
+        "quote": anchor.exact,
+        "quote_start": anchor.start,
+        "quote_end": anchor.end,
+        "quote_prefix": anchor.prefix,
+        "quote_suffix": anchor.suffix,
+    }
+
+
+def _selector(row: Statement | StatementRevision) -> Selector:
+    return Selector(start=row.quote_start, end=row.quote_end, prefix=row.quote_prefix, suffix=row.quote_suffix)
+
+
+def _retraction(row: Statement) -> Retraction | None:
+    if row.retracted_at is None:
+        return None
+    return Retraction(
+        reason=row.retraction_reason or "",
+        retracted_on=row.retracted_on,
+        retracted_at=row.retracted_at,
+        retracted_by=row.retracted_by or "",
+    )
+
+
+def to_public(row: Statement, party_slug: str, issue_slug: str) -> StatementPublic:
+    return StatementPublic(
+        id=row.id,
+        party=party_slug,
+        issue=issue_slug,
+        source=row.source_id,
+        stance=Stance(row.stance),
+        summary=row.summary,
+        quote=row.quote,
+        selector=_selector(row),
+        speaker=row.speaker,
+        stated_on=row.stated_on,
+        revision=row.revision,
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+        created_at=row.created_at,
+        retraction=_retraction(row),
+    )
+
+
+def _with_slugs():  # type: ignore[no-untyped-def]
+    return (
+        select(Statement, Party.slug, Issue.slug)
+        .join(Party, Party.id == Statement.party_id)
+        .join(Issue, Issue.id == Statement.issue_id)
+    )
+
+
+def _load(session: Session, statement_id: int) -> tuple[Statement, str, str]:
+    row = session.exec(_with_slugs().where(Statement.id == statement_id)).first()
+    if row is None:
+        raise NotFound(f"No statement has the id {statement_id}; list them at /v1/statements.")
+    return row[0], row[1], row[2]
+
+
+def get_statement(session: Session, statement_id: int) -> StatementPublic:
+    return to_public(*_load(session, statement_id))
+
+
+def list_statements(
+    session: Session, filters: StatementFilter, *, limit: int, cursor: str | None
+) -> tuple[list[StatementPublic], str | None]:
+    query = _with_slugs()
+    if filters.party is not None:
+        query = query.where(Statement.party_id == parties.resolve(session, filters.party, "query.party").id)
+    if filters.issue is not None:
+        query = query.where(Statement.issue_id == issues.resolve(session, filters.issue, "query.issue").id)
+    if filters.source is not None:
+        query = query.where(Statement.source_id == filters.source)
+    if filters.stance is not None:
+        query = query.where(Statement.stance == filters.stance.value)
+    if filters.stated_from is not None:
+        query = query.where(Statement.stated_on >= filters.stated_from)
+    if filters.stated_to is not None:
+        query = query.where(Statement.stated_on <= filters.stated_to)
+    if not filters.include_retracted:
+        query = query.where(Statement.retracted_at.is_(None))  # type: ignore[union-attr]
+    window: Window[Any] = paginate(
+        session, query, Statement.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id
+    )
+    return [to_public(*row) for row in window.rows], window.next_cursor
+
+
+def _snapshot(statement: Statement, note: str | None) -> StatementRevision:
+    return StatementRevision(
+        statement_id=statement.id,
+        revision=statement.revision,
+        recorded_by=statement.recorded_by,
+        recorded_at=statement.recorded_at,
+        note=note,
+        **{name: getattr(statement, name) for name in _REVISED_FIELDS},
+    )
+
+
+def create_statement(session: Session, data: StatementCreate, *, actor: str) -> StatementPublic:
+    party = parties.resolve(session, data.party, "body.party")
+    issue = issues.resolve(session, data.issue, "body.issue")
+    source = resolve_source(session, data.source, "body.source")
+    anchor = locate_quote(source.text, data.quote, source_id=source.id, start=data.start, prefix=data.prefix)
+    now = utcnow()
+    statement = Statement(
+        party_id=party.id,
+        issue_id=issue.id,
+        source_id=source.id,
+        stance=data.stance.value,
+        summary=data.summary or "",
+        speaker=data.speaker,
+        stated_on=data.stated_on or source.published_at.date(),
+        revision=1,
+        recorded_by=actor,
+        recorded_at=now,
+        created_at=now,
+        **_anchor_fields(anchor),
+    )
+    session.add(statement)
+    session.flush()  # assigns the id the revision refers to
+    session.add(_snapshot(statement, note=None))
+    session.commit()
+    return to_public(statement, party.slug, issue.slug)
+
+
+def correct_statement(
+    session: Session, statement_id: int, changes: StatementUpdate, *, actor: str
+) -> StatementPublic:
+    statement, party_slug, issue_slug = _load(session, statement_id)
+    if statement.retracted_at is not None:
+        raise AlreadyRetracted(
+            f"Statement {statement_id} was retracted on {statement.retracted_on}; record a new statement instead."
+        )
+    values = changes.changes()
+    note = values.pop("note", None)
+    proposed: dict[str, Any] = {}
+    if {"source", "quote", "start", "prefix"} & values.keys():
+        source = _source_for(session, statement, values)
+        anchor = locate_quote(
+            source.text,
+            values.get("quote") or statement.quote,
+            source_id=source.id,
+            start=values.get("start"),
+            prefix=values.get("prefix"),
+        )
+        proposed.update(source_id=source.id, **_anchor_fields(anchor))
+    if "stance" in values:
+        proposed["stance"] = values["stance"].value
+    if "summary" in values:
+        proposed["summary"] = values["summary"] or ""
+    for name in ("speaker", "stated_on"):
+        if name in values:
+            proposed[name] = values[name]
+    changed = {name: value for name, value in proposed.items() if getattr(statement, name) != value}
+    if not changed:
+        return to_public(statement, party_slug, issue_slug)
+    for name, value in changed.items():
+        setattr(statement, name, value)
+    statement.revision += 1
+    statement.recorded_by = actor
+    statement.recorded_at = utcnow()
+    session.add(statement)
+    session.add(_snapshot(statement, note=note))
+    session.commit()
+    return to_public(statement, party_slug, issue_slug)
+
+
+def _source_for(session: Session, statement: Statement, values: dict[str, Any]) -> Source:
+    if values.get("source") is not None:
+        return resolve_source(session, values["source"], "body.source")
+    source = session.get(Source, statement.source_id)
+    assert source is not None  # the foreign key guarantees it
+    return source
+
+
+def retract_statement(
+    session: Session, statement_id: int, data: StatementRetract, *, actor: str
+) -> StatementPublic:
+    statement, party_slug, issue_slug = _load(session, statement_id)
+    if statement.retracted_at is not None:
+        raise AlreadyRetracted(f"Statement {statement_id} was already retracted on {statement.retracted_on}.")
+    now = utcnow()
+    retracted_on = data.retracted_on or now.date()
+    if retracted_on < statement.stated_on:
+        raise InvalidField(
+            "body.retracted_on",
+            f"retracted_on ({retracted_on}) is before the statement's stated_on ({statement.stated_on}).",
+        )
+    statement.retracted_at = now
+    statement.retracted_on = retracted_on
+    statement.retracted_by = actor
+    statement.retraction_reason = data.reason
+    session.add(statement)
+    session.commit()
+    return to_public(statement, party_slug, issue_slug)
+
+
+def statement_history(session: Session, statement_id: int) -> StatementHistory:
+    statement, party_slug, issue_slug = _load(session, statement_id)
+    revisions = session.exec(
+        select(StatementRevision)
+        .where(StatementRevision.statement_id == statement_id)
+        .order_by(StatementRevision.revision)
+    ).scalars()
+    return StatementHistory(
+        statement=statement_id,
+        party=party_slug,
+        issue=issue_slug,
+        revisions=[
+            StatementRevisionPublic(
+                revision=revision.revision,
+                source=revision.source_id,
+                stance=Stance(revision.stance),
+                summary=revision.summary,
+                quote=revision.quote,
+                selector=_selector(revision),
+                speaker=revision.speaker,
+                stated_on=revision.stated_on,
+                recorded_by=revision.recorded_by,
+                recorded_at=revision.recorded_at,
+                note=revision.note,
+            )
+            for revision in revisions
+        ],
+        retraction=_retraction(statement),
+    )

@@ -1,0 +1,1 @@
+"""Seed data (JSON files and source texts) and the idempotent loader that stores it."""
