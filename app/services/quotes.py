@@ -131,6 +131,10 @@ def closest_passage(text: str, quote: str, normalized: NormalizedText | None = N
         start -= 1
     while end < len(text) and text[end].isalnum():
         end += 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
     return {"text": text[start:end], "start": start, "end": end, "similarity": round(alignment.score / 100, 3)}
 
 

@@ -1,0 +1,119 @@
+"""Test fixtures. Every test runs once per database engine: SQLite (the embedded default) and
+PostgreSQL (production). Each engine's schema is built with `alembic upgrade head`, and every
+test starts from empty tables.
+
+STANCEMAP_TEST_DATABASES picks the engines (default "sqlite,postgresql");
+STANCEMAP_TEST_POSTGRES_URL is the server's maintenance database, where a throwaway test
+database is created. Without a reachable PostgreSQL its tests are skipped, except under CI=true,
+where they fail.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from app.config import Settings
+from app.main import create_app
+from app.services import schema
+from seeds.loader import load_seeds
+
+ENGINES = [name.strip() for name in os.environ.get("STANCEMAP_TEST_DATABASES", "sqlite,postgresql").split(",")]
+POSTGRES_ADMIN_URL = os.environ.get(
+    "STANCEMAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TABLES_CHILD_FIRST = ["statement_revision", "statement", "source", "issue", "party"]
+
+
+def _postgres_unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required under CI: {reason}")
+    pytest.skip(f"PostgreSQL not reachable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Creates empty databases of a given engine, and drops them at the end of the session."""
+    created_postgres: list[str] = []
+
+    def make(engine_name: str) -> str:
+        if engine_name == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'stancemap.db'}"
+        name = f"stancemap_test_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        except OperationalError as error:
+            _postgres_unavailable(str(error).splitlines()[0])
+        finally:
+            admin.dispose()
+        created_postgres.append(name)
+        return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+
+    if created_postgres:
+        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in created_postgres:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def database_url(request: pytest.FixtureRequest, make_database) -> str:
+    url = make_database(request.param)
+    schema.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator:
+    application = create_app(settings)
+    _empty_tables(application.state.engine)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def engine(app) -> Engine:
+    return app.state.engine
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    # raise_server_exceptions off: a server error must show up as the 500 a client would see.
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> None:
+    with Session(engine) as session:
+        load_seeds(session)
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES_CHILD_FIRST)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES_CHILD_FIRST:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
+SEED_SOURCE_SHA256 = "056396a818e25ccb153d7ae267d4416a817cc3a107cc41b624c833b935a71275"

@@ -1,0 +1,58 @@
+"""The error contract: every failure a client can cause is an RFC 9457 problem and changes nothing."""
+
+from tests.helpers import assert_problem, statement_body, table_counts, world
+
+
+def test_problem_types_are_documented_at_their_type_uri(client):
+    problem = assert_problem(client.get("/v1/parties/nobody"), 404, "not-found")
+    described = client.get(problem["type"])
+    assert described.status_code == 200
+    assert described.json()["name"] == "not-found"
+
+
+def test_malformed_json_is_400_and_writes_nothing(client):
+    world(client)
+    before = table_counts(client)
+    response = client.post("/v1/statements", content=b'{"party": "northland",', headers={"content-type": "application/json"})
+    assert_problem(response, 400, "malformed-json")
+    assert table_counts(client) == before
+
+
+def test_body_over_the_limit_is_413_and_writes_nothing(client):
+    world(client)
+    before = table_counts(client)
+    five_mb = "x" * (5 * 1024 * 1024)
+    response = client.post("/v1/sources", json={"title": "Huge", "published_at": "2025-08-18", "text": five_mb})
+    assert_problem(response, 413, "body-too-large")
+    assert table_counts(client) == before
+
+
+def test_chunked_body_over_the_limit_is_413(client):
+    def chunks():
+        yield b'{"title": "Huge", "published_at": "2025-08-18", "text": "'
+        for _ in range(5):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    before = table_counts(client)
+    response = client.post("/v1/sources", content=chunks(), headers={"content-type": "application/json"})
+    assert_problem(response, 413, "body-too-large")
+    assert table_counts(client) == before
+
+
+def test_validation_problem_lists_each_field(client):
+    source = world(client)["source"]
+    body = statement_body(source["id"], stance="maybe", stated_on="someday")
+    problem = assert_problem(client.post("/v1/statements", json=body), 422, "validation-error")
+    assert {error["field"] for error in problem["errors"]} == {"body.stance", "body.stated_on"}
+
+
+def test_unknown_route_and_wrong_method_are_problems(client):
+    assert_problem(client.get("/v1/nothing-here"), 404)
+    assert_problem(client.delete("/v1/statements"), 405)
+
+
+def test_lone_surrogates_are_refused_not_crashed_on(client):
+    body = b'{"slug": "x", "name": "bad \\ud800 name", "kind": "country"}'
+    response = client.post("/v1/parties", content=body, headers={"content-type": "application/json"})
+    assert_problem(response, 422)
