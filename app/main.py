@@ -5,7 +5,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.routes import health, issues, parties, problems, sources, statements
+from app.api.caching import RenderedCache
+from app.api.routes import diffs, health, issues, matrix, parties, problems, sources, statements, timeline
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, parties, issues, sources, statements, problems):
+    app.state.rendered_cache = RenderedCache()
+    for module in (health, matrix, diffs, timeline, parties, issues, sources, statements, problems):
         app.include_router(module.router)
     _document_problems_as_problem_json(app)
     return app
@@ -51,12 +53,15 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = build()
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
                 for status, response in operation.get("responses", {}).items():
-                    content = response.get("content", {})
-                    if status[0] in "45" and "application/json" in content:
-                        content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                    if status[0] in "45":
+                        response["content"] = {PROBLEM_MEDIA_TYPE: problem}
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         app.openapi_schema = document
         return document
 

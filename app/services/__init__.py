@@ -1,0 +1,3 @@
+"""Plain functions holding Stancemap's logic; no HTTP here."""
+
+from app.services import data_version as _data_version  # noqa: F401  (registers the write hook)

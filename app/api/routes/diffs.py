@@ -1,0 +1,95 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
+
+from app.api.caching import conditional_view
+from app.api.deps import EntityId, SessionDep, problems
+from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, diff_csv, wants_csv
+from app.models.common import utcnow
+from app.models.matrix import Diff, DiffEnd
+from app.services import diffs as service
+from app.services.matrix import parse_slug_list, resolve_grid
+from app.services.sources import get_source
+
+router = APIRouter(tags=["diffs"])
+
+SlugList = Annotated[str | None, Query(max_length=20_000, description="Comma-separated slugs. Default: all.")]
+DIFF_RESPONSES = {
+    200: {"content": CSV_CONTENT, "description": "One change per party × issue where either side has a position"},
+    304: {"description": "Not modified"},
+}
+
+
+def _diff_response(
+    request: Request,
+    session: Session,
+    start: DiffEnd,
+    end: DiffEnd,
+    parties: str | None,
+    issues: str | None,
+    only: str | None,
+    csv: bool,
+) -> Response:
+    party_slugs = parse_slug_list(parties, "query.parties")
+    issue_slugs = parse_slug_list(issues, "query.issues")
+
+    def render() -> tuple[bytes, str]:
+        grid = resolve_grid(session, party_slugs, issue_slugs)
+        result = service.diff(session, grid, start, end, only_changed=only == "changed")
+        if csv:
+            return diff_csv(result), CSV_MEDIA_TYPE
+        return result.model_dump_json(by_alias=True).encode(), "application/json"
+
+    view_key = f"diff|{start.model_dump_json()}|{end.model_dump_json()}|{party_slugs}|{issue_slugs}|{only}|{csv}"
+    return conditional_view(request, session, view_key, render)
+
+
+@router.get(
+    "/v1/diff",
+    name="get",
+    response_model=Diff,
+    responses={**DIFF_RESPONSES, **problems(422)},
+    summary="How positions changed between two moments",
+)
+def get_diff(
+    request: Request,
+    session: SessionDep,
+    from_: Annotated[str, Query(alias="from", max_length=40, description="A date (YYYY-MM-DD) or `source:<id>`.")],
+    to: Annotated[str | None, Query(max_length=40, description="A date or `source:<id>`; default today.")] = None,
+    parties: SlugList = None,
+    issues: SlugList = None,
+    only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
+    format: Annotated[Format | None, Query()] = None,
+) -> Response:
+    """For every party × issue with a position on either side, its change: `new`, `withdrawn`,
+    `unchanged`, `shifted` (moved without crossing sides, or to/from neutral or unclear) or
+    `reversed` (crossed between the support and oppose sides). `source:<id>` means as of that
+    source's publication date, that source included."""
+    start = service.parse_moment(session, from_, "query.from")
+    end = service.parse_moment(session, to, "query.to") if to is not None else DiffEnd(as_of=utcnow().date())
+    return _diff_response(request, session, start, end, parties, issues, only, wants_csv(request, format))
+
+
+@router.get(
+    "/v1/sources/{source_id}/diff",
+    name="since-source",
+    response_model=Diff,
+    responses={**DIFF_RESPONSES, **problems(404, 422)},
+    summary="How positions changed since a source",
+)
+def diff_since_source(
+    request: Request,
+    session: SessionDep,
+    source_id: EntityId,
+    parties: SlugList = None,
+    issues: SlugList = None,
+    only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
+    format: Annotated[Format | None, Query()] = None,
+) -> Response:
+    """The positions established up to the source's publication versus today's."""
+    source = get_source(session, source_id)
+    today = utcnow().date()
+    start = DiffEnd(as_of=source.published_at.date(), source=source.id)
+    end = DiffEnd(as_of=max(today, start.as_of))
+    return _diff_response(request, session, start, end, parties, issues, only, wants_csv(request, format))

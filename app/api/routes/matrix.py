@@ -1,0 +1,66 @@
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.caching import conditional_view
+from app.api.deps import MAX_ID, SessionDep, problems
+from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, Layout, matrix_csv, wants_csv
+from app.models.common import BoundedDate, utcnow
+from app.models.matrix import Matrix
+from app.services import matrix as service
+from app.services.sources import resolve_source
+
+router = APIRouter(prefix="/v1/matrix", tags=["matrix"])
+
+SlugList = Annotated[
+    str | None,
+    Query(max_length=20_000, description="Comma-separated slugs; the order given is the order returned. Default: all."),
+]
+
+
+class Evidence(StrEnum):
+    latest = "latest"
+    all = "all"
+
+
+@router.get(
+    "",
+    name="get",
+    response_model=Matrix,
+    responses={200: {"content": CSV_CONTENT, "description": "The matrix"}, 304: {"description": "Not modified"}, **problems(422)},
+    summary="Party-by-issue matrix as of a date",
+)
+def get_matrix(
+    request: Request,
+    session: SessionDep,
+    as_of: Annotated[BoundedDate | None, Query(description="Positions as of this date (default: today, UTC).")] = None,
+    parties: SlugList = None,
+    issues: SlugList = None,
+    source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only positions stated in this source.")] = None,
+    evidence: Annotated[Evidence, Query(description="`all` adds every statement behind each cell.")] = Evidence.latest,
+    format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
+    layout: Annotated[Layout, Query(description="CSV layout: `wide` (party rows, issue columns) or `long` (a row per cell).")] = Layout.wide,
+) -> Response:
+    """One cell per party × issue: the party's latest statement stated on or before `as_of` and not
+    retracted by then (same day: the later-recorded one), or `stance: null`. Rows and columns are
+    listed once in `parties` and `issues`; cells refer to them by slug."""
+    day = as_of or utcnow().date()
+    party_slugs = service.parse_slug_list(parties, "query.parties")
+    issue_slugs = service.parse_slug_list(issues, "query.issues")
+    csv = wants_csv(request, format)
+    view_key = f"matrix|{day}|{party_slugs}|{issue_slugs}|{source}|{evidence}|{csv}|{layout if csv else ''}"
+
+    def render() -> tuple[bytes, str]:
+        if source is not None:
+            resolve_source(session, source, "query.source")
+        grid = service.resolve_grid(session, party_slugs, issue_slugs)
+        matrix = service.build_matrix(
+            session, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all
+        )
+        if csv:
+            return matrix_csv(matrix, layout), CSV_MEDIA_TYPE
+        return matrix.model_dump_json().encode(), "application/json"
+
+    return conditional_view(request, session, view_key, render)

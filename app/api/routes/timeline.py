@@ -1,0 +1,39 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.caching import conditional_view
+from app.api.deps import SessionDep, SlugPath, problems
+from app.models.common import BoundedDate, utcnow
+from app.models.matrix import Timeline
+from app.services.diffs import timeline
+from app.services.issues import issues
+from app.services.matrix import Grid
+from app.services.parties import parties
+
+router = APIRouter(tags=["timeline"])
+
+
+@router.get(
+    "/v1/parties/{party}/issues/{issue}/timeline",
+    name="get",
+    response_model=Timeline,
+    responses={304: {"description": "Not modified"}, **problems(404, 422)},
+    summary="Every statement of a party on an issue, with how each changed the position",
+)
+def get_timeline(
+    request: Request,
+    session: SessionDep,
+    party: SlugPath,
+    issue: SlugPath,
+    as_of: Annotated[BoundedDate | None, Query(description="Only statements standing on this date (default today).")] = None,
+) -> Response:
+    """Standing statements in date order; the first is `new`, each later one is classified against
+    the one before it (`unchanged`, `shifted`, `reversed`)."""
+    day = as_of or utcnow().date()
+    grid = Grid(parties=[parties.get(session, party)], issues=[issues.get(session, issue)])
+
+    def render() -> tuple[bytes, str]:
+        return timeline(session, grid, day).model_dump_json().encode(), "application/json"
+
+    return conditional_view(request, session, f"timeline|{party}|{issue}|{day}", render)

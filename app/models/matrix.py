@@ -1,0 +1,107 @@
+"""Response shapes of the matrix, the diffs and the timeline."""
+
+import enum
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from app.models.common import Stance
+from app.models.statement import Selector, StatementPublic
+
+
+class SourceRef(BaseModel):
+    id: int
+    title: str
+    published_at: datetime
+    url: str | None
+
+
+class PartyRef(BaseModel):
+    slug: str
+    name: str
+    kind: str
+
+
+class IssueRef(BaseModel):
+    slug: str
+    title: str
+    proposition: str
+
+
+class Cell(BaseModel):
+    """A party's position on an issue as of a date: its latest standing statement."""
+
+    party: str
+    issue: str
+    stance: Stance | None = Field(description="Null when the party has no standing statement on the issue.")
+    summary: str | None
+    stated_on: date | None
+    statement: int | None = Field(description="Id of the statement the position rests on.")
+    quote: str | None
+    selector: Selector | None
+    speaker: str | None
+    source: SourceRef | None
+    evidence_count: int = Field(description="Standing statements on this party and issue, up to the as-of date.")
+    evidence_since: date | None = Field(description="`stated_on` of the earliest of them.")
+    evidence: list[StatementPublic] | None = Field(
+        default=None, description="With `?evidence=all`: every statement behind the cell, oldest first."
+    )
+
+
+class Matrix(BaseModel):
+    as_of: date
+    source: int | None = Field(description="Only positions stated in this source, when filtered.")
+    parties: list[PartyRef]
+    issues: list[IssueRef]
+    cells: list[Cell] = Field(description="One per party × issue, parties in order, then issues in order.")
+
+
+class ChangeClass(enum.StrEnum):
+    new = "new"
+    withdrawn = "withdrawn"
+    unchanged = "unchanged"
+    shifted = "shifted"
+    reversed = "reversed"
+
+
+class Change(BaseModel):
+    party: str
+    issue: str
+    change: ChangeClass
+    before: Cell | None
+    after: Cell | None
+
+
+class DiffEnd(BaseModel):
+    """One side of a diff: the date positions are taken as of, and the source that named it."""
+
+    as_of: date
+    source: int | None = None
+
+
+class DiffSummary(BaseModel):
+    new: int = 0
+    withdrawn: int = 0
+    unchanged: int = 0
+    shifted: int = 0
+    reversed: int = 0
+
+
+class Diff(BaseModel):
+    from_: DiffEnd = Field(alias="from", serialization_alias="from")
+    to: DiffEnd
+    summary: DiffSummary = Field(description="Changes per class (before `only=changed` drops any).")
+    changes: list[Change]
+
+    model_config = {"populate_by_name": True}
+
+
+class TimelineEntry(BaseModel):
+    change: ChangeClass = Field(description="How this statement's stance differs from the position before it.")
+    statement: StatementPublic
+
+
+class Timeline(BaseModel):
+    party: str
+    issue: str
+    entries: list[TimelineEntry] = Field(description="Standing statements in `stated_on` order, then recording order.")

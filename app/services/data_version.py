@@ -1,0 +1,37 @@
+"""The data version: bumped inside every writing transaction, read to derive ETags and cache keys."""
+
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from app.models.common import utcnow
+from app.models.data_version import DataVersion
+
+_BUMPED = "stancemap_data_version_bumped"
+
+
+def current_version(session: Session) -> int:
+    return session.exec(select(DataVersion.version).where(DataVersion.id == 1)).scalar_one()
+
+
+def bump(connection_or_session: Any) -> None:
+    connection_or_session.execute(
+        update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version + 1, changed_at=utcnow())
+    )
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _bump_on_write(session: OrmSession, _context: Any, _instances: Any) -> None:
+    # Once per transaction, in that transaction: a write and its version bump commit or fail together.
+    if session.info.get(_BUMPED) or not (session.new or session.dirty or session.deleted):
+        return
+    session.info[_BUMPED] = True
+    bump(session)
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _transaction_over(session: OrmSession) -> None:
+    session.info.pop(_BUMPED, None)
