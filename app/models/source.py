@@ -39,9 +39,13 @@ def _date_or_datetime(value: object) -> object:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must lie between the years 1000 and 9999 in UTC") from None
     if not 1000 <= value.year <= 9999:
-        raise ValueError("year must be between 1000 and 9999")
-    return value.astimezone(UTC)
+        raise ValueError("must lie between the years 1000 and 9999 in UTC")
+    return value
 
 
 PublishedAt = Annotated[datetime, BeforeValidator(_date_or_datetime), AfterValidator(_utc)]
