@@ -15,8 +15,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # SQLite waits this long for a competing writer before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # Page cache per SQLite connection; matrix queries read index pages over and over.
+    sqlite_cache_mb: int = Field(default=16, ge=1, le=4096)
+    # Connections kept open per server process (and as many more under load).
+    pool_size: int = Field(default=5, ge=1, le=100)
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=200, ge=1, le=1000)
+    # Rendered matrix, diff and timeline bodies kept per server process.
+    view_cache_mb: int = Field(default=48, ge=0, le=4096)
+    # Matrices and diffs built at the same time per process; more requests wait their turn.
+    max_concurrent_builds: int = Field(default=2, ge=1, le=64)
     log_sql: bool = False
 
 

@@ -14,14 +14,20 @@ def make_engine(settings: Settings) -> Engine:
     if url.startswith("sqlite"):
         # check_same_thread off: FastAPI runs sync endpoints in a thread pool.
         engine = create_engine(
-            url, echo=settings.log_sql, connect_args={"check_same_thread": False}
+            url,
+            echo=settings.log_sql,
+            connect_args={"check_same_thread": False},
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_size,
         )
-        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        _configure_sqlite(engine, settings)
         return engine
-    return create_engine(url, echo=settings.log_sql, pool_pre_ping=True)
+    return create_engine(
+        url, echo=settings.log_sql, pool_pre_ping=True, pool_size=settings.pool_size, max_overflow=settings.pool_size
+    )
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, settings: Settings) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
@@ -29,7 +35,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_mb) * 1024}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.caching import RenderedCache
+from app.api.caching import ViewRenderer
 from app.api.routes import diffs, health, issues, matrix, parties, problems, sources, statements, timeline
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -38,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.state.rendered_cache = RenderedCache()
+    app.state.view_renderer = ViewRenderer(
+        max_cache_bytes=settings.view_cache_mb * 1024 * 1024, max_concurrent_builds=settings.max_concurrent_builds
+    )
     for module in (health, matrix, diffs, timeline, parties, issues, sources, statements, problems):
         app.include_router(module.router)
     _document_problems_as_problem_json(app)

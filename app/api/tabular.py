@@ -4,10 +4,12 @@ import csv
 import io
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
+
+import orjson
 
 from fastapi import Request
 
-from app.models.matrix import Cell, Diff, Matrix
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
@@ -36,47 +38,57 @@ def _csv(rows: Iterable[list[object]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _cell_columns(cell: Cell | None) -> list[object]:
-    if cell is None or cell.stance is None:
-        return ["", "", "", "", "", "", "", "", "", "", ""]
-    source = cell.source
-    return [
-        cell.stance.value,
-        cell.summary or "",
-        cell.stated_on.isoformat() if cell.stated_on else "",
-        cell.statement,
-        cell.quote or "",
-        cell.speaker or "",
-        cell.selector.start if cell.selector else "",
-        cell.selector.end if cell.selector else "",
-        source.id if source else "",
-        source.title if source else "",
-        source.url or "" if source else "",
-    ]
-
-
 CELL_HEADER = [
     "stance", "summary", "stated_on", "statement", "quote", "speaker",
     "quote_start", "quote_end", "source", "source_title", "source_url",
 ]  # fmt: skip
 
 
-def matrix_csv(matrix: Matrix, layout: Layout) -> bytes:
+def _cell_columns(cell: dict[str, Any] | None) -> list[object]:
+    if cell is None or cell["stance"] is None:
+        return [""] * len(CELL_HEADER)
+    selector, source = cell["selector"], cell["source"]
+    return [
+        cell["stance"],
+        cell["summary"] or "",
+        cell["stated_on"].isoformat(),
+        cell["statement"],
+        cell["quote"],
+        cell["speaker"] or "",
+        selector["start"],
+        selector["end"],
+        source["id"],
+        source["title"],
+        source["url"] or "",
+    ]
+
+
+def matrix_csv(matrix: dict[str, Any], layout: Layout) -> bytes:
+    cells = matrix["cells"]
     if layout is Layout.long:
         header = ["party", "issue", *CELL_HEADER, "evidence_count"]
-        body = ([cell.party, cell.issue, *_cell_columns(cell), cell.evidence_count] for cell in matrix.cells)
+        body = ([cell["party"], cell["issue"], *_cell_columns(cell), cell["evidence_count"]] for cell in cells)
         return _csv([header, *body])
-    columns = [issue.slug for issue in matrix.issues]
-    stances: dict[str, list[object]] = {party.slug: [] for party in matrix.parties}
-    for cell in matrix.cells:
-        stances[cell.party].append(cell.stance.value if cell.stance else "")
+    stances: dict[str, list[object]] = {party["slug"]: [] for party in matrix["parties"]}
+    for cell in cells:
+        stances[cell["party"]].append(cell["stance"] or "")
+    columns = [issue["slug"] for issue in matrix["issues"]]
     return _csv([["party", *columns], *([party, *row] for party, row in stances.items())])
 
 
-def diff_csv(diff: Diff) -> bytes:
-    header = ["party", "issue", "change", *(f"before_{name}" for name in CELL_HEADER), *(f"after_{name}" for name in CELL_HEADER)]
+def diff_csv(diff: dict[str, Any]) -> bytes:
+    header = [
+        "party", "issue", "change",
+        *(f"before_{name}" for name in CELL_HEADER),
+        *(f"after_{name}" for name in CELL_HEADER),
+    ]  # fmt: skip
     body = (
-        [change.party, change.issue, change.change.value, *_cell_columns(change.before), *_cell_columns(change.after)]
-        for change in diff.changes
+        [change["party"], change["issue"], change["change"], *_cell_columns(change["before"]), *_cell_columns(change["after"])]
+        for change in diff["changes"]
     )
     return _csv([header, *body])
+
+
+def json_bytes(document: Any) -> bytes:
+    """Serialise a matrix or diff document; timestamps end in Z like every other response."""
+    return orjson.dumps(document, option=orjson.OPT_UTC_Z)

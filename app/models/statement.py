@@ -41,8 +41,12 @@ class QuoteFields(SQLModel):
 
 class Statement(QuoteFields, table=True):
     __table_args__ = (
-        Index("ix_statement_party_issue_stated_on", "party_id", "issue_id", "stated_on"),
+        # Finds a cell's newest or oldest standing statement from the index alone (app/services/positions.py).
+        Index("ix_statement_cell_stated_on", "party_id", "issue_id", "stated_on", "id", "retracted_on"),
         Index("ix_statement_issue_stated_on", "issue_id", "stated_on"),
+        # Counting the statements of part of a month, across all cells (app/services/evidence.py).
+        Index("ix_statement_stated_on_cell", "stated_on", "party_id", "issue_id"),
+        Index("ix_statement_retracted_on", "retracted_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,9 +9,8 @@ from sqlmodel import Session
 
 from app.errors import InvalidField
 from app.models.issue import Issue
-from app.models.matrix import Cell, IssueRef, Matrix, PartyRef
 from app.models.party import Party
-from app.services.positions import Scope, empty_cell, positions, standing_statements
+from app.services.positions import CellData, Scope, empty_cell, positions, standing_statements
 from app.services.statements import to_public
 
 MAX_SLUGS = 500
@@ -24,11 +23,13 @@ class Grid:
     parties: list[Party]
     issues: list[Issue]
 
-    def party_refs(self) -> list[PartyRef]:
-        return [PartyRef(slug=party.slug, name=party.name, kind=party.kind) for party in self.parties]
+    def party_refs(self) -> list[dict[str, str]]:
+        return [{"slug": party.slug, "name": party.name, "kind": party.kind} for party in self.parties]
 
-    def issue_refs(self) -> list[IssueRef]:
-        return [IssueRef(slug=issue.slug, title=issue.title, proposition=issue.proposition) for issue in self.issues]
+    def issue_refs(self) -> list[dict[str, str]]:
+        return [
+            {"slug": issue.slug, "title": issue.title, "proposition": issue.proposition} for issue in self.issues
+        ]
 
     def scope(self, as_of: date, source_id: int | None = None) -> Scope:
         return Scope(
@@ -70,22 +71,25 @@ def resolve_grid(session: Session, party_slugs: list[str] | None, issue_slugs: l
 
 def build_matrix(
     session: Session, grid: Grid, *, as_of: date, source_id: int | None = None, with_evidence: bool = False
-) -> Matrix:
+) -> dict[str, Any]:
+    """The matrix document, shaped like app.models.matrix.Matrix."""
     scope = grid.scope(as_of, source_id)
     filled = positions(session, scope)
     evidence = standing_statements(session, scope) if with_evidence else {}
-    cells: list[Cell] = []
+    cells: list[CellData] = []
     for party in grid.parties:
         for issue in grid.issues:
             key = (party.id, issue.id)
             cell = filled.get(key) or empty_cell(party.slug, issue.slug)
             if with_evidence:
-                cell.evidence = [to_public(row, party.slug, issue.slug) for row in evidence.get(key, [])]
+                cell["evidence"] = [
+                    to_public(row, party.slug, issue.slug).model_dump() for row in evidence.get(key, [])
+                ]
             cells.append(cell)
-    return Matrix(
-        as_of=as_of,
-        source=source_id,
-        parties=grid.party_refs(),
-        issues=grid.issue_refs(),
-        cells=cells,
-    )
+    return {
+        "as_of": as_of,
+        "source": source_id,
+        "parties": grid.party_refs(),
+        "issues": grid.issue_refs(),
+        "cells": cells,
+    }

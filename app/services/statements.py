@@ -28,6 +28,7 @@ from app.models.statement import (
     StatementRevisionPublic,
     StatementUpdate,
 )
+from app.services.evidence import month_of, tally
 from app.services.issues import issues
 from app.services.pagination import Window, paginate
 from app.services.parties import parties
@@ -171,6 +172,7 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     session.add(statement)
     session.flush()  # assigns the id the revision refers to
     session.add(_snapshot(statement, note=None))
+    tally(session, party.id, issue.id, month_of(statement.stated_on), stated=1)
     session.commit()
     return to_public(statement, party.slug, issue.slug)
 
@@ -206,6 +208,9 @@ def correct_statement(
     changed = {name: value for name, value in proposed.items() if getattr(statement, name) != value}
     if not changed:
         return to_public(statement, party_slug, issue_slug)
+    if "stated_on" in changed:
+        tally(session, statement.party_id, statement.issue_id, month_of(statement.stated_on), stated=-1)
+        tally(session, statement.party_id, statement.issue_id, month_of(changed["stated_on"]), stated=1)
     for name, value in changed.items():
         setattr(statement, name, value)
     statement.revision += 1
@@ -232,7 +237,7 @@ def retract_statement(
     if statement.retracted_at is not None:
         raise AlreadyRetracted(f"Statement {statement_id} was already retracted on {statement.retracted_on}.")
     now = utcnow()
-    retracted_on = data.retracted_on or now.date()
+    retracted_on = data.retracted_on or max(now.date(), statement.stated_on)
     if retracted_on < statement.stated_on:
         raise InvalidField(
             "body.retracted_on",
@@ -243,6 +248,7 @@ def retract_statement(
     statement.retracted_by = actor
     statement.retraction_reason = data.reason
     session.add(statement)
+    tally(session, statement.party_id, statement.issue_id, month_of(retracted_on), retracted=1)
     session.commit()
     return to_public(statement, party_slug, issue_slug)
 

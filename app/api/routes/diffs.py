@@ -5,7 +5,7 @@ from sqlmodel import Session
 
 from app.api.caching import conditional_view
 from app.api.deps import EntityId, SessionDep, problems
-from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, diff_csv, wants_csv
+from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, diff_csv, json_bytes, wants_csv
 from app.models.common import utcnow
 from app.models.matrix import Diff, DiffEnd
 from app.services import diffs as service
@@ -39,7 +39,7 @@ def _diff_response(
         result = service.diff(session, grid, start, end, only_changed=only == "changed")
         if csv:
             return diff_csv(result), CSV_MEDIA_TYPE
-        return result.model_dump_json(by_alias=True).encode(), "application/json"
+        return json_bytes(result), "application/json"
 
     view_key = f"diff|{start.model_dump_json()}|{end.model_dump_json()}|{party_slugs}|{issue_slugs}|{only}|{csv}"
     return conditional_view(request, session, view_key, render)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.caching import conditional_view
 from app.api.deps import MAX_ID, SessionDep, problems
-from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, Layout, matrix_csv, wants_csv
+from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, Layout, json_bytes, matrix_csv, wants_csv
 from app.models.common import BoundedDate, utcnow
 from app.models.matrix import Matrix
 from app.services import matrix as service
@@ -61,6 +61,6 @@ def get_matrix(
         )
         if csv:
             return matrix_csv(matrix, layout), CSV_MEDIA_TYPE
-        return matrix.model_dump_json().encode(), "application/json"
+        return json_bytes(matrix), "application/json"
 
     return conditional_view(request, session, view_key, render)

@@ -1,0 +1,258 @@
+"""Conditional GET on the derived views: strong ETags from the database's data version, 304s,
+and invalidation by every write, whichever server process handles it."""
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.helpers import assert_problem
+
+STRONG_ETAG = re.compile(r'^"[\x21\x23-\x7e]+"$')  # RFC 9110 entity-tag without W/
+
+MATRIX = "/v1/matrix?as_of=2025-08-18"
+VIEWS = {
+    "matrix": MATRIX,
+    "diff": "/v1/diff?from=2025-08-14&to=2025-08-18",
+    "timeline": "/v1/parties/russia/issues/security-guarantees/timeline",
+}
+
+
+def fetch(client: TestClient, url: str, etag: str | None = None, **headers: str):
+    if etag is not None:
+        headers["If-None-Match"] = etag
+    return client.get(url, headers=headers)
+
+
+def etag_of(client: TestClient, url: str, **headers: str) -> str:
+    response = fetch(client, url, **headers)
+    assert response.status_code == 200, response.text
+    return response.headers["etag"]
+
+
+def assert_not_modified(response, etag: str) -> None:
+    assert response.status_code == 304, response.text
+    assert response.content == b""
+    assert response.headers["etag"] == etag
+    assert response.headers.get("cache-control")
+
+
+@pytest.mark.parametrize("url", VIEWS.values(), ids=VIEWS.keys())
+def test_views_carry_a_strong_etag_and_cache_control(client, seeded, url):
+    response = fetch(client, url)
+    assert response.status_code == 200, response.text
+    etag = response.headers["etag"]
+    assert STRONG_ETAG.match(etag), etag
+    assert not etag.startswith("W/")
+    assert response.headers["cache-control"]
+    repeated = fetch(client, url)
+    assert repeated.headers["etag"] == etag and repeated.content == response.content
+
+
+@pytest.mark.parametrize("url", VIEWS.values(), ids=VIEWS.keys())
+def test_matching_if_none_match_gives_304_with_the_same_etag(client, seeded, url):
+    full = fetch(client, url)
+    etag = full.headers["etag"]
+    for if_none_match in (etag, f'"x", {etag}', f'{etag},"y"', f"W/{etag}", f'W/"x" , W/{etag}', "*"):
+        response = fetch(client, url, if_none_match)
+        assert response.status_code == 304, if_none_match
+        assert_not_modified(response, etag)
+        assert response.headers["cache-control"] == full.headers["cache-control"]
+
+
+@pytest.mark.parametrize("url", VIEWS.values(), ids=VIEWS.keys())
+def test_non_matching_if_none_match_gives_the_full_response(client, seeded, url):
+    plain = fetch(client, url)
+    for other in ('"x"', '"x", "y"', 'W/"x"', "", plain.headers["etag"].strip('"')):
+        response = fetch(client, url, other)
+        assert response.status_code == 200, other
+        assert response.content == plain.content and response.headers["etag"] == plain.headers["etag"]
+
+
+def test_each_representation_has_its_own_etag(client, seeded):
+    variants: dict[str, tuple[str, dict[str, str]]] = {
+        "json": (MATRIX, {}),
+        "earlier": ("/v1/matrix?as_of=2025-08-14", {}),
+        "csv": (MATRIX + "&format=csv", {}),
+        "csv-long": (MATRIX + "&format=csv&layout=long", {}),
+        "evidence": (MATRIX + "&evidence=all", {}),
+        "some-parties": (MATRIX + "&parties=russia", {}),
+        "parties-reordered": (MATRIX + "&parties=ukraine,russia", {}),
+        "parties-ordered": (MATRIX + "&parties=russia,ukraine", {}),
+        "some-issues": (MATRIX + "&issues=crimea", {}),
+        "by-source": (MATRIX + f"&source={_source_id(client)}", {}),
+    }
+    etags = {name: etag_of(client, url, **headers) for name, (url, headers) in variants.items()}
+    assert len(set(etags.values())) == len(etags), etags
+    # The JSON matrix's ETag does not validate the CSV one, nor the other way round.
+    assert fetch(client, MATRIX + "&format=csv", etags["json"]).status_code == 200
+    assert fetch(client, MATRIX, etags["csv"]).status_code == 200
+    assert fetch(client, "/v1/diff?from=2025-08-14&to=2025-08-17", etag_of(client, VIEWS["diff"])).status_code == 200
+    # CSV asked for by header or by parameter is the same representation, with the same ETag.
+    by_param = fetch(client, MATRIX + "&format=csv")
+    by_accept = fetch(client, MATRIX, Accept="text/csv")
+    assert by_accept.headers["content-type"].startswith("text/csv")
+    assert by_param.content == by_accept.content
+    assert by_accept.headers["etag"] == etags["csv"]
+    assert "accept" in by_accept.headers["vary"].lower()
+    assert_not_modified(fetch(client, MATRIX, etags["csv"], Accept="text/csv"), etags["csv"])
+
+
+def _statement_id(client: TestClient, party: str, issue: str) -> int:
+    cells = client.get("/v1/matrix", params={"as_of": "2025-08-18", "parties": party, "issues": issue}).json()["cells"]
+    return cells[0]["statement"]
+
+
+def _source_id(client: TestClient) -> int:
+    return client.get("/v1/sources").json()["items"][0]["id"]
+
+
+def _create_statement(client: TestClient) -> Any:
+    return client.post(
+        "/v1/statements",
+        json={
+            "party": "alaska-governor",
+            "issue": "crimea",
+            "source": _source_id(client),
+            "quote": "NO GOING INTO NATO BY UKRAINE",
+            "stance": "neutral",
+            "stated_on": "2025-08-16",
+        },
+    )
+
+
+def _rename_party(client: TestClient) -> Any:
+    return client.patch("/v1/parties/russia", json={"name": "Russian Federation"})
+
+
+def _retract(client: TestClient) -> Any:
+    statement_id = _statement_id(client, "russia", "security-guarantees")
+    return client.post(f"/v1/statements/{statement_id}/retract", json={"reason": "Misread", "retracted_on": "2025-08-16"})
+
+
+def _correct(client: TestClient) -> Any:
+    statement_id = _statement_id(client, "united-states", "crimea")
+    return client.patch(f"/v1/statements/{statement_id}", json={"summary": "Corrected summary", "note": "typo"})
+
+
+def _create_source(client: TestClient) -> Any:
+    return client.post("/v1/sources", json={"title": "Unrelated", "published_at": "2025-09-01", "text": "Nothing here."})
+
+
+def _create_issue(client: TestClient) -> Any:
+    return client.post("/v1/issues", json={"slug": "arctic", "title": "Arctic", "proposition": "The Arctic is shared"})
+
+
+WRITES: dict[str, Callable[[TestClient], Any]] = {
+    "create-statement": _create_statement,
+    "rename-party": _rename_party,
+    "retract": _retract,
+    "correct-statement": _correct,
+    "create-source": _create_source,
+    "create-issue": _create_issue,
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_any_write_changes_the_matrix_etag(client, seeded, write):
+    before = fetch(client, MATRIX)
+    old = before.headers["etag"]
+    assert_not_modified(fetch(client, MATRIX, old), old)
+
+    response = write(client)
+    assert response.status_code in (200, 201), response.text
+
+    after = fetch(client, MATRIX, old)
+    assert after.status_code == 200, "a stale ETag must not validate after a write"
+    new = after.headers["etag"]
+    assert new != old and STRONG_ETAG.match(new)
+    assert after.json() == client.get(MATRIX).json()
+    assert_not_modified(fetch(client, MATRIX, new), new)
+
+
+def test_written_data_shows_in_the_next_matrix_response(client, seeded):
+    old = fetch(client, MATRIX).json()
+    assert _rename_party(client).status_code == 200
+    assert _retract(client).status_code == 200
+    assert _create_statement(client).status_code == 201
+    new = fetch(client, MATRIX).json()
+    assert next(p for p in new["parties"] if p["slug"] == "russia")["name"] == "Russian Federation"
+    cells = {(c["party"], c["issue"]): c for c in new["cells"]}
+    old_cells = {(c["party"], c["issue"]): c for c in old["cells"]}
+    assert old_cells[("russia", "security-guarantees")]["evidence_count"] == 3
+    # The latest of russia's three statements was retracted: the one recorded before it stands.
+    retracted = old_cells[("russia", "security-guarantees")]["statement"]
+    assert cells[("russia", "security-guarantees")]["evidence_count"] == 2
+    assert cells[("russia", "security-guarantees")]["statement"] not in (None, retracted)
+    assert old_cells[("alaska-governor", "crimea")]["stance"] is None
+    assert cells[("alaska-governor", "crimea")]["stance"] == "neutral"
+
+
+def test_a_write_changes_the_diff_and_timeline_etags_too(client, seeded):
+    old = {name: etag_of(client, url) for name, url in VIEWS.items()}
+    assert _retract(client).status_code == 200
+    for name, url in VIEWS.items():
+        response = fetch(client, url, old[name])
+        assert response.status_code == 200, name
+        assert response.headers["etag"] != old[name], name
+    entries = client.get(VIEWS["timeline"]).json()["entries"]
+    assert [entry["change"] for entry in entries] == ["new", "reversed"]
+
+
+def test_a_refused_write_leaves_the_etag_alone(client, seeded):
+    old = etag_of(client, MATRIX)
+    duplicate = client.post("/v1/parties", json={"slug": "russia", "name": "Again", "kind": "country"})
+    assert duplicate.status_code == 409
+    assert_not_modified(fetch(client, MATRIX, old), old)
+
+
+@pytest.fixture
+def second_client(settings, app) -> Iterator[TestClient]:
+    """Another server process on the same database (its own engine and in-process cache)."""
+    other = create_app(settings)
+    try:
+        with TestClient(other, raise_server_exceptions=False) as test_client:
+            yield test_client
+    finally:
+        other.state.engine.dispose()
+
+
+def test_two_app_instances_agree_on_etags_and_both_see_a_write(client, second_client, seeded):
+    assert client.app is not second_client.app
+    for url in VIEWS.values():
+        first, second = fetch(client, url), fetch(second_client, url)
+        assert first.headers["etag"] == second.headers["etag"]
+        assert first.content == second.content
+        assert_not_modified(fetch(second_client, url, first.headers["etag"]), first.headers["etag"])
+
+    old = etag_of(client, MATRIX)
+    assert _rename_party(second_client).status_code == 200
+
+    from_first = fetch(client, MATRIX, old)
+    from_second = fetch(second_client, MATRIX, old)
+    assert from_first.status_code == from_second.status_code == 200
+    assert from_first.headers["etag"] == from_second.headers["etag"] != old
+    assert from_first.content == from_second.content
+    names = {party["slug"]: party["name"] for party in from_first.json()["parties"]}
+    assert names["russia"] == "Russian Federation"
+
+    # And the other way round: a write through the first is seen by the second.
+    newer_old = from_second.headers["etag"]
+    assert _retract(client).status_code == 200
+    again = fetch(second_client, MATRIX, newer_old)
+    assert again.status_code == 200 and again.headers["etag"] == etag_of(client, MATRIX) != newer_old
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/matrix?parties=atlantis",
+        "/v1/diff?from=2025-08-18&to=2025-08-14",
+    ],
+)
+def test_if_none_match_star_does_not_hide_an_invalid_request(client, seeded, url):
+    assert_problem(fetch(client, url), 422)
+    assert_problem(fetch(client, url, "*"), 422)
