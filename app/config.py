@@ -16,16 +16,24 @@ class Settings(BaseSettings):
     # SQLite waits this long for a competing writer before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     # Page cache per SQLite connection; matrix queries read index pages over and over.
-    sqlite_cache_mb: int = Field(default=16, ge=1, le=4096)
+    sqlite_cache_mb: int = Field(default=8, ge=1, le=4096)
     # Connections kept open per server process (and as many more under load).
-    pool_size: int = Field(default=5, ge=1, le=100)
+    pool_size: int = Field(default=4, ge=1, le=100)
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=200, ge=1, le=1000)
     # Rendered matrix, diff and timeline bodies kept per server process.
-    view_cache_mb: int = Field(default=48, ge=0, le=4096)
+    view_cache_mb: int = Field(default=16, ge=0, le=4096)
     # Matrices and diffs built at the same time per process; more requests wait their turn.
     max_concurrent_builds: int = Field(default=2, ge=1, le=64)
+    # When true, reads need a token too (any scope).
+    read_requires_token: bool = False
+    # Origins allowed to call the API from a browser, comma-separated; none by default.
+    cors_origins: str = ""
     log_sql: bool = False
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache

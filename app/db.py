@@ -8,28 +8,32 @@ from sqlmodel import Session, create_engine
 
 from app.config import Settings
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-def make_engine(settings: Settings) -> Engine:
+
+def make_engine(settings: Settings, *, for_writes: bool = False) -> Engine:
+    """An engine for the configured database.
+
+    On SQLite, an engine `for_writes` opens every transaction with BEGIN IMMEDIATE: it takes the
+    write lock up front (waiting up to the busy timeout) instead of failing with "database is
+    locked" when a read transaction later tries to write after another writer committed.
+    """
     url = settings.database_url
+    pool = {"pool_size": settings.pool_size, "max_overflow": settings.pool_size}
     if url.startswith("sqlite"):
         # check_same_thread off: FastAPI runs sync endpoints in a thread pool.
-        engine = create_engine(
-            url,
-            echo=settings.log_sql,
-            connect_args={"check_same_thread": False},
-            pool_size=settings.pool_size,
-            max_overflow=settings.pool_size,
-        )
-        _configure_sqlite(engine, settings)
+        engine = create_engine(url, echo=settings.log_sql, connect_args={"check_same_thread": False}, **pool)
+        _configure_sqlite(engine, settings, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
         return engine
-    return create_engine(
-        url, echo=settings.log_sql, pool_pre_ping=True, pool_size=settings.pool_size, max_overflow=settings.pool_size
-    )
+    # No pre-ping: it would cost a round trip per request; stale connections are recycled instead.
+    return create_engine(url, echo=settings.log_sql, pool_recycle=1800, **pool)
 
 
-def _configure_sqlite(engine: Engine, settings: Settings) -> None:
+def _configure_sqlite(engine: Engine, settings: Settings, *, begin: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # The driver's own implicit transactions are turned off; "begin" below opens them.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # WAL lets readers proceed while one writer commits; foreign keys are off by default in SQLite.
         if engine.url.database not in (None, "", ":memory:"):
@@ -40,9 +44,15 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql(begin)
+
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
+    state = request.app.state
+    engine = state.engine if request.method in READ_METHODS else state.write_engine
+    with Session(engine) as session:
         yield session
 
 

@@ -28,6 +28,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "invalid-cursor": "The pagination cursor is not one this server issued; start again without it.",
     "already-retracted": "The statement was retracted; retracted statements can no longer be corrected or retracted.",
     "body-too-large": "The request body exceeds the server's limit.",
+    "unauthorized": "The request needs `Authorization: Bearer <token>` with a valid, unrevoked token.",
+    "forbidden": "The token is valid but its scope does not allow this request.",
     "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
@@ -43,6 +45,8 @@ class ProblemError(Exception):
     status: int = 400
     type_name: str = "http-error"
     title: str = "Bad request"
+
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -85,6 +89,29 @@ class InvalidField(ProblemError):
         super().__init__(
             detail, errors=[{"loc": field.split("."), "field": field, "message": detail}]
         )
+
+
+class Unauthorized(ProblemError):
+    status = 401
+    type_name = "unauthorized"
+    title = "Authentication required"
+
+    def __init__(self, detail: str, *, invalid_token: bool = False) -> None:
+        super().__init__(detail)
+        challenge = 'Bearer realm="stancemap"'
+        self.headers = {"WWW-Authenticate": challenge + (', error="invalid_token"' if invalid_token else "")}
+
+
+class Forbidden(ProblemError):
+    status = 403
+    type_name = "forbidden"
+    title = "Insufficient scope"
+
+    def __init__(self, detail: str, *, needed_scope: str) -> None:
+        super().__init__(detail)
+        self.headers = {
+            "WWW-Authenticate": f'Bearer realm="stancemap", error="insufficient_scope", scope="{needed_scope}"'
+        }
 
 
 class InvalidCursor(ProblemError):
@@ -148,6 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
             type_name=exc.type_name,
             title=exc.title,
             detail=exc.detail,
+            headers=exc.headers,
             **exc.extensions,
         )
 

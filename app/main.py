@@ -1,12 +1,16 @@
 """The Stancemap application: create_app() wires settings, database, routes and error handling."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app.api.caching import ViewRenderer
-from app.api.routes import diffs, health, issues, matrix, parties, problems, sources, statements, timeline
+from app.api.caching import CachedViewShortcut, ViewRenderer
+from app.api.auth import read_access
+from app.api.routes import audit, diffs, health, issues, matrix, parties, problems, sources, statements, timeline
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -28,7 +32,14 @@ def operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+        app.state.write_engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Stancemap",
         version="0.1.0",
         description=DESCRIPTION,
@@ -36,13 +47,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
+    app.state.write_engine = (
+        make_engine(settings, for_writes=True) if settings.database_url.startswith("sqlite") else app.state.engine
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CachedViewShortcut)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "Accept"],
+            expose_headers=["ETag", "Link", "Location"],
+            max_age=600,
+        )
     app.state.view_renderer = ViewRenderer(
         max_cache_bytes=settings.view_cache_mb * 1024 * 1024, max_concurrent_builds=settings.max_concurrent_builds
     )
-    for module in (health, matrix, diffs, timeline, parties, issues, sources, statements, problems):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    app.include_router(problems.router)
+    for module in (matrix, diffs, timeline, parties, issues, sources, statements, audit):
+        app.include_router(module.router, dependencies=[Depends(read_access)])
     _document_problems_as_problem_json(app)
     return app
 

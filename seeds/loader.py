@@ -47,13 +47,13 @@ def load_seeds(session: Session, directory: Path = SEEDS_DIR) -> SeedReport:
         data = PartyCreate.model_validate(entry)
         exists = parties.find(session, data.slug) is not None
         if not exists:
-            parties.create(session, data)
+            parties.create(session, data, actor=SEED_ACTOR)
         report.count("parties", not exists)
     for entry in _read("issues.json", directory):
         data = IssueCreate.model_validate(entry)
         exists = issues.find(session, data.slug) is not None
         if not exists:
-            issues.create(session, data)
+            issues.create(session, data, actor=SEED_ACTOR)
         report.count("issues", not exists)
 
     source_ids: dict[str, int] = {}
@@ -65,7 +65,7 @@ def load_seeds(session: Session, directory: Path = SEEDS_DIR) -> SeedReport:
         source = session.exec(select(Source).where(Source.sha256 == digest)).scalars().first()
         report.count("sources", source is None)
         if source is None:
-            source = create_source(session, SourceCreate.model_validate({**fields, "text": text}))
+            source = create_source(session, SourceCreate.model_validate({**fields, "text": text}), actor=SEED_ACTOR)
         source_ids[entry["key"]] = source.id
 
     for entry in _read("statements.json", directory):

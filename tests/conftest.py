@@ -22,6 +22,8 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.main import create_app
+from app.models.token import TokenScope
+from app.services.tokens import create_token
 from app.services import schema
 from seeds.loader import load_seeds
 
@@ -29,7 +31,7 @@ ENGINES = [name.strip() for name in os.environ.get("STANCEMAP_TEST_DATABASES", "
 POSTGRES_ADMIN_URL = os.environ.get(
     "STANCEMAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TABLES_CHILD_FIRST = ["evidence_tally", "statement_revision", "statement", "source", "issue", "party"]
+TABLES_CHILD_FIRST = ["audit_event", "api_token", "evidence_tally", "statement_revision", "statement", "source", "issue", "party"]
 
 
 def _postgres_unavailable(reason: str) -> None:
@@ -86,6 +88,7 @@ def app(settings: Settings) -> Iterator:
     _empty_tables(application.state.engine)
     yield application
     application.state.engine.dispose()
+    application.state.write_engine.dispose()
 
 
 @pytest.fixture
@@ -94,8 +97,23 @@ def engine(app) -> Engine:
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:
+def tokens(app) -> dict[str, str]:
+    """One token per scope, named after it."""
+    with Session(app.state.write_engine) as session:
+        return {scope.value: create_token(session, name=scope.value, scope=scope) for scope in TokenScope}
+
+
+@pytest.fixture
+def client(app, tokens) -> Iterator[TestClient]:
+    """A client holding the admin token: the API as an editor with every right sees it."""
     # raise_server_exceptions off: a server error must show up as the 500 a client would see.
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {tokens['admin']}"
+        yield test_client
+
+
+@pytest.fixture
+def anonymous_client(app) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

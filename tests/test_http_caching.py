@@ -210,14 +210,12 @@ def test_a_refused_write_leaves_the_etag_alone(client, seeded):
 
 
 @pytest.fixture
-def second_client(settings, app) -> Iterator[TestClient]:
+def second_client(settings, app, tokens) -> Iterator[TestClient]:
     """Another server process on the same database (its own engine and in-process cache)."""
     other = create_app(settings)
-    try:
-        with TestClient(other, raise_server_exceptions=False) as test_client:
-            yield test_client
-    finally:
-        other.state.engine.dispose()
+    with TestClient(other, raise_server_exceptions=False) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {tokens['write']}"
+        yield test_client
 
 
 def test_two_app_instances_agree_on_etags_and_both_see_a_write(client, second_client, seeded):

@@ -53,15 +53,16 @@ def grow(engine: Engine, n_parties: int, n_issues: int, per_cell: int) -> None:
     with Session(engine) as session:
         for slug in party_slugs:
             if parties.find(session, slug) is None:
-                parties.create(session, PartyCreate(slug=slug, name=slug.title(), kind="country"))
+                parties.create(session, PartyCreate(slug=slug, name=slug.title(), kind="country"), actor="test")
         for slug in issue_slugs:
             if issues.find(session, slug) is None:
-                issues.create(session, IssueCreate(slug=slug, title=slug.title(), proposition=f"{slug} happens"))
+                issues.create(session, IssueCreate(slug=slug, title=slug.title(), proposition=f"{slug} happens"), actor="test")
         cells = [(party, issue) for party in party_slugs for issue in issue_slugs]
         sentences = [f"Quote {party} {issue} {k} ends here." for party, issue in cells for k in range(per_cell)]
         source = create_source(
             session,
             SourceCreate(title=f"Wire {n_parties}x{n_issues}", published_at="2025-08-20", text=" ".join(sentences)),
+            actor="test",
         )
         for number, (party, issue) in enumerate(cells):
             for k in range(per_cell):

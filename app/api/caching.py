@@ -11,12 +11,17 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from threading import BoundedSemaphore, Lock
 
+import anyio
 from fastapi import Request, Response
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 from sqlmodel import Session
 
-from app.services.data_version import current_version
+from app.models.common import utcnow
+from app.services.data_version import current_version, read_version
 
 CACHE_CONTROL = "no-cache"  # clients may store, but must revalidate: any write can change any view
 # Below this a body is sent as it is: compressing it would cost more than it saves.
@@ -27,11 +32,16 @@ GZIP_MIN_BYTES = 1024
 class Rendered:
     body: bytes
     media_type: str
+    etag: str
     gzipped: bytes | None = field(default=None)
 
     @property
     def size(self) -> int:
         return len(self.body) + len(self.gzipped or b"")
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gzip"'
 
     def gzip_body(self) -> bytes:
         if self.gzipped is None:
@@ -65,14 +75,18 @@ class RenderedCache:
                 self._bytes -= previous.size
             self._entries[key] = value
             self._bytes += value.size
-            while self._bytes > self.max_bytes and self._entries:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.size
+            self._evict()
 
-    def resize(self, key: str, grown_by: int) -> None:
+    def grew(self, key: str, by: int) -> None:
         with self._lock:
             if key in self._entries:
-                self._bytes += grown_by
+                self._bytes += by
+                self._evict()
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes and self._entries:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
 
 
 def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
@@ -86,8 +100,10 @@ def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
     return False
 
 
-def accepts_gzip(request: Request) -> bool:
-    return "gzip" in request.headers.get("accept-encoding", "").lower()
+def _request_key(scope: Scope) -> tuple[str, bytes, str, date]:
+    """What identifies a view request before any parsing: path, raw query, Accept, and today's
+    date (the default `as_of`)."""
+    return (scope["path"], scope["query_string"], Headers(scope=scope).get("accept", ""), utcnow().date())
 
 
 class ViewRenderer:
@@ -97,14 +113,14 @@ class ViewRenderer:
     def __init__(self, max_cache_bytes: int, max_concurrent_builds: int) -> None:
         self.cache = RenderedCache(max_cache_bytes)
         self.builds = BoundedSemaphore(max_concurrent_builds)
+        # Raw request -> cache key of the view it was last answered with, for the shortcut below.
+        self._answered: OrderedDict[tuple[str, bytes, str, date], str] = OrderedDict()
+        self._answered_limit = 4096
 
     def respond(
         self, request: Request, session: Session, view_key: str, render: Callable[[], tuple[bytes, str]]
     ) -> Response:
-        version = current_version(session)
-        cache_key = f"{version}|{view_key}"
-        identity_etag = '"' + hashlib.sha256(cache_key.encode()).hexdigest()[:32] + '"'
-        gzip_etag = identity_etag[:-1] + '-gzip"'
+        cache_key = f"{current_version(session)}|{view_key}"
         rendered = self.cache.get(cache_key)
         if rendered is None:
             # Rendering also validates the request: an invalid one raises its problem here, before
@@ -113,20 +129,40 @@ class ViewRenderer:
                 rendered = self.cache.get(cache_key)  # another request may have built it meanwhile
                 if rendered is None:
                     body, media_type = render()
-                    rendered = Rendered(body, media_type)
+                    etag = '"' + hashlib.sha256(cache_key.encode()).hexdigest()[:32] + '"'
+                    rendered = Rendered(body, media_type, etag)
                     self.cache.put(cache_key, rendered)
-        compress = accepts_gzip(request) and len(rendered.body) >= GZIP_MIN_BYTES
-        etag = gzip_etag if compress else identity_etag
-        if etag_matches(request.headers.get("if-none-match"), (identity_etag, gzip_etag)):
+        self._answered[_request_key(request.scope)] = cache_key
+        if len(self._answered) > self._answered_limit:
+            self._answered.popitem(last=False)
+        return self._answer(request.headers, cache_key, rendered)
+
+    def knows(self, scope: Scope) -> bool:
+        return _request_key(scope) in self._answered
+
+    def shortcut(self, scope: Scope, version: int) -> Response | None:
+        """The cached answer to a request seen before, if no write happened since; else None."""
+        cache_key = self._answered.get(_request_key(scope))
+        if cache_key is None or not cache_key.startswith(f"{version}|"):
+            return None
+        rendered = self.cache.get(cache_key)
+        if rendered is None:
+            return None
+        return self._answer(Headers(scope=scope), cache_key, rendered)
+
+    def _answer(self, headers: Headers, cache_key: str, rendered: Rendered) -> Response:
+        compress = "gzip" in headers.get("accept-encoding", "").lower() and len(rendered.body) >= GZIP_MIN_BYTES
+        etag = rendered.gzip_etag if compress else rendered.etag
+        if etag_matches(headers.get("if-none-match"), (rendered.etag, rendered.gzip_etag)):
             return Response(status_code=304, headers=self._headers(etag))
         if not compress:
             return Response(rendered.body, media_type=rendered.media_type, headers=self._headers(etag))
         fresh = rendered.gzipped is None
         body = rendered.gzip_body()
         if fresh:
-            self.cache.resize(cache_key, len(body))
-        headers = {**self._headers(etag), "Content-Encoding": "gzip"}
-        return Response(body, media_type=rendered.media_type, headers=headers)
+            self.cache.grew(cache_key, len(body))
+        headers_out = {**self._headers(etag), "Content-Encoding": "gzip"}
+        return Response(body, media_type=rendered.media_type, headers=headers_out)
 
     @staticmethod
     def _headers(etag: str) -> dict[str, str]:
@@ -138,3 +174,24 @@ def conditional_view(
 ) -> Response:
     renderer: ViewRenderer = request.app.state.view_renderer
     return renderer.respond(request, session, view_key, render)
+
+
+class CachedViewShortcut:
+    """ASGI middleware answering a view request seen before straight from the cache, without
+    routing, parameter parsing or a session, after one query confirms no write happened since.
+    Anything it cannot answer goes on to the application unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            state = scope["app"].state
+            renderer: ViewRenderer = state.view_renderer
+            if renderer.knows(scope):
+                version = await anyio.to_thread.run_sync(read_version, state.engine)
+                response = renderer.shortcut(scope, version)
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -5,23 +5,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 
 from app.config import Settings
+from app.api.auth import ActorDep, AdminDep
 from app.db import SessionDep
 from app.models.problem import Problem
 
-__all__ = ["SessionDep", "ActorDep", "Paging", "PagingDep", "EntityId", "problems"]
+__all__ = ["SessionDep", "ActorDep", "AdminDep", "Paging", "PagingDep", "EntityId", "problems"]
 
 # Ids are 32-bit in PostgreSQL; anything larger cannot exist, so it is refused before any query.
 MAX_ID = 2_147_483_647
 EntityId = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
 SlugPath = Annotated[str, Path(min_length=1, max_length=64, description="URL-safe identifier.")]
-
-
-def get_actor() -> str:
-    """Who is writing. Writes are not authenticated yet, so every API write is recorded as anonymous."""
-    return "anonymous"
-
-
-ActorDep = Annotated[str, Depends(get_actor)]
 
 
 class Paging:
@@ -54,6 +47,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the problem statuses a route can return."""
     descriptions = {
         400: "Malformed JSON or an invalid cursor",
+        401: "No token, or an unknown or revoked one",
+        403: "The token's scope does not allow this",
         404: "Not found",
         409: "Conflict with stored data",
         413: "Request body too large",

@@ -1,10 +1,12 @@
 """Tables and API schemas, one module per concept. Importing this registers every table."""
 
+from app.models.audit import AuditEvent
 from app.models.data_version import DataVersion
 from app.models.evidence import EvidenceTally
 from app.models.issue import Issue
 from app.models.party import Party
 from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
+from app.models.token import ApiToken
 
-__all__ = ["DataVersion", "EvidenceTally", "Issue", "Party", "Source", "Statement", "StatementRevision"]
+__all__ = ["ApiToken", "AuditEvent", "DataVersion", "EvidenceTally", "Issue", "Party", "Source", "Statement", "StatementRevision"]

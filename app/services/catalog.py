@@ -8,6 +8,7 @@ from sqlmodel import Session, SQLModel
 
 from app.errors import Conflict, InvalidField, NotFound
 from app.models.common import PatchModel, utcnow
+from app.services.audit import record, snapshot
 from app.services.pagination import Window, paginate
 
 Entry = TypeVar("Entry", bound=SQLModel)
@@ -20,10 +21,22 @@ class SlugCatalog(Generic[Entry]):
     cannot be deleted, so no statement loses its party or issue.
     """
 
-    def __init__(self, model: type[Entry], noun: str, referenced_by: list[Any]) -> None:
+    def __init__(self, model: type[Entry], public: type[SQLModel], noun: str, referenced_by: list[Any]) -> None:
         self.model = model
+        self.public = public
         self.noun = noun
         self.referenced_by = referenced_by
+
+    def _audit(self, session: Session, actor: str, slug: str, action: str, before: Any, after: Any) -> None:
+        record(
+            session,
+            actor=actor,
+            entity=self.noun,
+            entity_id=slug,
+            action=action,
+            before=snapshot(before and self.public.model_validate(before)),
+            after=snapshot(after and self.public.model_validate(after)),
+        )
 
     def find(self, session: Session, slug: str) -> Entry | None:
         return session.exec(select(self.model).where(self.model.slug == slug)).scalars().first()  # type: ignore[attr-defined]
@@ -48,17 +61,19 @@ class SlugCatalog(Generic[Entry]):
     def list(self, session: Session, *, limit: int, cursor: str | None) -> Window[Entry]:
         return paginate(session, select(self.model), self.model.id, limit=limit, cursor=cursor)  # type: ignore[attr-defined]
 
-    def create(self, session: Session, data: SQLModel) -> Entry:
+    def create(self, session: Session, data: SQLModel, *, actor: str) -> Entry:
         values = data.model_dump()
         self._ensure_slug_free(session, values["slug"])
         entry = self.model(**values)
         session.add(entry)
+        self._audit(session, actor, values["slug"], "create", None, entry)
         self._commit(session, values["slug"])
         session.refresh(entry)
         return entry
 
-    def update(self, session: Session, slug: str, changes: PatchModel) -> Entry:
+    def update(self, session: Session, slug: str, changes: PatchModel, *, actor: str) -> Entry:
         entry = self.get(session, slug)
+        before = self.public.model_validate(entry)
         values = changes.changes()
         new_slug = values.get("slug")
         if new_slug is not None and new_slug != slug:
@@ -68,11 +83,12 @@ class SlugCatalog(Generic[Entry]):
         if values:
             entry.updated_at = utcnow()  # type: ignore[attr-defined]
             session.add(entry)
+            self._audit(session, actor, slug, "update", before, entry)
             self._commit(session, new_slug or slug)
             session.refresh(entry)
         return entry
 
-    def delete(self, session: Session, slug: str) -> None:
+    def delete(self, session: Session, slug: str, *, actor: str) -> None:
         entry = self.get(session, slug)
         entry_id = entry.id  # type: ignore[attr-defined]
         for column in self.referenced_by:
@@ -81,6 +97,7 @@ class SlugCatalog(Generic[Entry]):
                     f"The {self.noun} '{slug}' is referenced by statements and cannot be deleted; "
                     "retract or correct those statements instead."
                 )
+        self._audit(session, actor, slug, "delete", entry, None)
         session.delete(entry)
         session.commit()
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from sqlalchemy import event, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
@@ -12,8 +13,17 @@ from app.models.data_version import DataVersion
 _BUMPED = "stancemap_data_version_bumped"
 
 
+_VERSION_QUERY = select(DataVersion.version).where(DataVersion.id == 1)
+
+
 def current_version(session: Session) -> int:
-    return session.exec(select(DataVersion.version).where(DataVersion.id == 1)).scalar_one()
+    return session.exec(_VERSION_QUERY).scalar_one()
+
+
+def read_version(engine: Engine) -> int:
+    """The version on a connection of its own: for callers that hold no session."""
+    with engine.connect() as connection:
+        return connection.execute(_VERSION_QUERY).scalar_one()
 
 
 def bump(connection_or_session: Any) -> None:

@@ -1,6 +1,7 @@
 """Sources: stored documents whose text never changes once stored."""
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlmodel import Session
@@ -9,6 +10,7 @@ from app.errors import Conflict, InvalidField, NotFound
 from app.models.source import Source, SourceCreate, SourcePublic, SourceSummary, SourceUpdate
 from app.models.statement import Statement, StatementRevision
 from app.models.common import utcnow
+from app.services.audit import record
 from app.services.pagination import Window, paginate
 
 
@@ -34,7 +36,12 @@ def list_sources(session: Session, *, limit: int, cursor: str | None) -> Window[
     return paginate(session, select(Source), Source.id, limit=limit, cursor=cursor)  # type: ignore[arg-type]
 
 
-def create_source(session: Session, data: SourceCreate) -> Source:
+def _audit_view(source: Source | None) -> dict[str, Any] | None:
+    """A source as the audit trail records it: its metadata and digest, not its (large, immutable) text."""
+    return None if source is None else source_summary(source).model_dump(mode="json")
+
+
+def create_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
     if data.supersedes is not None:
         resolve_source(session, data.supersedes, "body.supersedes")
     values = data.model_dump(exclude={"supersedes", "url"})
@@ -45,13 +52,16 @@ def create_source(session: Session, data: SourceCreate) -> Source:
         supersedes_id=data.supersedes,
     )
     session.add(source)
+    session.flush()  # assigns the id the audit event names
+    record(session, actor=actor, entity="source", entity_id=source.id, action="create", after=_audit_view(source))
     session.commit()
     session.refresh(source)
     return source
 
 
-def update_source(session: Session, source_id: int, changes: SourceUpdate) -> Source:
+def update_source(session: Session, source_id: int, changes: SourceUpdate, *, actor: str) -> Source:
     source = get_source(session, source_id)
+    before = _audit_view(source)
     values = changes.changes()
     if "url" in values and values["url"] is not None:
         values["url"] = str(values["url"])
@@ -60,12 +70,16 @@ def update_source(session: Session, source_id: int, changes: SourceUpdate) -> So
     if values:
         source.updated_at = utcnow()
         session.add(source)
+        record(
+            session, actor=actor, entity="source", entity_id=source_id, action="update", before=before,
+            after=_audit_view(source),
+        )
         session.commit()
         session.refresh(source)
     return source
 
 
-def delete_source(session: Session, source_id: int) -> None:
+def delete_source(session: Session, source_id: int, *, actor: str) -> None:
     source = get_source(session, source_id)
     quoted = exists().where(Statement.source_id == source_id)
     quoted_before = exists().where(StatementRevision.source_id == source_id)
@@ -76,6 +90,7 @@ def delete_source(session: Session, source_id: int) -> None:
         )
     if session.exec(select(superseded)).scalar():
         raise Conflict(f"Source {source_id} has later versions that supersede it and cannot be deleted.")
+    record(session, actor=actor, entity="source", entity_id=source_id, action="delete", before=_audit_view(source))
     session.delete(source)
     session.commit()
 

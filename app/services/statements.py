@@ -28,6 +28,7 @@ from app.models.statement import (
     StatementRevisionPublic,
     StatementUpdate,
 )
+from app.services.audit import record, snapshot
 from app.services.evidence import month_of, tally
 from app.services.issues import issues
 from app.services.pagination import Window, paginate
@@ -173,8 +174,10 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     session.flush()  # assigns the id the revision refers to
     session.add(_snapshot(statement, note=None))
     tally(session, party.id, issue.id, month_of(statement.stated_on), stated=1)
+    created = to_public(statement, party.slug, issue.slug)
+    record(session, actor=actor, entity="statement", entity_id=statement.id, action="create", after=snapshot(created))
     session.commit()
-    return to_public(statement, party.slug, issue.slug)
+    return created
 
 
 def correct_statement(
@@ -206,8 +209,9 @@ def correct_statement(
         if name in values:
             proposed[name] = values[name]
     changed = {name: value for name, value in proposed.items() if getattr(statement, name) != value}
+    before = to_public(statement, party_slug, issue_slug)
     if not changed:
-        return to_public(statement, party_slug, issue_slug)
+        return before
     if "stated_on" in changed:
         tally(session, statement.party_id, statement.issue_id, month_of(statement.stated_on), stated=-1)
         tally(session, statement.party_id, statement.issue_id, month_of(changed["stated_on"]), stated=1)
@@ -218,8 +222,13 @@ def correct_statement(
     statement.recorded_at = utcnow()
     session.add(statement)
     session.add(_snapshot(statement, note=note))
+    after = to_public(statement, party_slug, issue_slug)
+    record(
+        session, actor=actor, entity="statement", entity_id=statement_id, action="correct",
+        before=snapshot(before), after=snapshot(after),
+    )
     session.commit()
-    return to_public(statement, party_slug, issue_slug)
+    return after
 
 
 def _source_for(session: Session, statement: Statement, values: dict[str, Any]) -> Source:
@@ -236,6 +245,7 @@ def retract_statement(
     statement, party_slug, issue_slug = _load(session, statement_id)
     if statement.retracted_at is not None:
         raise AlreadyRetracted(f"Statement {statement_id} was already retracted on {statement.retracted_on}.")
+    before = to_public(statement, party_slug, issue_slug)
     now = utcnow()
     retracted_on = data.retracted_on or max(now.date(), statement.stated_on)
     if retracted_on < statement.stated_on:
@@ -249,8 +259,13 @@ def retract_statement(
     statement.retraction_reason = data.reason
     session.add(statement)
     tally(session, statement.party_id, statement.issue_id, month_of(retracted_on), retracted=1)
+    after = to_public(statement, party_slug, issue_slug)
+    record(
+        session, actor=actor, entity="statement", entity_id=statement_id, action="retract",
+        before=snapshot(before), after=snapshot(after),
+    )
     session.commit()
-    return to_public(statement, party_slug, issue_slug)
+    return after
 
 
 def statement_history(session: Session, statement_id: int) -> StatementHistory:

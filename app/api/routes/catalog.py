@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
-from app.api.deps import PagingDep, SessionDep, SlugPath, problems
+from app.api.deps import ActorDep, PagingDep, SessionDep, SlugPath, problems
 from app.models.page import Page
 from app.services.catalog import SlugCatalog
 
@@ -33,11 +33,11 @@ def catalog_router(
         name="create",
         response_model=public_model,
         status_code=status.HTTP_201_CREATED,
-        responses=problems(400, 409, 413, 422),
+        responses=problems(400, 401, 403, 409, 413, 422),
         summary=f"Create a {noun}",
     )
-    def create_entry(session: SessionDep, body: Annotated[create_model, Body()], response: Response) -> Any:  # type: ignore[valid-type]
-        entry = catalog.create(session, body)
+    def create_entry(session: SessionDep, actor: ActorDep, body: Annotated[create_model, Body()], response: Response) -> Any:  # type: ignore[valid-type]
+        entry = catalog.create(session, body, actor=actor)
         response.headers["Location"] = f"/v1/{plural}/{entry.slug}"
         return entry
 
@@ -49,23 +49,23 @@ def catalog_router(
         "/{slug}",
         name="update",
         response_model=public_model,
-        responses=problems(400, 404, 409, 413, 422),
+        responses=problems(400, 401, 403, 404, 409, 413, 422),
         summary=f"Update a {noun}",
         description="Changes the given fields; omitted fields keep their value.",
     )
-    def update_entry(session: SessionDep, slug: SlugPath, body: Annotated[update_model, Body()]) -> Any:  # type: ignore[valid-type]
-        return catalog.update(session, slug, body)
+    def update_entry(session: SessionDep, actor: ActorDep, slug: SlugPath, body: Annotated[update_model, Body()]) -> Any:  # type: ignore[valid-type]
+        return catalog.update(session, slug, body, actor=actor)
 
     @router.delete(
         "/{slug}",
         name="delete",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=problems(404, 409),
+        responses=problems(401, 403, 404, 409),
         summary=f"Delete a {noun}",
         description=f"Refused with 409 while statements reference the {noun}.",
     )
-    def delete_entry(session: SessionDep, slug: SlugPath) -> Response:
-        catalog.delete(session, slug)
+    def delete_entry(session: SessionDep, actor: ActorDep, slug: SlugPath) -> Response:
+        catalog.delete(session, slug, actor=actor)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router

@@ -3,7 +3,7 @@ import base64
 from fastapi import APIRouter, Response, status
 from fastapi.responses import PlainTextResponse
 
-from app.api.deps import EntityId, PagingDep, SessionDep, problems
+from app.api.deps import ActorDep, EntityId, PagingDep, SessionDep, problems
 from app.models.page import Page
 from app.models.source import SourceCreate, SourcePublic, SourceSummary, SourceUpdate
 from app.services import sources as service
@@ -28,13 +28,13 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
     name="create",
     response_model=SourcePublic,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(400, 413, 422),
+    responses=problems(400, 401, 403, 413, 422),
     summary="Store a source document",
 )
-def create_source(session: SessionDep, body: SourceCreate, response: Response) -> SourcePublic:
+def create_source(session: SessionDep, actor: ActorDep, body: SourceCreate, response: Response) -> SourcePublic:
     """Stores the text exactly as given; it never changes afterwards. An edited version of the same
     document is a new source with `supersedes` set to the earlier one."""
-    source = service.create_source(session, body)
+    source = service.create_source(session, body, actor=actor)
     response.headers["Location"] = f"/v1/sources/{source.id}"
     return service.source_public(source)
 
@@ -63,22 +63,22 @@ def get_source_text(session: SessionDep, source_id: EntityId) -> PlainTextRespon
     "/{source_id}",
     name="update",
     response_model=SourcePublic,
-    responses=problems(400, 404, 413, 422),
+    responses=problems(400, 401, 403, 404, 413, 422),
     summary="Correct a source's metadata",
 )
-def update_source(session: SessionDep, source_id: EntityId, body: SourceUpdate) -> SourcePublic:
+def update_source(session: SessionDep, actor: ActorDep, source_id: EntityId, body: SourceUpdate) -> SourcePublic:
     """Title, publisher, URL, date, kind and language can be corrected; the text cannot."""
-    return service.source_public(service.update_source(session, source_id, body))
+    return service.source_public(service.update_source(session, source_id, body, actor=actor))
 
 
 @router.delete(
     "/{source_id}",
     name="delete",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 409, 422),
+    responses=problems(401, 403, 404, 409, 422),
     summary="Delete an unused source",
 )
-def delete_source(session: SessionDep, source_id: EntityId) -> Response:
+def delete_source(session: SessionDep, actor: ActorDep, source_id: EntityId) -> Response:
     """Refused with 409 while any statement (or earlier revision of one) quotes it, or a later version supersedes it."""
-    service.delete_source(session, source_id)
+    service.delete_source(session, source_id, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

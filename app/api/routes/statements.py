@@ -54,7 +54,7 @@ def list_statements(
     name="create",
     response_model=StatementPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(400, 413, 422),
+    responses=problems(400, 401, 403, 413, 422),
     summary="Record a stance statement",
 )
 def create_statement(session: SessionDep, actor: ActorDep, body: StatementCreate, response: Response) -> StatementPublic:
@@ -75,7 +75,7 @@ def get_statement(session: SessionDep, statement_id: EntityId) -> StatementPubli
     "/{statement_id}",
     name="update",
     response_model=StatementPublic,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
     summary="Correct a statement",
 )
 def correct_statement(
@@ -90,7 +90,7 @@ def correct_statement(
     "/{statement_id}/retract",
     name="retract",
     response_model=StatementPublic,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
     summary="Retract a statement",
 )
 def retract_statement(

@@ -1,0 +1,41 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.api.deps import AdminDep, PagingDep, SessionDep, problems
+from app.models.audit import AuditEventPublic
+from app.models.page import Page
+from app.services import audit as service
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class AuditPage(Page[AuditEventPublic]):
+    pass
+
+
+@router.get(
+    "",
+    name="list",
+    response_model=AuditPage,
+    responses=problems(400, 401, 403, 422),
+    summary="The audit trail of every write (admin scope)",
+)
+def list_audit_events(
+    session: SessionDep,
+    paging: PagingDep,
+    response: Response,
+    _admin: AdminDep,
+    entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement)$")] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+) -> AuditPage:
+    """Oldest first: who (the token's name), what (entity, id, action, before and after) and when."""
+    window = service.list_events(
+        session, entity=entity, entity_id=entity_id, actor=actor, limit=paging.limit, cursor=paging.cursor
+    )
+    paging.link_next(response, window.next_cursor)
+    return AuditPage(
+        items=[AuditEventPublic.model_validate(event, from_attributes=True) for event in window.rows],
+        next_cursor=window.next_cursor,
+    )

@@ -1,0 +1,34 @@
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlmodel import Field, SQLModel
+
+from app.models.common import UTCDateTime, utcnow
+
+
+class AuditEvent(SQLModel, table=True):
+    """One write: who (the token's name), what (entity, id, action, before and after), and when."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=100)
+    entity: str = Field(sa_type=String(16))
+    entity_id: str = Field(max_length=64)
+    action: str = Field(sa_type=String(16))
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class AuditEventPublic(SQLModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="Name of the token that made the write (`seed` for the seed loader).")
+    entity: str = Field(description="party, issue, source or statement.")
+    entity_id: str = Field(description="Slug of a party or issue, id of a source or statement.")
+    action: str = Field(description="create, update, delete, correct or retract.")
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

@@ -1,0 +1,62 @@
+"""API tokens: created and revoked from the command line, checked on every request that needs one."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.errors import Conflict, NotFound
+from app.models.common import utcnow
+from app.models.token import ApiToken, TokenScope
+
+TOKEN_PREFIX = "stm_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name (recorded as the author of writes) and its scope."""
+
+    name: str
+    scope: TokenScope
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, *, name: str, scope: TokenScope) -> str:
+    """Stores a new token and returns its secret, which is never stored nor shown again."""
+    if session.exec(select(ApiToken).where(ApiToken.name == name)).scalars().first() is not None:
+        raise Conflict(f"A token named '{name}' already exists; revoke it or choose another name.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, scope=scope.value, token_sha256=_digest(secret)))
+    session.commit()
+    return secret
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).order_by(ApiToken.id)).scalars())
+
+
+def revoke_token(session: Session, name: str) -> ApiToken:
+    token = session.exec(select(ApiToken).where(ApiToken.name == name)).scalars().first()
+    if token is None:
+        raise NotFound(f"No token is named '{name}'.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.add(token)
+        session.commit()
+    return token
+
+
+def authenticate(session: Session, secret: str) -> Principal | None:
+    """The principal a presented secret belongs to, or None for an unknown or revoked one."""
+    digest = _digest(secret)
+    token = session.exec(select(ApiToken).where(ApiToken.token_sha256 == digest)).scalars().first()
+    # Looked up by digest, then compared in constant time all the same.
+    if token is None or not hmac.compare_digest(token.token_sha256, digest) or token.revoked_at is not None:
+        return None
+    return Principal(name=token.name, scope=TokenScope(token.scope))
