@@ -1,7 +1,10 @@
-"""The `stancemap` command: serve, migrate, seed."""
+"""The `stancemap` command: serve, migrate, seed, tokens, export and import."""
 
 import argparse
+import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
+from typing import IO
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -9,7 +12,7 @@ from sqlmodel import Session
 from app.config import get_settings
 from app.db import make_engine
 from app.models.party import Party
-from app.services import schema
+from app.services import backup, schema
 
 
 def _migrate() -> None:
@@ -53,6 +56,66 @@ def _token(args: argparse.Namespace) -> None:
         sys.exit(f"stancemap token {args.token_command}: {error.detail}")
     finally:
         engine.dispose()
+
+
+PROGRESS_BAR_WIDTH = 30
+
+
+def _progress_bar() -> backup.Progress | None:
+    """Redraws one line on stderr per table (rows done / total); None when stderr is not a
+    terminal, where a redrawn line would only clutter a log."""
+    if not sys.stderr.isatty():
+        return None
+
+    def draw(table: str, done: int, total: int) -> None:
+        filled = PROGRESS_BAR_WIDTH * done // total if total else PROGRESS_BAR_WIDTH
+        bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
+        sys.stderr.write(f"\r{table:<18} [{bar}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return draw
+
+
+def _row_counts(rows: dict[str, int]) -> str:
+    return f"{sum(rows.values())} rows (" + ", ".join(f"{table} {count}" for table, count in rows.items()) + ")"
+
+
+def _export() -> None:
+    engine = make_engine(get_settings())
+    try:
+        rows = backup.export_dump(engine, sys.stdout.buffer, progress=_progress_bar())
+    except backup.BackupError as error:
+        sys.exit(f"stancemap export: {error}")
+    except BrokenPipeError:
+        # The reader went away (`stancemap export | head`): point stdout at /dev/null so the
+        # interpreter's final flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit("stancemap export: the output was closed before the dump was complete")
+    finally:
+        engine.dispose()
+    print(f"exported {_row_counts(rows)}", file=sys.stderr)
+
+
+def _open_dump(path: str) -> AbstractContextManager[IO[bytes]]:
+    # stdin is left open: it is not ours to close.
+    return nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")
+
+
+def _import(args: argparse.Namespace) -> None:
+    _migrate()
+    engine = make_engine(get_settings(), for_writes=True)
+    try:
+        with _open_dump(args.path) as dump:
+            summary = backup.import_dump(engine, dump, progress=_progress_bar())
+    except backup.BackupError as error:
+        sys.exit(f"stancemap import: {error}")
+    except OSError as error:
+        sys.exit(f"stancemap import: cannot read {args.path}: {error.strerror or error}")
+    finally:
+        engine.dispose()
+    print(f"imported {_row_counts(summary.rows)}; data version is now {summary.data_version}", file=sys.stderr)
 
 
 def _database_is_empty() -> bool:
@@ -101,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands.add_parser("list", help="list tokens (names, scopes, state; never the secrets)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
+    commands.add_parser("export", help="write the whole database as one JSON document to stdout (a backup)")
+    load = commands.add_parser("import", help="load a dump written by `stancemap export` into an empty database")
+    load.add_argument("path", help="the dump file, or - for stdin")
     return parser
 
 
@@ -123,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
         _seed()
     elif args.command == "token":
         _token(args)
+    elif args.command == "export":
+        _export()
+    elif args.command == "import":
+        _import(args)
 
 
 if __name__ == "__main__":

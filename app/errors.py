@@ -5,6 +5,7 @@ type, title, status, detail, instance, plus members specific to the problem type
 """
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -205,13 +206,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         type_name = {404: "not-found", 413: "body-too-large"}.get(exc.status_code, "http-error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return problem_response(
             request,
             status=exc.status_code,
             type_name=type_name,
             title=_reason(exc.status_code),
             detail=detail,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
@@ -225,6 +229,16 @@ def install_error_handlers(app: FastAPI) -> None:
             title="Internal server error",
             detail="The server failed to handle this request; the error has been logged.",
         )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some operation serves at this path (the router names only the first route's),
+    read from the OpenAPI document so nested routers are covered too."""
+    methods: set[str] = set()
+    for template, path_item in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in path_item}
+    return ", ".join(sorted(methods))
 
 
 def _reason(status: int) -> str:

@@ -8,9 +8,20 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app.api.caching import CachedViewShortcut, ViewRenderer
 from app.api.auth import read_access
-from app.api.routes import audit, diffs, health, issues, matrix, parties, problems, sources, statements, timeline
+from app.api.caching import CachedViewShortcut, ViewRenderer
+from app.api.routes import (
+    audit,
+    diffs,
+    health,
+    issues,
+    matrix,
+    parties,
+    problems,
+    sources,
+    statements,
+    timeline,
+)
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -90,6 +101,11 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
         schemas = document.get("components", {}).get("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
+        for schema in schemas.values():
+            for field in schema.get("properties", {}).values():
+                # An omittable field's None default only means "not given"; null itself is refused.
+                if "default" in field and field["default"] is None and "anyOf" not in field:
+                    del field["default"]
         app.openapi_schema = document
         return document
 

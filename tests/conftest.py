@@ -23,8 +23,8 @@ from sqlmodel import Session
 from app.config import Settings
 from app.main import create_app
 from app.models.token import TokenScope
-from app.services.tokens import create_token
 from app.services import schema
+from app.services.tokens import create_token
 from seeds.loader import load_seeds
 
 ENGINES = [name.strip() for name in os.environ.get("STANCEMAP_TEST_DATABASES", "sqlite,postgresql").split(",")]

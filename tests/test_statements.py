@@ -1,4 +1,11 @@
-from tests.helpers import ARTICLE, assert_problem, create_source, statement_body, table_counts, world
+from tests.helpers import (
+    ARTICLE,
+    assert_problem,
+    create_source,
+    statement_body,
+    table_counts,
+    world,
+)
 
 
 def test_create_anchors_the_quote_and_returns_the_exact_source_text(client):

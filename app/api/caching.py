@@ -16,9 +16,9 @@ from threading import BoundedSemaphore, Lock
 
 import anyio
 from fastapi import Request, Response
+from sqlmodel import Session
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
-from sqlmodel import Session
 
 from app.models.common import utcnow
 from app.services.data_version import current_version, read_version

@@ -4,9 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 
-from app.config import Settings
 from app.api.auth import ActorDep, AdminDep
+from app.config import Settings
 from app.db import SessionDep
+from app.models.common import SLUG_PATTERN
 from app.models.problem import Problem
 
 __all__ = ["SessionDep", "ActorDep", "AdminDep", "Paging", "PagingDep", "EntityId", "problems"]
@@ -14,7 +15,16 @@ __all__ = ["SessionDep", "ActorDep", "AdminDep", "Paging", "PagingDep", "EntityI
 # Ids are 32-bit in PostgreSQL; anything larger cannot exist, so it is refused before any query.
 MAX_ID = 2_147_483_647
 EntityId = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
-SlugPath = Annotated[str, Path(min_length=1, max_length=64, description="URL-safe identifier.")]
+SlugPath = Annotated[str, Path(min_length=1, max_length=64, pattern=SLUG_PATTERN, description="URL-safe identifier.")]
+# Comma-separated slugs, as `parties` and `issues` take them.
+SlugListQuery = Annotated[
+    str | None,
+    Query(
+        max_length=20_000,
+        pattern=r"^[^\x00]*$",
+        description="Comma-separated slugs; the order given is the order returned. Default: all.",
+    ),
+]
 
 
 class Paging:
@@ -25,7 +35,8 @@ class Paging:
             int | None, Query(ge=1, description="Items per page (default 50); larger values are capped at 200.")
         ] = None,
         cursor: Annotated[
-            str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+            str | None,
+            Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page."),
         ] = None,
     ) -> None:
         settings: Settings = request.app.state.settings

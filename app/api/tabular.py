@@ -7,9 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-
 from fastapi import Request
-
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}

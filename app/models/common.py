@@ -3,9 +3,16 @@
 import enum
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -25,22 +32,30 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+# The rules written for the OpenAPI schema too, so generated clients and fuzzers know them.
+# (Lone surrogates are left out: they are not valid in interchanged JSON text to begin with.)
+_STORABLE_PATTERN = r"^[^\u0000]*$"
+_NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
 def bounded(max_length: int, min_length: int = 0) -> Any:
     """A string type with length bounds that can be stored in any supported database."""
     return Annotated[
         str,
         StringConstraints(min_length=min_length, max_length=max_length),
         AfterValidator(_storable),
+        Field(json_schema_extra={"pattern": _STORABLE_PATTERN}),
     ]
 
 
 def trimmed(max_length: int, min_length: int = 1) -> Any:
-    """Like bounded(), with surrounding whitespace removed first."""
+    """Like bounded(), with surrounding whitespace removed first; blank is not enough."""
     return Annotated[
         str,
         BeforeValidator(_strip),
         StringConstraints(min_length=min_length, max_length=max_length),
         AfterValidator(_storable),
+        Field(json_schema_extra={"pattern": _NOT_BLANK_PATTERN if min_length else _STORABLE_PATTERN}),
     ]
 
 
@@ -75,7 +90,19 @@ def _date_in_range(value: date) -> date:
     return value
 
 
-BoundedDate = Annotated[date, AfterValidator(_date_in_range)]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: Any) -> Any:
+    """Only `YYYY-MM-DD`: pydantic would also read numbers as Unix timestamps, which no client means."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+BoundedDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_date_in_range)]
 
 
 class Stance(enum.StrEnum):
@@ -116,6 +143,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+_Value = TypeVar("_Value")
+
+
+class _OmittableMarker:
+    """Marks fields the OpenAPI document shows without their (unvalidated) None default."""
+
+
+OMITTABLE = _OmittableMarker()
+# A partial-update field that may be left out but not set to null. Its default (None, meaning
+# "not given") is never validated, so an explicit null fails validation like any other wrong
+# type, and the schema shows only the type (create_app() drops the null default): clients and
+# server agree.
+Omittable = Annotated[_Value, OMITTABLE]
 
 
 class PatchModel(SQLModel):

@@ -1,14 +1,16 @@
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import ConfigDict
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from app.models.common import (
-    PatchModel,
     MAX_KEYWORDS,
     Keyword,
     LongText,
+    Omittable,
+    PatchModel,
     ShortText,
     Slug,
     UTCDateTime,
@@ -43,11 +45,11 @@ class IssueCreate(IssueBase):
 class IssueUpdate(PatchModel):
     """Fields to change; omitted fields keep their value."""
 
-    slug: Slug | None = None
-    title: ShortText | None = None
-    proposition: ShortText | None = None
-    description: LongText | None = None
-    keywords: list[Keyword] | None = Field(default=None, max_length=MAX_KEYWORDS)
+    slug: Omittable[Slug] = None
+    title: Omittable[ShortText] = None
+    proposition: Omittable[ShortText] = None
+    description: Omittable[LongText] = None
+    keywords: Omittable[Annotated[list[Keyword], Field(max_length=MAX_KEYWORDS)]] = None
 
 
 class IssuePublic(IssueBase):

@@ -1,16 +1,18 @@
 import enum
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import ConfigDict
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
 from app.models.common import (
-    PatchModel,
     MAX_ALIASES,
     Alias,
     LongText,
     Name,
+    Omittable,
+    PatchModel,
     Slug,
     UTCDateTime,
     utcnow,
@@ -54,11 +56,11 @@ class PartyCreate(PartyBase):
 class PartyUpdate(PatchModel):
     """Fields to change; omitted fields keep their value."""
 
-    slug: Slug | None = None
-    name: Name | None = None
-    kind: PartyKind | None = None
-    description: LongText | None = None
-    aliases: list[Alias] | None = Field(default=None, max_length=MAX_ALIASES)
+    slug: Omittable[Slug] = None
+    name: Omittable[Name] = None
+    kind: Omittable[PartyKind] = None
+    description: Omittable[LongText] = None
+    aliases: Omittable[Annotated[list[Alias], Field(max_length=MAX_ALIASES)]] = None
 
 
 class PartyPublic(PartyBase):

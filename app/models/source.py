@@ -1,15 +1,17 @@
 import enum
+import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, HttpUrl
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, HttpUrl, StrictBool
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlmodel import Column, Field, SQLModel
 
 from app.models.common import (
     Language,
-    PatchModel,
     Name,
+    Omittable,
+    PatchModel,
     ShortText,
     SourceText,
     UTCDateTime,
@@ -24,8 +26,13 @@ class SourceKind(enum.StrEnum):
     statement = "statement"
 
 
+_ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|$)")
+
+
 def _date_or_datetime(value: object) -> object:
     """A bare date means midnight UTC of that day; a timestamp without offset is taken as UTC."""
+    if not isinstance(value, str | date) or (isinstance(value, str) and not _ISO_START.match(value)):
+        raise ValueError("must be an ISO 8601 date or timestamp, e.g. 2025-08-18 or 2025-08-18T14:30:00Z")
     if isinstance(value, str) and len(value) == 10:
         try:
             value = date.fromisoformat(value)
@@ -54,7 +61,7 @@ Url = Annotated[HttpUrl, BeforeValidator(lambda v: v.strip() if isinstance(v, st
 
 class SourceBase(SQLModel):
     title: ShortText = Field(description="Headline, or an editorial title (see `title_is_editorial`).")
-    title_is_editorial: bool = Field(
+    title_is_editorial: StrictBool = Field(
         default=False, description="True when the document has no headline and the title was given by an editor."
     )
     publisher: Name | None = Field(default=None)
@@ -97,13 +104,13 @@ class SourceUpdate(PatchModel):
 
     nullable_fields = frozenset({"publisher", "url"})
 
-    title: ShortText | None = None
-    title_is_editorial: bool | None = None
+    title: Omittable[ShortText] = None
+    title_is_editorial: Omittable[StrictBool] = None
     publisher: Name | None = None
     url: Url | None = Field(default=None, max_length=2048)
-    published_at: PublishedAt | None = None
-    kind: SourceKind | None = None
-    language: Language | None = None
+    published_at: Omittable[PublishedAt] = None
+    kind: Omittable[SourceKind] = None
+    language: Omittable[Language] = None
 
 
 class SourceSummary(SourceBase):

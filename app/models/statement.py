@@ -6,13 +6,16 @@ A retraction keeps the statement and records why and from when it no longer stan
 """
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import ConfigDict, Field as PydanticField
+from pydantic import ConfigDict
+from pydantic import Field as PydanticField
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from app.models.common import (
     BoundedDate,
+    Omittable,
     PatchModel,
     Quote,
     Reason,
@@ -124,12 +127,12 @@ class StatementUpdate(PatchModel):
 
     nullable_fields = frozenset({"speaker", "summary", "start", "prefix", "note"})
 
-    source: int | None = Field(default=None, ge=1, le=2_147_483_647)
-    quote: Quote | None = None
-    stance: Stance | None = None
+    source: Omittable[Annotated[int, Field(ge=1, le=2_147_483_647)]] = None
+    quote: Omittable[Quote] = None
+    stance: Omittable[Stance] = None
     summary: ShortText | None = None
     speaker: Speaker | None = None
-    stated_on: BoundedDate | None = None
+    stated_on: Omittable[BoundedDate] = None
     start: int | None = QuoteStart
     prefix: Prefix | None = QuotePrefix
     note: Reason | None = Field(default=None, description="Why the statement was corrected.")

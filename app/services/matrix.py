@@ -10,7 +10,13 @@ from sqlmodel import Session
 from app.errors import InvalidField
 from app.models.issue import Issue
 from app.models.party import Party
-from app.services.positions import CellData, Scope, empty_cell, positions, standing_statements
+from app.services.positions import (
+    CellData,
+    Scope,
+    empty_cell,
+    positions,
+    standing_statements,
+)
 from app.services.statements import to_public
 
 MAX_SLUGS = 500

@@ -8,8 +8,8 @@ then one query that picks each cell's newest and oldest standing statement throu
 """
 
 from dataclasses import dataclass
-from functools import cache
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Date, Integer, and_, bindparam, or_, select, true

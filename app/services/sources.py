@@ -7,9 +7,15 @@ from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidField, NotFound
-from app.models.source import Source, SourceCreate, SourcePublic, SourceSummary, SourceUpdate
-from app.models.statement import Statement, StatementRevision
 from app.models.common import utcnow
+from app.models.source import (
+    Source,
+    SourceCreate,
+    SourcePublic,
+    SourceSummary,
+    SourceUpdate,
+)
+from app.models.statement import Statement, StatementRevision
 from app.services.audit import record
 from app.services.pagination import Window, paginate
 

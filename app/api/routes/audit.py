@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import AdminDep, PagingDep, SessionDep, problems
 from app.models.audit import AuditEventPublic
+from app.models.common import bounded
 from app.models.page import Page
 from app.services import audit as service
 
@@ -27,8 +28,8 @@ def list_audit_events(
     response: Response,
     _admin: AdminDep,
     entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement)$")] = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
+    entity_id: Annotated[bounded(64, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]
+    actor: Annotated[bounded(100, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]
 ) -> AuditPage:
     """Oldest first: who (the token's name), what (entity, id, action, before and after) and when."""
     window = service.list_events(

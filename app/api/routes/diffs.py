@@ -4,8 +4,15 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
 from app.api.caching import conditional_view
-from app.api.deps import EntityId, SessionDep, problems
-from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, diff_csv, json_bytes, wants_csv
+from app.api.deps import EntityId, SessionDep, SlugListQuery, problems
+from app.api.tabular import (
+    CSV_CONTENT,
+    CSV_MEDIA_TYPE,
+    Format,
+    diff_csv,
+    json_bytes,
+    wants_csv,
+)
 from app.models.common import utcnow
 from app.models.matrix import Diff, DiffEnd
 from app.services import diffs as service
@@ -14,7 +21,8 @@ from app.services.sources import get_source
 
 router = APIRouter(tags=["diffs"])
 
-SlugList = Annotated[str | None, Query(max_length=20_000, description="Comma-separated slugs. Default: all.")]
+MOMENT_PATTERN = r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|source:[0-9]{1,10})$"
+
 DIFF_RESPONSES = {
     200: {"content": CSV_CONTENT, "description": "One change per party × issue where either side has a position"},
     304: {"description": "Not modified"},
@@ -55,10 +63,10 @@ def _diff_response(
 def get_diff(
     request: Request,
     session: SessionDep,
-    from_: Annotated[str, Query(alias="from", max_length=40, description="A date (YYYY-MM-DD) or `source:<id>`.")],
-    to: Annotated[str | None, Query(max_length=40, description="A date or `source:<id>`; default today.")] = None,
-    parties: SlugList = None,
-    issues: SlugList = None,
+    from_: Annotated[str, Query(alias="from", pattern=MOMENT_PATTERN, description="A date (YYYY-MM-DD) or `source:<id>`.")],
+    to: Annotated[str | None, Query(pattern=MOMENT_PATTERN, description="A date or `source:<id>`; default today.")] = None,
+    parties: SlugListQuery = None,
+    issues: SlugListQuery = None,
     only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
     format: Annotated[Format | None, Query()] = None,
 ) -> Response:
@@ -82,8 +90,8 @@ def diff_since_source(
     request: Request,
     session: SessionDep,
     source_id: EntityId,
-    parties: SlugList = None,
-    issues: SlugList = None,
+    parties: SlugListQuery = None,
+    issues: SlugListQuery = None,
     only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
     format: Annotated[Format | None, Query()] = None,
 ) -> Response:

@@ -1,12 +1,19 @@
-from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.caching import conditional_view
-from app.api.deps import MAX_ID, SessionDep, problems
-from app.api.tabular import CSV_CONTENT, CSV_MEDIA_TYPE, Format, Layout, json_bytes, matrix_csv, wants_csv
+from app.api.deps import MAX_ID, SessionDep, SlugListQuery, problems
+from app.api.tabular import (
+    CSV_CONTENT,
+    CSV_MEDIA_TYPE,
+    Format,
+    Layout,
+    json_bytes,
+    matrix_csv,
+    wants_csv,
+)
 from app.models.common import BoundedDate, utcnow
 from app.models.matrix import Matrix
 from app.services import matrix as service
@@ -14,10 +21,6 @@ from app.services.sources import resolve_source
 
 router = APIRouter(prefix="/v1/matrix", tags=["matrix"])
 
-SlugList = Annotated[
-    str | None,
-    Query(max_length=20_000, description="Comma-separated slugs; the order given is the order returned. Default: all."),
-]
 
 
 class Evidence(StrEnum):
@@ -36,8 +39,8 @@ def get_matrix(
     request: Request,
     session: SessionDep,
     as_of: Annotated[BoundedDate | None, Query(description="Positions as of this date (default: today, UTC).")] = None,
-    parties: SlugList = None,
-    issues: SlugList = None,
+    parties: SlugListQuery = None,
+    issues: SlugListQuery = None,
     source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only positions stated in this source.")] = None,
     evidence: Annotated[Evidence, Query(description="`all` adds every statement behind each cell.")] = Evidence.latest,
     format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,

@@ -1,9 +1,15 @@
-from fastapi import APIRouter
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from app.errors import PROBLEM_TYPES, NotFound, problem_type_uri
+from app.api.deps import problems
+from app.errors import PROBLEM_TYPES, problem_type_uri
 
 router = APIRouter(prefix="/problems", tags=["problems"])
+
+ProblemTypeName = StrEnum("ProblemTypeName", {name.replace("-", "_"): name for name in PROBLEM_TYPES})
 
 
 class ProblemType(BaseModel):
@@ -12,9 +18,9 @@ class ProblemType(BaseModel):
     description: str
 
 
-@router.get("/{name}", name="get", response_model=ProblemType, summary="Describe a problem type")
-def describe_problem_type(name: str) -> ProblemType:
+@router.get(
+    "/{name}", name="get", response_model=ProblemType, responses=problems(422), summary="Describe a problem type"
+)
+def describe_problem_type(name: Annotated[ProblemTypeName, Path()]) -> ProblemType:
     """The `type` of every error body points here."""
-    if name not in PROBLEM_TYPES:
-        raise NotFound(f"No problem type is named '{name}'; known types: {', '.join(sorted(PROBLEM_TYPES))}.")
-    return ProblemType(type=problem_type_uri(name), name=name, description=PROBLEM_TYPES[name])
+    return ProblemType(type=problem_type_uri(name.value), name=name.value, description=PROBLEM_TYPES[name.value])

@@ -1,10 +1,9 @@
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import MAX_ID, ActorDep, EntityId, PagingDep, SessionDep, problems
-from app.models.common import Slug, Stance
+from app.models.common import BoundedDate, Slug, Stance
 from app.models.page import Page
 from app.models.statement import (
     StatementCreate,
@@ -31,8 +30,12 @@ def list_statements(
     issue: Annotated[Slug | None, Query(description="Only statements on this issue (slug).")] = None,
     source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only statements quoting this source.")] = None,
     stance: Annotated[Stance | None, Query()] = None,
-    stated_from: Annotated[date | None, Query(description="Only statements with `stated_on` on or after this date.")] = None,
-    stated_to: Annotated[date | None, Query(description="Only statements with `stated_on` on or before this date.")] = None,
+    stated_from: Annotated[
+        BoundedDate | None, Query(description="Only statements with `stated_on` on or after this date.")
+    ] = None,
+    stated_to: Annotated[
+        BoundedDate | None, Query(description="Only statements with `stated_on` on or before this date.")
+    ] = None,
     include_retracted: Annotated[bool, Query(description="Also list retracted statements.")] = False,
 ) -> StatementPage:
     filters = service.StatementFilter(

@@ -1,0 +1,515 @@
+"""Backup and restore: the whole database as one JSON document, and back.
+
+The dump is a header (format, format version, schema revision, export time, row counts) followed
+by every table's rows in foreign-key order, ids included, one row per line. Both directions
+stream: export writes a table at a time as it reads it, and import parses one row at a time, so
+neither needs the whole database in memory.
+"""
+
+import codecs
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import IO, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from app.models.common import utcnow
+from app.models.data_version import DataVersion
+from app.services import schema
+
+FORMAT = "stancemap-dump"
+FORMAT_VERSION = 1
+# Parents before children, so rows can be inserted in this order with every foreign key checked.
+TABLE_ORDER = (
+    "party",
+    "issue",
+    "source",
+    "statement",
+    "statement_revision",
+    "evidence_tally",
+    "api_token",
+    "audit_event",
+    "data_version",
+)
+HEADER_FIELDS = ("format", "format_version", "schema_revision", "exported_at", "row_counts")
+
+# Rows are inserted in batches of this many, or fewer when their JSON gets this long: source
+# texts can be megabytes each.
+BATCH_ROWS = 500
+BATCH_CHARS = 8_000_000
+
+# Called with a table's name, the rows done so far and the table's total.
+Progress = Callable[[str, int, int], None]
+
+
+class BackupError(Exception):
+    """A dump that cannot be written or loaded; the message says why and what to do."""
+
+
+@dataclass
+class ImportSummary:
+    rows: dict[str, int]
+    data_version: int
+
+
+def _table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _json_safe(value: Any) -> Any:
+    # datetime first: it is a subclass of date.
+    if isinstance(value, datetime):
+        return _iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _json(value: Any) -> bytes:
+    # Not ASCII-escaped: texts stay readable and compact; the dump is always UTF-8.
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _require_head(engine: Engine) -> str:
+    current, head = schema.current_revision(engine), schema.head_revision()
+    if current != head:
+        raise BackupError(
+            f"the database is at schema revision {current or 'none'}, not {head}; run `stancemap migrate` first"
+        )
+    return current
+
+
+def _snapshot_connection(engine: Engine) -> Connection:
+    """A connection whose one transaction sees every table as of the same moment.
+
+    SQLite's read transaction already is such a snapshot; PostgreSQL needs REPEATABLE READ, or
+    rows committed while the dump is written could show up in some tables and not others.
+    """
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return connection
+
+
+def export_dump(engine: Engine, out: IO[bytes], *, progress: Progress | None = None) -> dict[str, int]:
+    """Writes the dump to `out` as UTF-8 and returns the rows written per table."""
+    revision = _require_head(engine)
+    with _snapshot_connection(engine) as connection, connection.begin():
+        counts = {
+            name: connection.execute(select(func.count()).select_from(_table(name))).scalar_one() for name in TABLE_ORDER
+        }
+        header = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "schema_revision": revision,
+            "exported_at": _iso_utc(utcnow()),
+            "row_counts": counts,
+        }
+        # The header object stays open: the tables are its last member.
+        out.write(_json(header)[:-1] + b',\n"tables": {')
+        for position, name in enumerate(TABLE_ORDER):
+            out.write(b"\n" if position == 0 else b",\n")
+            _export_table(connection, _table(name), counts[name], out, progress)
+        out.write(b"\n}}\n")
+        out.flush()
+    return counts
+
+
+def _export_table(connection: Connection, table: Table, total: int, out: IO[bytes], progress: Progress | None) -> None:
+    out.write(_json(table.name) + b": [")
+    done = 0
+    # yield_per streams (a server-side cursor on PostgreSQL) instead of fetching the whole table.
+    query = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH_ROWS)
+    rows = connection.execute(query)
+    for row in rows.mappings():
+        out.write(b"\n" if done == 0 else b",\n")
+        out.write(_json({name: _json_safe(value) for name, value in row.items()}))
+        done += 1
+        if progress is not None and done % BATCH_ROWS == 0 and done < total:
+            progress(table.name, done, total)
+    out.write(b"\n]" if done else b"]")
+    if done != total:
+        # Cannot happen inside one snapshot; checked so a dump never silently disagrees with its header.
+        raise BackupError(f"table {table.name} changed while it was exported ({done} rows, expected {total})")
+    if progress is not None:
+        progress(table.name, done, total)
+
+
+# --- reading the dump -----------------------------------------------------------------------
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+READ_CHARS = 1 << 20
+
+
+class _JsonStream:
+    """Parses a JSON document one value at a time, reading the input as it goes.
+
+    The caller walks the outer structure with `object_keys` and `array_items`, and reads
+    everything below with `value`.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._decoder = json.JSONDecoder()
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._buffer = ""
+        self._pos = 0
+        self._dropped = 0  # characters consumed and dropped from the buffer, for error positions
+        self._at_end = False
+
+    def _read_more(self) -> bool:
+        """Appends the next part of the input to the buffer; False at the end of the input, where
+        the buffer is left as it was (callers may still hold positions in it)."""
+        if self._at_end:
+            return False
+        # Read at least as much as is still buffered: a long value re-parsed after every read
+        # then costs linear time overall, not quadratic.
+        size = max(READ_CHARS, len(self._buffer) - self._pos)
+        chunk = self._stream.read(size)
+        try:
+            text = self._utf8.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:
+            if not chunk:  # a character cut off by the end of the input
+                raise BackupError("the dump ends in the middle of a character (is the file truncated?)") from None
+            raise BackupError(f"the dump is not UTF-8 text ({error.reason} after character {self.position})") from None
+        self._at_end = not chunk
+        if not text:  # the end, or only part of a multi-byte character so far
+            return not self._at_end
+        self._dropped += self._pos
+        self._buffer = self._buffer[self._pos :] + text
+        self._pos = 0
+        return True
+
+    @property
+    def position(self) -> int:
+        return self._dropped + self._pos
+
+    def _peek(self) -> str:
+        """The next character that is not whitespace, or "" at the end of the input."""
+        while True:
+            self._pos = _WHITESPACE.match(self._buffer, self._pos).end()  # type: ignore[union-attr]
+            if self._pos < len(self._buffer):
+                return self._buffer[self._pos]
+            if not self._read_more():
+                return ""
+
+    def _expect(self, char: str) -> None:
+        found = self._peek()
+        if found == "" and self.position == 0:
+            raise BackupError("the dump is empty")
+        if found == "":
+            raise BackupError(f"the dump ends early, at character {self.position} (is the file truncated?)")
+        if found != char:
+            raise BackupError(f"the dump is not valid: expected '{char}' at character {self.position}, found {found!r}")
+        self._pos += 1
+
+    def _take(self, char: str) -> bool:
+        if self._peek() == char:
+            self._pos += 1
+            return True
+        return False
+
+    def value(self) -> tuple[Any, int]:
+        """The next complete JSON value, and the length of its text."""
+        self._peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buffer, self._pos)
+            except json.JSONDecodeError as error:
+                if self._read_more():
+                    continue
+                truncated = error.pos >= len(self._buffer) or error.msg.startswith("Unterminated")
+                if truncated:
+                    raise BackupError("the dump ends in the middle of a value (is the file truncated?)") from None
+                raise BackupError(
+                    f"the dump is not valid JSON at character {self._dropped + error.pos}: {error.msg}"
+                ) from None
+            # A number that ends where the buffer ends may go on in the next read.
+            if end == len(self._buffer) and self._read_more():
+                continue
+            length = end - self._pos
+            self._pos = end
+            return value, length
+
+    def object_keys(self) -> Iterator[str]:
+        """The keys of the object starting here; after each key, the caller reads its value."""
+        self._expect("{")
+        if self._take("}"):
+            return
+        while True:
+            key, _ = self.value()
+            if not isinstance(key, str):
+                raise BackupError(f"the dump is not valid: expected a key at character {self.position}")
+            self._expect(":")
+            yield key
+            if not self._take(","):
+                self._expect("}")
+                return
+
+    def array_items(self) -> Iterator[tuple[Any, int]]:
+        """The values of the array starting here, each with the length of its text."""
+        self._expect("[")
+        if self._take("]"):
+            return
+        while True:
+            yield self.value()
+            if not self._take(","):
+                self._expect("]")
+                return
+
+    def expect_end(self) -> None:
+        if self._peek() != "":
+            raise BackupError(f"the dump has unexpected data after its end, at character {self.position}")
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def _read_header(reader: _JsonStream, keys: Iterator[str]) -> dict[str, Any]:
+    """The header fields, read up to the `tables` key; the reader is then at the tables."""
+    header: dict[str, Any] = {}
+    for key in keys:
+        if key == "tables":
+            return header
+        if key not in HEADER_FIELDS:
+            raise BackupError(f"the dump has an unknown header field '{key}'")
+        header[key], _ = reader.value()
+    if not header:
+        raise BackupError("this is not a stancemap dump: it has no header")
+    raise BackupError("the dump has no tables (is the file truncated?)")
+
+
+def _check_header(header: dict[str, Any], database_revision: str | None) -> None:
+    if header.get("format") != FORMAT:
+        raise BackupError(f"this is not a stancemap dump (format is {header.get('format')!r}, expected '{FORMAT}')")
+    missing = [name for name in HEADER_FIELDS if name not in header]
+    if missing:
+        raise BackupError(f"the dump's header lacks {', '.join(missing)}")
+    if type(header["format_version"]) is not int or header["format_version"] != FORMAT_VERSION:
+        raise BackupError(
+            f"the dump has format version {header['format_version']!r}; this stancemap reads version {FORMAT_VERSION}"
+        )
+    if header["schema_revision"] != database_revision:
+        raise BackupError(
+            f"the dump was taken at schema revision {header['schema_revision']!r} and this database is at "
+            f"{database_revision!r}: import it with the stancemap release that exported it, then run `stancemap migrate`"
+        )
+    counts = header["row_counts"]
+    if (
+        not isinstance(counts, dict)
+        or set(counts) != set(TABLE_ORDER)
+        or not all(type(count) is int and count >= 0 for count in counts.values())
+    ):
+        raise BackupError(f"the dump's row_counts must give a row count for each of {', '.join(TABLE_ORDER)}")
+
+
+def _refuse_unless_empty(connection: Connection) -> None:
+    # data_version always has its one row; every other table must be empty.
+    filled = [
+        name
+        for name in TABLE_ORDER
+        if name != DataVersion.__tablename__
+        and connection.execute(select(1).select_from(_table(name)).limit(1)).first() is not None
+    ]
+    if filled:
+        raise BackupError(
+            f"the database is not empty ({', '.join(filled)} have rows); import loads only into an empty database"
+        )
+
+
+def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
+    """Turns a column's JSON value back into the Python value the database takes, or raises ValueError."""
+    kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+
+    def expect(*types: type) -> Callable[[Any], Any]:
+        def check(value: Any) -> Any:
+            # bool is an int in Python, but never a valid integer here (nor the reverse).
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise ValueError(f"expected {' or '.join(t.__name__ for t in types)}, got {type(value).__name__}")
+            return value
+
+        return check
+
+    def parse(kind_of: type[date]) -> Callable[[Any], Any]:
+        text = expect(str)
+        return lambda value: kind_of.fromisoformat(text(value))
+
+    if isinstance(kind, DateTime):
+        return parse(datetime)
+    if isinstance(kind, Date):
+        return parse(date)
+    if isinstance(kind, Boolean):
+        return expect(bool)
+    if isinstance(kind, Integer):
+        return expect(int)
+    if isinstance(kind, String):
+        return expect(str)
+    if isinstance(kind, JSON):
+        return lambda value: value
+    raise NotImplementedError(f"no dump decoding for {column.table.name}.{column.name} ({kind!r})")
+
+
+class _RowDecoder:
+    """Checks one table's rows from the dump and converts them to values to insert."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._decoders = {column.name: (_column_decoder(column), column.nullable) for column in table.columns}
+
+    def decode(self, row: Any, number: int) -> dict[str, Any]:
+        where = f"table {self.table.name}, row {number}"
+        if not isinstance(row, dict):
+            raise BackupError(f"{where}: expected an object")
+        if row.keys() != self._decoders.keys():
+            missing, unknown = self._decoders.keys() - row.keys(), row.keys() - self._decoders.keys()
+            raise BackupError(
+                f"{where}: the columns do not match the schema (missing: {', '.join(sorted(missing)) or 'none'}; "
+                f"unknown: {', '.join(sorted(unknown)) or 'none'})"
+            )
+        values = {}
+        for name, value in row.items():
+            decode, nullable = self._decoders[name]
+            if value is None:
+                if not nullable:
+                    raise BackupError(f"{where}, column {name}: must not be null")
+                values[name] = None
+                continue
+            try:
+                values[name] = decode(value)
+            except ValueError as error:
+                raise BackupError(f"{where}, column {name}: {error}") from None
+        return values
+
+
+def _load_table(
+    connection: Connection, reader: _JsonStream, table: Table, total: int, progress: Progress | None
+) -> list[dict[str, Any]]:
+    """Inserts the table's rows from the dump, in batches; returns them for data_version, which
+    is not inserted (see _advance_data_version)."""
+    decoder = _RowDecoder(table)
+    is_data_version = table.name == DataVersion.__tablename__
+    kept: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    batch_chars = 0
+    done = 0
+    for number, (row, length) in enumerate(reader.array_items(), start=1):
+        if number > total:
+            raise BackupError(f"table {table.name} has more rows than the {total} its header gives")
+        values = decoder.decode(row, number)
+        if is_data_version:
+            kept.append(values)
+            continue
+        batch.append(values)
+        batch_chars += length
+        if len(batch) >= BATCH_ROWS or batch_chars >= BATCH_CHARS:
+            connection.execute(table.insert(), batch)
+            done += len(batch)
+            batch, batch_chars = [], 0
+            if progress is not None and done < total:
+                progress(table.name, done, total)
+    if batch:
+        connection.execute(table.insert(), batch)
+        done += len(batch)
+    done += len(kept)
+    if done != total:
+        raise BackupError(f"table {table.name} has {done} rows but the header gives {total} (is the file truncated?)")
+    if progress is not None:
+        progress(table.name, done, total)
+    return kept
+
+
+def _load_tables(
+    connection: Connection, reader: _JsonStream, counts: dict[str, int], progress: Progress | None
+) -> int:
+    """Loads every table; returns the data version the dump recorded."""
+    expected = iter(TABLE_ORDER)
+    dumped_versions: list[dict[str, Any]] = []
+    for name in reader.object_keys():
+        if name != next(expected, None):
+            raise BackupError(f"the dump's table '{name}' is unknown or out of order; expected {', '.join(TABLE_ORDER)}")
+        rows = _load_table(connection, reader, _table(name), counts[name], progress)
+        if name == DataVersion.__tablename__:
+            dumped_versions = rows
+    if (missing := list(expected)):
+        raise BackupError(f"the dump lacks the tables {', '.join(missing)} (is the file truncated?)")
+    if len(dumped_versions) != 1:
+        raise BackupError(f"the dump's data_version table must have one row, not {len(dumped_versions)}")
+    return dumped_versions[0]["version"]
+
+
+def _reset_sequences(connection: Connection) -> None:
+    """Moves PostgreSQL's id sequences past the imported ids, so the next insert gets a free id.
+
+    Rows were inserted with their ids, which does not advance a sequence. SQLite needs nothing:
+    its next id is always one more than the largest stored.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for name in TABLE_ORDER:
+        table = _table(name)
+        if "id" not in table.c:
+            continue
+        sequence = func.pg_get_serial_sequence(name, "id")
+        next_id = func.coalesce(select(func.max(table.c.id)).scalar_subquery(), 0) + 1
+        # is_called false: the next nextval() returns next_id itself. A null sequence (no
+        # serial column) makes setval() return null and change nothing.
+        connection.execute(select(func.setval(sequence, next_id, False)))
+
+
+def _advance_data_version(connection: Connection, dumped_version: int) -> int:
+    """Sets the data version past both the dump's and this database's own, so no ETag or cached
+    view issued before the import, by the exporting server or by this one, matches after it."""
+    current = connection.execute(select(DataVersion.version).where(DataVersion.id == 1)).scalar_one()
+    version = max(dumped_version, current) + 1
+    connection.execute(update(DataVersion).where(DataVersion.id == 1).values(version=version, changed_at=utcnow()))
+    return version
+
+
+def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None = None) -> ImportSummary:
+    """Loads a dump into an empty database at the dump's schema revision, in one transaction:
+    on any error nothing is kept."""
+    reader = _JsonStream(stream)
+    top_level = reader.object_keys()
+    header = _read_header(reader, top_level)
+    _check_header(header, schema.current_revision(engine))
+    counts: dict[str, int] = header["row_counts"]
+    try:
+        with engine.begin() as connection:
+            _refuse_unless_empty(connection)
+            dumped_version = _load_tables(connection, reader, counts, progress)
+            if (extra := next(top_level, None)) is not None:
+                raise BackupError(f"the dump has an unexpected field '{extra}' after its tables")
+            reader.expect_end()
+            _reset_sequences(connection)
+            version = _advance_data_version(connection, dumped_version)
+    except (DBAPIError, StatementError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise BackupError(f"the database refused the dump, nothing was imported: {reason}") from None
+    return ImportSummary(rows=counts, data_version=version)
