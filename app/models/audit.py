@@ -26,9 +26,9 @@ class AuditEvent(SQLModel, table=True):
 class AuditEventPublic(SQLModel):
     id: int
     at: datetime
-    actor: str = Field(description="Name of the token that made the write (`seed` for the seed loader).")
-    entity: str = Field(description="party, issue, source or statement.")
-    entity_id: str = Field(description="Slug of a party or issue, id of a source or statement.")
-    action: str = Field(description="create, update, delete, correct or retract.")
+    actor: str = Field(description="Name of the token that made the write (`seed` for the seed loader, `cli` for token commands).")
+    entity: str = Field(description="party, issue, source, statement or token.")
+    entity_id: str = Field(description="Slug of a party or issue, id of a source or statement, name of a token.")
+    action: str = Field(description="create, update, delete, correct, retract or revoke.")
     before: dict[str, Any] | None
     after: dict[str, Any] | None

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.errors import Conflict, NotFound
 from app.models.common import utcnow
 from app.models.token import ApiToken, TokenScope
+from app.services.audit import record
 
 TOKEN_PREFIX = "stm_"
 
@@ -27,12 +28,23 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(session: Session, *, name: str, scope: TokenScope) -> str:
+def _audit_view(token: ApiToken) -> dict[str, str | None]:
+    """A token as the audit trail records it: never its secret nor the secret's digest."""
+    return {
+        "name": token.name,
+        "scope": token.scope,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+def create_token(session: Session, *, name: str, scope: TokenScope, actor: str = "cli") -> str:
     """Stores a new token and returns its secret, which is never stored nor shown again."""
     if session.exec(select(ApiToken).where(ApiToken.name == name)).scalars().first() is not None:
         raise Conflict(f"A token named '{name}' already exists; revoke it or choose another name.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(name=name, scope=scope.value, token_sha256=_digest(secret)))
+    token = ApiToken(name=name, scope=scope.value, token_sha256=_digest(secret))
+    session.add(token)
+    record(session, actor=actor, entity="token", entity_id=name, action="create", after=_audit_view(token))
     session.commit()
     return secret
 
@@ -41,13 +53,18 @@ def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.exec(select(ApiToken).order_by(ApiToken.id)).scalars())
 
 
-def revoke_token(session: Session, name: str) -> ApiToken:
+def revoke_token(session: Session, name: str, *, actor: str = "cli") -> ApiToken:
     token = session.exec(select(ApiToken).where(ApiToken.name == name)).scalars().first()
     if token is None:
         raise NotFound(f"No token is named '{name}'.")
     if token.revoked_at is None:
+        before = _audit_view(token)
         token.revoked_at = utcnow()
         session.add(token)
+        record(
+            session, actor=actor, entity="token", entity_id=name, action="revoke", before=before,
+            after=_audit_view(token),
+        )
         session.commit()
     return token
 

@@ -27,7 +27,7 @@ def list_audit_events(
     paging: PagingDep,
     response: Response,
     _admin: AdminDep,
-    entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement)$")] = None,
+    entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement|token)$")] = None,
     entity_id: Annotated[bounded(64, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]
     actor: Annotated[bounded(100, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]
 ) -> AuditPage:
