@@ -1,9 +1,10 @@
-"""The `stancemap` command: serve, migrate, seed, tokens, export and import."""
+"""The `stancemap` command: serve, migrate, seed, tokens, export, import and the OpenAPI document."""
 
 import argparse
 import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import IO
 
 from sqlalchemy import func, select
@@ -118,6 +119,35 @@ def _import(args: argparse.Namespace) -> None:
     print(f"imported {_row_counts(summary.rows)}; data version is now {summary.data_version}", file=sys.stderr)
 
 
+def _default_openapi_path() -> Path:
+    """openapi.json at the repository root when running from a checkout; else in the working directory."""
+    root = Path(__file__).resolve().parent.parent
+    return root / "openapi.json" if (root / "pyproject.toml").is_file() else Path("openapi.json")
+
+
+def _openapi(args: argparse.Namespace) -> None:
+    from app.config import Settings
+    from app.main import create_app, openapi_json
+
+    # The document depends on the code alone: an engine is created but never connected.
+    app = create_app(Settings(database_url="sqlite:///stancemap-openapi.db"))
+    try:
+        document = openapi_json(app)
+    finally:
+        app.state.engine.dispose()
+        app.state.write_engine.dispose()
+    if args.output == "-":
+        sys.stdout.buffer.write(document.encode("utf-8"))
+        sys.stdout.flush()
+        return
+    path = Path(args.output) if args.output else _default_openapi_path()
+    try:
+        path.write_text(document, encoding="utf-8")
+    except OSError as error:
+        sys.exit(f"stancemap openapi: cannot write {path}: {error.strerror or error}")
+    print(f"wrote the OpenAPI document to {path}", file=sys.stderr)
+
+
 def _database_is_empty() -> bool:
     engine = make_engine(get_settings())
     try:
@@ -130,6 +160,11 @@ def _database_is_empty() -> bool:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        # glibc gives each request thread its own malloc arena, which multiplies the server's
+        # memory; two arenas keep it bounded. It must be set before the process starts: re-exec.
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, "-m", "app.cli", *sys.argv[1:]])
     _migrate()
     if _database_is_empty():
         _seed()
@@ -140,6 +175,7 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        access_log=args.access_log,
     )
 
 
@@ -154,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--no-access-log", dest="access_log", action="store_false", help="do not log every request"
+    )
     commands.add_parser("migrate", help="apply database migrations up to the newest")
     commands.add_parser("seed", help="load the seed data; running it again changes nothing")
     token = commands.add_parser("token", help="manage API tokens (writes need one)")
@@ -167,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("export", help="write the whole database as one JSON document to stdout (a backup)")
     load = commands.add_parser("import", help="load a dump written by `stancemap export` into an empty database")
     load.add_argument("path", help="the dump file, or - for stdin")
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document (default: openapi.json at the repository root)")
+    openapi.add_argument("--output", "-o", metavar="PATH", help="where to write it, or - for stdout")
     return parser
 
 
@@ -193,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
         _export()
     elif args.command == "import":
         _import(args)
+    elif args.command == "openapi":
+        _openapi(args)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,12 @@ class Settings(BaseSettings):
     sqlite_cache_mb: int = Field(default=8, ge=1, le=4096)
     # Connections kept open per server process (and as many more under load).
     pool_size: int = Field(default=4, ge=1, le=100)
+    # How long a request waits for a free connection before it gets 503 with Retry-After.
+    pool_timeout_s: float = Field(default=30, gt=0, le=600)
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=200, ge=1, le=1000)
+    # Worker threads per process for request handlers (FastAPI runs sync endpoints in them).
+    threads: int = Field(default=40, ge=2, le=1000)
     # Rendered matrix, diff and timeline bodies kept per server process.
     view_cache_mb: int = Field(default=16, ge=0, le=4096)
     # Matrices and diffs built at the same time per process; more requests wait their turn.

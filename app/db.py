@@ -19,7 +19,11 @@ def make_engine(settings: Settings, *, for_writes: bool = False) -> Engine:
     locked" when a read transaction later tries to write after another writer committed.
     """
     url = settings.database_url
-    pool = {"pool_size": settings.pool_size, "max_overflow": settings.pool_size}
+    pool = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.pool_size,
+        "pool_timeout": settings.pool_timeout_s,
+    }
     if url.startswith("sqlite"):
         # check_same_thread off: FastAPI runs sync endpoints in a thread pool.
         engine = create_engine(url, echo=settings.log_sql, connect_args={"check_same_thread": False}, **pool)

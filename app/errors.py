@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("stancemap")
@@ -32,6 +33,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "unauthorized": "The request needs `Authorization: Bearer <token>` with a valid, unrevoked token.",
     "forbidden": "The token is valid but its scope does not allow this request.",
     "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
+    "busy": "The server had no database connection free in time; retry after the `Retry-After` seconds.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
 
@@ -216,6 +218,19 @@ def install_error_handlers(app: FastAPI) -> None:
             title=_reason(exc.status_code),
             detail=detail,
             headers=headers or None,
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Overload is the server's condition, not the client's fault: say so, and when to retry.
+        logger.warning("no database connection free for %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            status=503,
+            type_name="busy",
+            title="Server busy",
+            detail="Every database connection stayed busy; retry shortly.",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)

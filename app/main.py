@@ -1,15 +1,18 @@
 """The Stancemap application: create_app() wires settings, database, routes and error handling."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.api.auth import read_access
 from app.api.caching import CachedViewShortcut, ViewRenderer
+from app.api.deps import READ_PROBLEMS
 from app.api.routes import (
     audit,
     diffs,
@@ -21,11 +24,13 @@ from app.api.routes import (
     sources,
     statements,
     timeline,
+    viewer,
 )
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.limits import BodySizeLimit
+from app.models.examples import SHOWN
 
 DESCRIPTION = """
 Who stands where: for every party and issue, the party's stance backed by a verbatim quote from a
@@ -35,16 +40,37 @@ Every error is an RFC 9457 problem (`application/problem+json`). Lists are curso
 follow `next_cursor` (or the `Link: rel="next"` header) until it is null.
 """
 
+# One tag per router, in the order /docs shows them; every operationId starts with its tag.
+TAGS = [
+    {"name": "matrix", "description": "Who stands where: one cell per party × issue as of a date."},
+    {"name": "diffs", "description": "How positions changed between two moments, or since a source."},
+    {"name": "timeline", "description": "One party's statements on one issue, each classified against the one before."},
+    {"name": "parties", "description": "Governments, leaders and blocs that take stances."},
+    {"name": "issues", "description": "The propositions stances are taken on."},
+    {"name": "sources", "description": "Stored documents, immutable text, that quotes are taken from."},
+    {"name": "statements", "description": "Stances backed by a verbatim quote, with revisions and retractions."},
+    {"name": "audit", "description": "Every write: who, what and when (admin scope)."},
+    {"name": "problems", "description": "Descriptions of the problem types that errors refer to."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
 
 def operation_id(route: APIRoute) -> str:
     """`tag-name` operationIds (`statements-create`) give generated clients clean, stable method names."""
-    return f"{route.tags[0]}-{route.name}"
+    # Every documented route has a tag (tests/test_openapi.py checks); an untagged one must not break routing.
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+REF_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints run in this thread pool. Builds are bounded anyway (max_concurrent_builds)
+        # and connections by the pool, so more threads would only add memory.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         app.state.engine.dispose()
         app.state.write_engine.dispose()
@@ -54,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Stancemap",
         version="0.1.0",
         description=DESCRIPTION,
+        openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
@@ -79,9 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(problems.router)
     for module in (matrix, diffs, timeline, parties, issues, sources, statements, audit):
-        app.include_router(module.router, dependencies=[Depends(read_access)])
+        app.include_router(module.router, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
+    viewer.install(app)
     _document_problems_as_problem_json(app)
     return app
+
+
+def openapi_json(app: FastAPI) -> str:
+    """The OpenAPI document as committed in openapi.json: indented, FastAPI's key order, UTF-8."""
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _document_problems_as_problem_json(app: FastAPI) -> None:
@@ -92,16 +125,24 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = build()
-        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        problem_ref = "#/components/schemas/Problem"
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
-                for status, response in operation.get("responses", {}).items():
-                    if status[0] in "45":
-                        response["content"] = {PROBLEM_MEDIA_TYPE: problem}
+                responses = operation.get("responses", {})
+                for status, response in responses.items():
+                    refs = {media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()}
+                    # Problems, and FastAPI's own validation error (rendered as a problem too), under
+                    # whatever media type the route's response class gave them; an error status with
+                    # a body of its own, like /readyz's 503, keeps its media type.
+                    if status[0] in "45" and refs & {problem_ref, REF_VALIDATION_ERROR}:
+                        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": problem_ref}}}
+                operation["responses"] = dict(sorted(responses.items()))
         schemas = document.get("components", {}).get("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
-        for schema in schemas.values():
+        for name, schema in schemas.items():
+            if name in SHOWN:
+                schema["examples"] = SHOWN[name]
             for field in schema.get("properties", {}).values():
                 # An omittable field's None default only means "not given"; null itself is refused.
                 if "default" in field and field["default"] is None and "anyOf" not in field:

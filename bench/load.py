@@ -140,9 +140,9 @@ def main() -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "STANCEMAP_DATABASE_URL": args.database_url}
+    # The server as deployed (`stancemap serve`), less the per-request access log.
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1", "--no-access-log"],
         cwd=ROOT,
         env=env,
     )

@@ -4,16 +4,15 @@ repository, configured only by environment variables. SQLite only: it is the emb
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ENGINES, SEED_DIR
+from tests.servers import running_server
 
 pytestmark = pytest.mark.skipif("sqlite" not in ENGINES, reason="the CLI tests run with the SQLite engine")
 
@@ -31,12 +30,6 @@ def cli_env(**overrides: str) -> dict[str, str]:
 def outside_repository(path: Path) -> Path:
     assert REPOSITORY not in path.resolve().parents, path
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def created(stderr: str, kind: str) -> int:
@@ -66,36 +59,8 @@ def test_seed_twice_creates_the_statements_once(tmp_path):
 def test_serve_from_another_directory_migrates_seeds_and_serves_the_default_database(tmp_path):
     workdir = outside_repository(tmp_path / "run")
     workdir.mkdir()
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [STANCEMAP, "serve", "--port", str(port)], cwd=workdir, env=cli_env(), stdout=log, stderr=log
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        ready = None
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                pytest.fail(f"server exited with {server.returncode}:\n{log_path.read_text(errors='replace')}")
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        assert ready is not None and ready.status_code == 200, log_path.read_text(errors="replace")
-
-        parties = httpx.get(f"{base}/v1/parties", timeout=5)
+    with running_server(cli_env(), workdir, "serve", workers=1) as server:
+        parties = httpx.get(f"{server.base}/v1/parties", timeout=5)
         assert parties.status_code == 200
         assert "ukraine" in [party["slug"] for party in parties.json()["items"]]
         assert (workdir / "stancemap.db").is_file()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)

@@ -56,3 +56,22 @@ def test_lone_surrogates_are_refused_not_crashed_on(client):
     body = b'{"slug": "x", "name": "bad \\ud800 name", "kind": "country"}'
     response = client.post("/v1/parties", content=body, headers={"content-type": "application/json"})
     assert_problem(response, 422)
+
+
+def test_no_free_database_connection_is_a_503_with_retry_after(settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"pool_size": 1, "pool_timeout_s": 0.2}))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        held = [app.state.engine.connect(), app.state.engine.connect()]  # the pool and its overflow
+        try:
+            response = client.get("/v1/parties")
+        finally:
+            for connection in held:
+                connection.close()
+        problem = assert_problem(response, 503, "busy")
+        assert response.headers["retry-after"] == "1"
+        assert "retry" in problem["detail"]
+        assert client.get("/v1/parties").status_code == 200

@@ -16,6 +16,7 @@ from threading import BoundedSemaphore, Lock
 
 import anyio
 from fastapi import Request, Response
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -123,6 +124,9 @@ class ViewRenderer:
         cache_key = f"{current_version(session)}|{view_key}"
         rendered = self.cache.get(cache_key)
         if rendered is None:
+            # No connection is held while waiting for a build slot; the build reads afresh, so at
+            # worst a body newer than its version is cached under a key no later request asks for.
+            session.rollback()
             # Rendering also validates the request: an invalid one raises its problem here, before
             # any precondition is looked at (RFC 9110: If-None-Match applies only to a 2xx answer).
             with self.builds:
@@ -189,8 +193,11 @@ class CachedViewShortcut:
             state = scope["app"].state
             renderer: ViewRenderer = state.view_renderer
             if renderer.knows(scope):
-                version = await anyio.to_thread.run_sync(read_version, state.engine)
-                response = renderer.shortcut(scope, version)
+                try:
+                    version = await anyio.to_thread.run_sync(read_version, state.engine)
+                except PoolTimeout:
+                    version = None  # the application answers, with its own error handling
+                response = renderer.shortcut(scope, version) if version is not None else None
                 if response is not None:
                     await response(scope, receive, send)
                     return

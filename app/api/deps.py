@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 
 from app.api.auth import ActorDep, AdminDep
 from app.config import Settings
@@ -10,7 +10,21 @@ from app.db import SessionDep
 from app.models.common import SLUG_PATTERN
 from app.models.problem import Problem
 
-__all__ = ["SessionDep", "ActorDep", "AdminDep", "Paging", "PagingDep", "EntityId", "problems"]
+__all__ = [
+    "CREATED",
+    "LISTED",
+    "NOT_MODIFIED",
+    "READ_PROBLEMS",
+    "VIEW_HEADERS",
+    "ActorDep",
+    "AdminDep",
+    "EntityId",
+    "IfNoneMatch",
+    "Paging",
+    "PagingDep",
+    "SessionDep",
+    "problems",
+]
 
 # Ids are 32-bit in PostgreSQL; anything larger cannot exist, so it is refused before any query.
 MAX_ID = 2_147_483_647
@@ -67,3 +81,43 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     # Documented as application/json here; create_app() moves them to application/problem+json.
     return {status: {"model": Problem, "description": descriptions.get(status, "Error")} for status in statuses}
+
+
+# What every read may also answer when the server runs with STANCEMAP_READ_REQUIRES_TOKEN=true.
+READ_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Reads need a token on this server, and none or an invalid one was sent"},
+    403: {"model": Problem, "description": "The token's scope does not allow this"},
+}
+
+# Response headers, documented so generated clients and fuzzers know them.
+_ETAG = {
+    "description": "Strong validator of this view; send it back as `If-None-Match` to get 304 while nothing changed.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+VIEW_HEADERS: dict[str, Any] = {"ETag": _ETAG}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current; no body", "headers": VIEW_HEADERS}
+}
+CREATED: dict[str, Any] = {
+    "headers": {"Location": {"description": "Path of the created resource.", "required": True, "schema": {"type": "string"}}}
+}
+LISTED: dict[str, Any] = {
+    "headers": {
+        "Link": {
+            "description": 'RFC 8288 link to the next page (`rel="next"`); absent on the last page.',
+            "required": False,
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+# The header a derived view (matrix, diffs, timeline) honours for conditional requests. The view
+# renderer reads it from the request itself; declaring it gives generated clients the argument.
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="ETags of views held by the client (or `*`); a current one gets 304 without a body.",
+    ),
+]

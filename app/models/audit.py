@@ -1,9 +1,11 @@
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict, RootModel
 from sqlalchemy import JSON, Index, String
 from sqlmodel import Field, SQLModel
 
+from app.models import examples
 from app.models.common import UTCDateTime, utcnow
 
 
@@ -23,12 +25,18 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
+class AuditSnapshot(RootModel[dict[str, Any]]):
+    """The entity's fields as the API showed them before or after the write (a token's without its secret)."""
+
+
 class AuditEventPublic(SQLModel):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.AUDIT_EVENT))
+
     id: int
     at: datetime
     actor: str = Field(description="Name of the token that made the write (`seed` for the seed loader, `cli` for token commands).")
     entity: str = Field(description="party, issue, source, statement or token.")
     entity_id: str = Field(description="Slug of a party or issue, id of a source or statement, name of a token.")
     action: str = Field(description="create, update, delete, correct, retract or revoke.")
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    before: AuditSnapshot | None = Field(description="Null on create.")
+    after: AuditSnapshot | None = Field(description="Null on delete.")

@@ -5,6 +5,7 @@ from pydantic import ConfigDict
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
+from app.models import examples
 from app.models.common import (
     MAX_KEYWORDS,
     Keyword,
@@ -22,7 +23,7 @@ class IssueBase(SQLModel):
     title: ShortText = Field(description="Short label, e.g. \"Ceding the Donbas\".")
     proposition: ShortText = Field(
         description="The claim stances are taken on: `support` means agreeing with it.",
-        schema_extra={"examples": ["Ukraine cedes the Donbas region to Russia"]},
+        schema_extra={"examples": [examples.ISSUE_CREATE["proposition"]]},
     )
     description: LongText = Field(default="")
 
@@ -36,7 +37,7 @@ class Issue(IssueBase, table=True):
 
 
 class IssueCreate(IssueBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.ISSUE_CREATE))
 
     slug: Slug = Field(description="URL-safe identifier, e.g. `cede-donbas`.")
     keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
@@ -44,6 +45,8 @@ class IssueCreate(IssueBase):
 
 class IssueUpdate(PatchModel):
     """Fields to change; omitted fields keep their value."""
+
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ISSUE_UPDATE))
 
     slug: Omittable[Slug] = None
     title: Omittable[ShortText] = None
@@ -53,6 +56,8 @@ class IssueUpdate(PatchModel):
 
 
 class IssuePublic(IssueBase):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ISSUE_PUBLIC))
+
     slug: str
     keywords: list[str]
     created_at: datetime

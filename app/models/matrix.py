@@ -3,8 +3,9 @@
 import enum
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.models import examples
 from app.models.common import Stance
 from app.models.statement import Selector, StatementPublic
 
@@ -49,6 +50,8 @@ class Cell(BaseModel):
 
 
 class Matrix(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.MATRIX))
+
     as_of: date
     source: int | None = Field(description="Only positions stated in this source, when filtered.")
     parties: list[PartyRef]
@@ -93,7 +96,7 @@ class Diff(BaseModel):
     summary: DiffSummary = Field(description="Changes per class (before `only=changed` drops any).")
     changes: list[Change]
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra=examples.shown(examples.DIFF))
 
 
 class TimelineEntry(BaseModel):
@@ -102,6 +105,8 @@ class TimelineEntry(BaseModel):
 
 
 class Timeline(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.TIMELINE))
+
     party: str
     issue: str
     entries: list[TimelineEntry] = Field(description="Standing statements in `stated_on` order, then recording order.")

@@ -6,6 +6,7 @@ from pydantic import ConfigDict
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
+from app.models import examples
 from app.models.common import (
     MAX_ALIASES,
     Alias,
@@ -43,7 +44,7 @@ class Party(PartyBase, table=True):
 
 
 class PartyCreate(PartyBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.PARTY_CREATE))
 
     slug: Slug = Field(description="URL-safe identifier, e.g. `ukraine`.")
     aliases: list[Alias] = Field(
@@ -56,6 +57,8 @@ class PartyCreate(PartyBase):
 class PartyUpdate(PatchModel):
     """Fields to change; omitted fields keep their value."""
 
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.PARTY_UPDATE))
+
     slug: Omittable[Slug] = None
     name: Omittable[Name] = None
     kind: Omittable[PartyKind] = None
@@ -64,6 +67,8 @@ class PartyUpdate(PatchModel):
 
 
 class PartyPublic(PartyBase):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.PARTY_PUBLIC))
+
     slug: str
     aliases: list[str]
     created_at: datetime

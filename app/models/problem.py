@@ -1,6 +1,8 @@
-from typing import Any
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, Field
+from app.models import examples
+from app.models.statement import Selector
+from app.models.token import TokenScope
 
 
 class FieldError(BaseModel):
@@ -10,8 +12,21 @@ class FieldError(BaseModel):
     type: str | None = None
 
 
+class ClosestPassage(BaseModel):
+    """The passage of the source most similar to a quote that was not found in it."""
+
+    text: str = Field(description="Exactly `source.text[start:end]`.")
+    start: int
+    end: int
+    similarity: float = Field(description="From 0 to 1.")
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem detail, served as application/problem+json."""
+
+    model_config = ConfigDict(
+        json_schema_extra=examples.shown(examples.PROBLEM_QUOTE_NOT_FOUND, examples.PROBLEM_NOT_FOUND)
+    )
 
     type: str = Field(description="URI reference naming the problem type; GET it for a description.")
     title: str
@@ -19,9 +34,10 @@ class Problem(BaseModel):
     detail: str = Field(description="What went wrong in this request and what to do about it.")
     instance: str | None = None
     errors: list[FieldError] | None = Field(default=None, description="Per-field errors, on 400 and 422.")
-    closest_passage: dict[str, Any] | None = Field(
-        default=None, description="On quote-not-found: the most similar passage (text, start, end, similarity)."
+    closest_passage: ClosestPassage | None = Field(
+        default=None, description="On quote-not-found: the most similar passage, when there is one."
     )
-    occurrences: list[dict[str, Any]] | None = Field(
-        default=None, description="On ambiguous-quote: every occurrence (start, end, prefix, suffix)."
+    occurrences: list[Selector] | None = Field(
+        default=None, description="On ambiguous-quote: every occurrence of the quote in the source."
     )
+    needed_scope: TokenScope | None = Field(default=None, description="On 403: the scope the request needs.")

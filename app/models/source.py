@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, HttpUrl, Stric
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlmodel import Column, Field, SQLModel
 
+from app.models import examples
 from app.models.common import (
     Language,
     Name,
@@ -84,7 +85,7 @@ class Source(SourceBase, table=True):
 
 
 class SourceCreate(SourceBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.SOURCE_CREATE))
 
     url: Url | None = Field(default=None, max_length=2048)
     published_at: PublishedAt = Field(
@@ -102,6 +103,7 @@ class SourceCreate(SourceBase):
 class SourceUpdate(PatchModel):
     """Metadata corrections. The text of a source never changes: store a new version with `supersedes`."""
 
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_UPDATE))
     nullable_fields = frozenset({"publisher", "url"})
 
     title: Omittable[ShortText] = None
@@ -116,6 +118,8 @@ class SourceUpdate(PatchModel):
 class SourceSummary(SourceBase):
     """A source without its text, as listed."""
 
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_SUMMARY))
+
     id: int
     url: str | None
     published_at: datetime
@@ -127,4 +131,6 @@ class SourceSummary(SourceBase):
 
 
 class SourcePublic(SourceSummary):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_PUBLIC))
+
     text: str

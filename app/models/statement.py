@@ -13,6 +13,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
+from app.models import examples
 from app.models.common import (
     BoundedDate,
     Omittable,
@@ -102,7 +103,7 @@ QuotePrefix = PydanticField(
 
 
 class StatementCreate(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.STATEMENT_CREATE))
 
     party: Slug = Field(description="Slug of the party whose stance this is.")
     issue: Slug = Field(description="Slug of the issue.")
@@ -125,6 +126,7 @@ class StatementCreate(SQLModel):
 class StatementUpdate(PatchModel):
     """A correction: creates a new revision; the previous one stays in the history."""
 
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.STATEMENT_UPDATE))
     nullable_fields = frozenset({"speaker", "summary", "start", "prefix", "note"})
 
     source: Omittable[Annotated[int, Field(ge=1, le=2_147_483_647)]] = None
@@ -139,7 +141,7 @@ class StatementUpdate(PatchModel):
 
 
 class StatementRetract(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.STATEMENT_RETRACT))
 
     reason: Reason = Field(description="Why the statement no longer stands.")
     retracted_on: BoundedDate | None = Field(
@@ -166,6 +168,8 @@ class Retraction(SQLModel):
 
 
 class StatementPublic(SQLModel):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.STATEMENT_PUBLIC))
+
     id: int
     party: str
     issue: str
@@ -198,6 +202,8 @@ class StatementRevisionPublic(SQLModel):
 
 
 class StatementHistory(SQLModel):
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.STATEMENT_HISTORY))
+
     statement: int
     party: str
     issue: str

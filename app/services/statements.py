@@ -76,23 +76,30 @@ def _retraction(row: Statement) -> Retraction | None:
     )
 
 
+def _revised_values(row: Statement | StatementRevision) -> dict[str, Any]:
+    """What every revision carries, as the public models name it."""
+    return {
+        "revision": row.revision,
+        "source": row.source_id,
+        "stance": Stance(row.stance),
+        "summary": row.summary,
+        "quote": row.quote,
+        "selector": _selector(row),
+        "speaker": row.speaker,
+        "stated_on": row.stated_on,
+        "recorded_by": row.recorded_by,
+        "recorded_at": row.recorded_at,
+    }
+
+
 def to_public(row: Statement, party_slug: str, issue_slug: str) -> StatementPublic:
     return StatementPublic(
         id=row.id,
         party=party_slug,
         issue=issue_slug,
-        source=row.source_id,
-        stance=Stance(row.stance),
-        summary=row.summary,
-        quote=row.quote,
-        selector=_selector(row),
-        speaker=row.speaker,
-        stated_on=row.stated_on,
-        revision=row.revision,
-        recorded_by=row.recorded_by,
-        recorded_at=row.recorded_at,
         created_at=row.created_at,
         retraction=_retraction(row),
+        **_revised_values(row),
     )
 
 
@@ -279,21 +286,6 @@ def statement_history(session: Session, statement_id: int) -> StatementHistory:
         statement=statement_id,
         party=party_slug,
         issue=issue_slug,
-        revisions=[
-            StatementRevisionPublic(
-                revision=revision.revision,
-                source=revision.source_id,
-                stance=Stance(revision.stance),
-                summary=revision.summary,
-                quote=revision.quote,
-                selector=_selector(revision),
-                speaker=revision.speaker,
-                stated_on=revision.stated_on,
-                recorded_by=revision.recorded_by,
-                recorded_at=revision.recorded_at,
-                note=revision.note,
-            )
-            for revision in revisions
-        ],
+        revisions=[StatementRevisionPublic(note=revision.note, **_revised_values(revision)) for revision in revisions],
         retraction=_retraction(statement),
     )

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import AdminDep, PagingDep, SessionDep, problems
+from app.api.deps import LISTED, AdminDep, PagingDep, SessionDep, problems
 from app.models.audit import AuditEventPublic
 from app.models.common import bounded
 from app.models.page import Page
@@ -19,7 +19,7 @@ class AuditPage(Page[AuditEventPublic]):
     "",
     name="list",
     response_model=AuditPage,
-    responses=problems(400, 401, 403, 422),
+    responses={200: LISTED, **problems(400, 401, 403, 422)},
     summary="The audit trail of every write (admin scope)",
 )
 def list_audit_events(

@@ -4,7 +4,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
-from app.api.deps import ActorDep, PagingDep, SessionDep, SlugPath, problems
+from app.api.deps import (
+    CREATED,
+    LISTED,
+    ActorDep,
+    PagingDep,
+    SessionDep,
+    SlugPath,
+    problems,
+)
 from app.models.page import Page
 from app.services.catalog import SlugCatalog
 
@@ -22,7 +30,16 @@ def catalog_router(
     plural = catalog.noun_plural
     router = APIRouter(prefix=f"/v1/{plural}", tags=[tag])
 
-    @router.get("", name="list", response_model=page_model, responses=problems(400, 422), summary=f"List {plural}")
+    @router.get(
+        "",
+        name="list",
+        response_model=page_model,
+        responses={200: LISTED, **problems(400, 422)},
+        summary=f"List {plural}",
+        description=f"Every {noun}, in the order they were created, a page at a time: pass `next_cursor` as "
+        "`cursor` (or follow the `Link` header) until it is null.",
+        response_description=f"One page of {plural}",
+    )
     def list_entries(session: SessionDep, paging: PagingDep, response: Response) -> Any:
         window = catalog.list(session, limit=paging.limit, cursor=paging.cursor)
         paging.link_next(response, window.next_cursor)
@@ -33,15 +50,26 @@ def catalog_router(
         name="create",
         response_model=public_model,
         status_code=status.HTTP_201_CREATED,
-        responses=problems(400, 401, 403, 409, 413, 422),
+        responses={201: CREATED, **problems(400, 401, 403, 409, 413, 422)},
         summary=f"Create a {noun}",
+        description=f"Needs a token with the write scope. A slug that another {noun} has is refused with 409; "
+        "the write is recorded in the audit trail under the token's name.",
+        response_description=f"The created {noun}",
     )
     def create_entry(session: SessionDep, actor: ActorDep, body: Annotated[create_model, Body()], response: Response) -> Any:  # type: ignore[valid-type]
         entry = catalog.create(session, body, actor=actor)
         response.headers["Location"] = f"/v1/{plural}/{entry.slug}"
         return entry
 
-    @router.get("/{slug}", name="get", response_model=public_model, responses=problems(404), summary=f"Get a {noun}")
+    @router.get(
+        "/{slug}",
+        name="get",
+        response_model=public_model,
+        responses=problems(404, 422),
+        summary=f"Get a {noun}",
+        description=f"The {noun} with this slug; 404 when there is none.",
+        response_description=f"The {noun}",
+    )
     def get_entry(session: SessionDep, slug: SlugPath) -> Any:
         return catalog.get(session, slug)
 
@@ -51,7 +79,8 @@ def catalog_router(
         response_model=public_model,
         responses=problems(400, 401, 403, 404, 409, 413, 422),
         summary=f"Update a {noun}",
-        description="Changes the given fields; omitted fields keep their value.",
+        description="Changes the given fields; omitted fields keep their value. Needs the write scope.",
+        response_description=f"The {noun} as it is now",
     )
     def update_entry(session: SessionDep, actor: ActorDep, slug: SlugPath, body: Annotated[update_model, Body()]) -> Any:  # type: ignore[valid-type]
         return catalog.update(session, slug, body, actor=actor)
@@ -60,9 +89,10 @@ def catalog_router(
         "/{slug}",
         name="delete",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=problems(401, 403, 404, 409),
+        responses=problems(401, 403, 404, 409, 422),
         summary=f"Delete a {noun}",
-        description=f"Refused with 409 while statements reference the {noun}.",
+        description=f"Refused with 409 while statements reference the {noun}. Needs the write scope.",
+        response_description="Deleted; no body",
     )
     def delete_entry(session: SessionDep, actor: ActorDep, slug: SlugPath) -> Response:
         catalog.delete(session, slug, actor=actor)

@@ -4,7 +4,15 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
 from app.api.caching import conditional_view
-from app.api.deps import EntityId, SessionDep, SlugListQuery, problems
+from app.api.deps import (
+    NOT_MODIFIED,
+    VIEW_HEADERS,
+    EntityId,
+    IfNoneMatch,
+    SessionDep,
+    SlugListQuery,
+    problems,
+)
 from app.api.tabular import (
     CSV_CONTENT,
     CSV_MEDIA_TYPE,
@@ -24,8 +32,12 @@ router = APIRouter(tags=["diffs"])
 MOMENT_PATTERN = r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|source:[0-9]{1,10})$"
 
 DIFF_RESPONSES = {
-    200: {"content": CSV_CONTENT, "description": "One change per party × issue where either side has a position"},
-    304: {"description": "Not modified"},
+    200: {
+        "content": CSV_CONTENT,
+        "headers": VIEW_HEADERS,
+        "description": "One change per party × issue where either side has a position, as JSON or CSV",
+    },
+    **NOT_MODIFIED,
 }
 
 
@@ -68,7 +80,8 @@ def get_diff(
     parties: SlugListQuery = None,
     issues: SlugListQuery = None,
     only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
-    format: Annotated[Format | None, Query()] = None,
+    format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """For every party × issue with a position on either side, its change: `new`, `withdrawn`,
     `unchanged`, `shifted` (moved without crossing sides, or to/from neutral or unclear) or
@@ -93,7 +106,8 @@ def diff_since_source(
     parties: SlugListQuery = None,
     issues: SlugListQuery = None,
     only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
-    format: Annotated[Format | None, Query()] = None,
+    format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The positions established up to the source's publication versus today's."""
     source = get_source(session, source_id)

@@ -1,26 +1,37 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.models import examples
 from app.services import schema
 
 router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra=examples.shown({"status": "ok"}))
+
     status: str
 
 
 class Readiness(BaseModel):
-    status: str
+    model_config = ConfigDict(
+        json_schema_extra=examples.shown(
+            {"status": "ok", "database": "ok", "schema_revision": "0004", "head_revision": "0004"}
+        )
+    )
+
+    status: str = Field(description="`ok` or `unavailable`.")
     database: str
     schema_revision: str | None
     head_revision: str | None
 
 
 @router.get("/healthz", name="live", response_model=Health, summary="Is the process up")
-def healthz() -> Health:
+async def healthz() -> Health:  # async: answers even when every worker thread is busy
+    """Always `{"status": "ok"}` while the process serves requests; it does not touch the database
+    (see `/readyz`). Open even when reads need a token."""
     return Health(status="ok")
 
 

@@ -4,7 +4,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.caching import conditional_view
-from app.api.deps import MAX_ID, SessionDep, SlugListQuery, problems
+from app.api.deps import (
+    MAX_ID,
+    NOT_MODIFIED,
+    VIEW_HEADERS,
+    IfNoneMatch,
+    SessionDep,
+    SlugListQuery,
+    problems,
+)
 from app.api.tabular import (
     CSV_CONTENT,
     CSV_MEDIA_TYPE,
@@ -22,7 +30,6 @@ from app.services.sources import resolve_source
 router = APIRouter(prefix="/v1/matrix", tags=["matrix"])
 
 
-
 class Evidence(StrEnum):
     latest = "latest"
     all = "all"
@@ -32,7 +39,11 @@ class Evidence(StrEnum):
     "",
     name="get",
     response_model=Matrix,
-    responses={200: {"content": CSV_CONTENT, "description": "The matrix"}, 304: {"description": "Not modified"}, **problems(422)},
+    responses={
+        200: {"content": CSV_CONTENT, "headers": VIEW_HEADERS, "description": "The matrix, as JSON or CSV"},
+        **NOT_MODIFIED,
+        **problems(422),
+    },
     summary="Party-by-issue matrix as of a date",
 )
 def get_matrix(
@@ -45,6 +56,7 @@ def get_matrix(
     evidence: Annotated[Evidence, Query(description="`all` adds every statement behind each cell.")] = Evidence.latest,
     format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
     layout: Annotated[Layout, Query(description="CSV layout: `wide` (party rows, issue columns) or `long` (a row per cell).")] = Layout.wide,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One cell per party × issue: the party's latest statement stated on or before `as_of` and not
     retracted by then (same day: the later-recorded one), or `stance: null`. Rows and columns are

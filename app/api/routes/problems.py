@@ -2,10 +2,11 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from app.api.deps import problems
 from app.errors import PROBLEM_TYPES, problem_type_uri
+from app.models import examples
 
 router = APIRouter(prefix="/problems", tags=["problems"])
 
@@ -13,6 +14,12 @@ ProblemTypeName = StrEnum("ProblemTypeName", {name.replace("-", "_"): name for n
 
 
 class ProblemType(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=examples.shown(
+            {"type": problem_type_uri("quote-not-found"), "name": "quote-not-found", "description": PROBLEM_TYPES["quote-not-found"]}
+        )
+    )
+
     type: str
     name: str
     description: str

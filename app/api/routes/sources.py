@@ -3,7 +3,15 @@ import base64
 from fastapi import APIRouter, Response, status
 from fastapi.responses import PlainTextResponse
 
-from app.api.deps import ActorDep, EntityId, PagingDep, SessionDep, problems
+from app.api.deps import (
+    CREATED,
+    LISTED,
+    ActorDep,
+    EntityId,
+    PagingDep,
+    SessionDep,
+    problems,
+)
 from app.models.page import Page
 from app.models.source import SourceCreate, SourcePublic, SourceSummary, SourceUpdate
 from app.services import sources as service
@@ -15,7 +23,14 @@ class SourcePage(Page[SourceSummary]):
     pass
 
 
-@router.get("", name="list", response_model=SourcePage, responses=problems(400, 422), summary="List sources")
+@router.get(
+    "",
+    name="list",
+    response_model=SourcePage,
+    responses={200: LISTED, **problems(400, 422)},
+    summary="List sources",
+    response_description="One page of sources",
+)
 def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> SourcePage:
     """Sources without their text (see `text_length`); GET one source for its text."""
     window = service.list_sources(session, limit=paging.limit, cursor=paging.cursor)
@@ -28,19 +43,28 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
     name="create",
     response_model=SourcePublic,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(400, 401, 403, 413, 422),
+    responses={201: CREATED, **problems(400, 401, 403, 413, 422)},
     summary="Store a source document",
+    response_description="The stored source, with its id, sha256 and text length",
 )
 def create_source(session: SessionDep, actor: ActorDep, body: SourceCreate, response: Response) -> SourcePublic:
     """Stores the text exactly as given; it never changes afterwards. An edited version of the same
-    document is a new source with `supersedes` set to the earlier one."""
+    document is a new source with `supersedes` set to the earlier one. Needs the write scope."""
     source = service.create_source(session, body, actor=actor)
     response.headers["Location"] = f"/v1/sources/{source.id}"
     return service.source_public(source)
 
 
-@router.get("/{source_id}", name="get", response_model=SourcePublic, responses=problems(404, 422), summary="Get a source")
+@router.get(
+    "/{source_id}",
+    name="get",
+    response_model=SourcePublic,
+    responses=problems(404, 422),
+    summary="Get a source",
+    response_description="The source with its full text",
+)
 def get_source(session: SessionDep, source_id: EntityId) -> SourcePublic:
+    """The source's metadata and its full text, which quote offsets (`selector.start`/`end`) index."""
     return service.source_public(service.get_source(session, source_id))
 
 
@@ -48,7 +72,10 @@ def get_source(session: SessionDep, source_id: EntityId) -> SourcePublic:
     "/{source_id}/text",
     name="get-text",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "The stored text, byte for byte."}, **problems(404, 422)},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The stored text, byte for byte."},
+        **problems(404, 422),
+    },
     summary="Get a source's text as plain text",
 )
 def get_source_text(session: SessionDep, source_id: EntityId) -> PlainTextResponse:
@@ -67,7 +94,8 @@ def get_source_text(session: SessionDep, source_id: EntityId) -> PlainTextRespon
     summary="Correct a source's metadata",
 )
 def update_source(session: SessionDep, actor: ActorDep, source_id: EntityId, body: SourceUpdate) -> SourcePublic:
-    """Title, publisher, URL, date, kind and language can be corrected; the text cannot."""
+    """Title, publisher, URL, date, kind and language can be corrected; the text cannot. Needs the
+    write scope."""
     return service.source_public(service.update_source(session, source_id, body, actor=actor))
 
 
@@ -79,6 +107,7 @@ def update_source(session: SessionDep, actor: ActorDep, source_id: EntityId, bod
     summary="Delete an unused source",
 )
 def delete_source(session: SessionDep, actor: ActorDep, source_id: EntityId) -> Response:
-    """Refused with 409 while any statement (or earlier revision of one) quotes it, or a later version supersedes it."""
+    """Refused with 409 while any statement (or earlier revision of one) quotes it, or a later version supersedes it.
+    Needs the write scope."""
     service.delete_source(session, source_id, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import MAX_ID, ActorDep, EntityId, PagingDep, SessionDep, problems
+from app.api.deps import (
+    CREATED,
+    LISTED,
+    MAX_ID,
+    ActorDep,
+    EntityId,
+    PagingDep,
+    SessionDep,
+    problems,
+)
 from app.models.common import BoundedDate, Slug, Stance
 from app.models.page import Page
 from app.models.statement import (
@@ -21,7 +30,14 @@ class StatementPage(Page[StatementPublic]):
     pass
 
 
-@router.get("", name="list", response_model=StatementPage, responses=problems(400, 422), summary="List statements")
+@router.get(
+    "",
+    name="list",
+    response_model=StatementPage,
+    responses={200: LISTED, **problems(400, 422)},
+    summary="List statements",
+    response_description="One page of statements",
+)
 def list_statements(
     session: SessionDep,
     paging: PagingDep,
@@ -38,6 +54,8 @@ def list_statements(
     ] = None,
     include_retracted: Annotated[bool, Query(description="Also list retracted statements.")] = False,
 ) -> StatementPage:
+    """Statements in the order they were recorded, filtered, a page at a time; retracted ones only
+    with `include_retracted`. Each carries its quote and the quote's exact place in the source."""
     filters = service.StatementFilter(
         party=party,
         issue=issue,
@@ -57,20 +75,29 @@ def list_statements(
     name="create",
     response_model=StatementPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(400, 401, 403, 413, 422),
+    responses={201: CREATED, **problems(400, 401, 403, 413, 422)},
     summary="Record a stance statement",
+    response_description="The recorded statement, with the quote as the source has it",
 )
 def create_statement(session: SessionDep, actor: ActorDep, body: StatementCreate, response: Response) -> StatementPublic:
     """The quote is looked up in the source text and its exact span stored. A quote that is not in
     the source is refused with the closest passage; one that occurs several times needs `start` or
-    `prefix`."""
+    `prefix`. Needs the write scope."""
     statement = service.create_statement(session, body, actor=actor)
     response.headers["Location"] = f"/v1/statements/{statement.id}"
     return statement
 
 
-@router.get("/{statement_id}", name="get", response_model=StatementPublic, responses=problems(404, 422), summary="Get a statement")
+@router.get(
+    "/{statement_id}",
+    name="get",
+    response_model=StatementPublic,
+    responses=problems(404, 422),
+    summary="Get a statement",
+    response_description="The statement's current revision",
+)
 def get_statement(session: SessionDep, statement_id: EntityId) -> StatementPublic:
+    """The current revision of a statement, retracted or not (see `retraction`)."""
     return service.get_statement(session, statement_id)
 
 
@@ -85,7 +112,7 @@ def correct_statement(
     session: SessionDep, actor: ActorDep, statement_id: EntityId, body: StatementUpdate
 ) -> StatementPublic:
     """Creates a new revision; the previous one stays in the history. A change of quote or source
-    re-anchors the quote. Retracted statements cannot be corrected (409)."""
+    re-anchors the quote. Retracted statements cannot be corrected (409). Needs the write scope."""
     return service.correct_statement(session, statement_id, body, actor=actor)
 
 
@@ -99,7 +126,8 @@ def correct_statement(
 def retract_statement(
     session: SessionDep, actor: ActorDep, statement_id: EntityId, body: StatementRetract
 ) -> StatementPublic:
-    """Marks the statement as no longer standing, with a reason; it stays readable with its history."""
+    """Marks the statement as no longer standing, with a reason; it stays readable with its history.
+    Needs the write scope."""
     return service.retract_statement(session, statement_id, body, actor=actor)
 
 
@@ -111,4 +139,6 @@ def retract_statement(
     summary="Every revision of a statement",
 )
 def statement_history(session: SessionDep, statement_id: EntityId) -> StatementHistory:
+    """Every revision of the statement, oldest first (the last one is current), each with the note
+    that explains the correction, and the retraction if there is one."""
     return service.statement_history(session, statement_id)

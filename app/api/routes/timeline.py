@@ -3,7 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.caching import conditional_view
-from app.api.deps import SessionDep, SlugPath, problems
+from app.api.deps import (
+    NOT_MODIFIED,
+    VIEW_HEADERS,
+    IfNoneMatch,
+    SessionDep,
+    SlugPath,
+    problems,
+)
 from app.models.common import BoundedDate, utcnow
 from app.models.matrix import Timeline
 from app.services.diffs import timeline
@@ -18,7 +25,7 @@ router = APIRouter(tags=["timeline"])
     "/v1/parties/{party}/issues/{issue}/timeline",
     name="get",
     response_model=Timeline,
-    responses={304: {"description": "Not modified"}, **problems(404, 422)},
+    responses={200: {"headers": VIEW_HEADERS}, **NOT_MODIFIED, **problems(404, 422)},
     summary="Every statement of a party on an issue, with how each changed the position",
 )
 def get_timeline(
@@ -27,6 +34,7 @@ def get_timeline(
     party: SlugPath,
     issue: SlugPath,
     as_of: Annotated[BoundedDate | None, Query(description="Only statements standing on this date (default today).")] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Standing statements in date order; the first is `new`, each later one is classified against
     the one before it (`unchanged`, `shifted`, `reversed`)."""

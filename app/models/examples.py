@@ -1,0 +1,308 @@
+"""Examples for the OpenAPI document, taken from the seed data (seeds/*.json).
+
+They are what the API really returns for the seeded database (tests/test_openapi.py checks it),
+so /docs and generated clients show Russia's stance on security guarantees, not "string".
+Only the timestamps of when a row was recorded are made up.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+# Model name -> its examples as written here. FastAPI drops null members from the examples it
+# writes into the document, and pydantic sorts their keys; create_app() puts these back, so an
+# example keeps its required nulls (`"source": null`) and reads in field order.
+SHOWN: dict[str, list[Any]] = {}
+
+
+def shown(*values: Any) -> Callable[[dict[str, Any], type], None]:
+    """`json_schema_extra` showing these examples in the model's schema."""
+
+    def add(schema: dict[str, Any], model: type) -> None:
+        schema["examples"] = list(values)
+        SHOWN[model.__name__] = list(values)
+
+    return add
+
+
+SEED_SOURCE_TITLE = "Zelensky and European leaders head to the White House to discuss ending Russia's invasion"
+RECORDED_AT = "2025-08-18T09:30:00Z"
+
+PARTY_CREATE: dict[str, Any] = {
+    "slug": "russia",
+    "name": "Russia",
+    "kind": "country",
+    "description": "The Russian Federation and its leadership under President Vladimir Putin, including Foreign "
+    "Minister Sergei Lavrov and Putin aide Yuri Ushakov; it invaded Ukraine in 2022.",
+    "aliases": [
+        "Russia", "Putin", "Vladimir Putin", "Russian President Vladimir Putin", "the Kremlin", "Moscow",
+        "the Russian camp", "the Russian side", "the Russians", "Foreign Minister Sergei Lavrov", "Sergei Lavrov",
+        "Lavrov", "Yuri Ushakov", "Ushakov", "Russian forces",
+    ],
+}
+PARTY_UPDATE: dict[str, Any] = {"aliases": ["Russia", "Putin", "the Kremlin", "Moscow", "Sergei Lavrov"]}
+PARTY_PUBLIC: dict[str, Any] = {**PARTY_CREATE, "created_at": RECORDED_AT, "updated_at": RECORDED_AT}
+
+ISSUE_CREATE: dict[str, Any] = {
+    "slug": "security-guarantees",
+    "title": "Security guarantees for Ukraine",
+    "proposition": "Ukraine receives Western security guarantees akin to NATO's Article 5 collective defence.",
+    "description": "Whether the US and/or its allies give Ukraine binding protection against renewed attack after "
+    "a peace deal (\"Article 5-like protection\") without NATO membership. Support = demands, offers or accepts "
+    "such guarantees; oppose = rejects them.",
+    "keywords": [
+        "security guarantees", "reliable security guarantees", "guarantee security", "defend ukraine", "article 5",
+        "article 5-like protection", "collective defense", "future security", "national security", "off the table",
+        "game-changing",
+    ],
+}
+ISSUE_UPDATE: dict[str, Any] = {"keywords": ["security guarantees", "article 5", "off the table", "game-changing"]}
+ISSUE_PUBLIC: dict[str, Any] = {**ISSUE_CREATE, "created_at": RECORDED_AT, "updated_at": RECORDED_AT}
+
+# The "Security guarantees" section of the seed article, stored as a source of its own.
+SOURCE_EXCERPT = (
+    "Even if a land swap is approved to end the current conflict, future national security in Ukraine remains "
+    "unresolved.\n"
+    "A breakthrough on this front appears to have emerged in Alaska, where the Russian side approved an "
+    "arrangement previously thought off the table.\n"
+    "U.S. special envoy Steve Witkoff told CNN on Sunday that during negotiations in Alaska, Russia conceded that "
+    "the U.S. “could offer Article 5-like protection, which is one of the real reasons why Ukraine wants to be in "
+    "NATO.”\n"
+    "Article 5 refers to NATO’s collective defense mandate, which states that military action against a member "
+    "state constitutes an attack against all members.\n"
+    "Witkoff said the Alaska meeting was the “first time we had ever heard the Russians agree to that” and called "
+    "the shift “game-changing.”"
+)
+SOURCE_CREATE: dict[str, Any] = {
+    "title": SEED_SOURCE_TITLE,
+    "title_is_editorial": True,
+    "kind": "article",
+    "language": "en",
+    "published_at": "2025-08-18",
+    "text": SOURCE_EXCERPT,
+}
+SOURCE_UPDATE: dict[str, Any] = {"publisher": "Washington Examiner", "title_is_editorial": False}
+_SOURCE_FIELDS: dict[str, Any] = {
+    "title": SEED_SOURCE_TITLE,
+    "title_is_editorial": True,
+    "publisher": None,
+    "kind": "article",
+    "language": "en",
+}
+# Source 1 of the seeds: the whole article.
+SOURCE_SUMMARY: dict[str, Any] = {
+    **_SOURCE_FIELDS,
+    "id": 1,
+    "url": None,
+    "published_at": "2025-08-18T00:00:00Z",
+    "sha256": "056396a818e25ccb153d7ae267d4416a817cc3a107cc41b624c833b935a71275",
+    "text_length": 7139,
+    "supersedes": None,
+    "created_at": RECORDED_AT,
+    "updated_at": RECORDED_AT,
+}
+# What creating SOURCE_CREATE in the seeded database returns.
+SOURCE_PUBLIC: dict[str, Any] = {
+    **SOURCE_SUMMARY,
+    "id": 2,
+    "sha256": "f8cf9fd220311d844ea50ba2fe4b526adab8b95d1519f13e9651f640bf8f4414",
+    "text_length": 777,
+    "text": SOURCE_EXCERPT,
+}
+
+# Straight quotation marks in the request; the article's curly ones are what gets stored.
+STATEMENT_CREATE: dict[str, Any] = {
+    "party": "russia",
+    "issue": "security-guarantees",
+    "source": 1,
+    "quote": 'Russia conceded that the U.S. "could offer Article 5-like protection',
+    "stance": "lean_support",
+    "summary": "Per Witkoff, at the Alaska summit Russia conceded that the US could give Ukraine Article 5-like "
+    "protection.",
+    "speaker": "Steve Witkoff",
+    "stated_on": "2025-08-15",
+}
+STATEMENT_UPDATE: dict[str, Any] = {
+    "summary": "Russia accepted US Article 5-like protection for Ukraine at the Alaska summit, per Witkoff.",
+    "note": "shorter summary",
+}
+STATEMENT_RETRACT: dict[str, Any] = {
+    "reason": "The article reports what was previously thought, not a position Russia stated.",
+    "retracted_on": "2025-08-18",
+}
+
+SELECTOR_11: dict[str, Any] = {
+    "start": 3574,
+    "end": 3621,
+    "prefix": "where the Russian side approved ",
+    "suffix": ".\nU.S. special envoy Steve Witko",
+}
+SELECTOR_12: dict[str, Any] = {
+    "start": 3711,
+    "end": 3779,
+    "prefix": " during negotiations in Alaska, ",
+    "suffix": ", which is one of the real reaso",
+}
+SELECTOR_13: dict[str, Any] = {
+    "start": 4044,
+    "end": 4099,
+    "prefix": "aid the Alaska meeting was the “",
+    "suffix": "” and called the shift “game-cha",
+}
+
+
+def _statement(
+    statement_id: int, stance: str, summary: str, quote: str, selector: dict[str, Any], speaker: str | None, stated_on: str
+) -> dict[str, Any]:
+    return {
+        "id": statement_id,
+        "party": "russia",
+        "issue": "security-guarantees",
+        "source": 1,
+        "stance": stance,
+        "summary": summary,
+        "quote": quote,
+        "selector": selector,
+        "speaker": speaker,
+        "stated_on": stated_on,
+        "revision": 1,
+        "recorded_by": "seed",
+        "recorded_at": RECORDED_AT,
+        "created_at": RECORDED_AT,
+        "retraction": None,
+    }
+
+
+# Russia's three seeded statements on security guarantees: ids 11, 12 and 13 in a fresh database.
+STATEMENT_11 = _statement(
+    11,
+    "oppose",
+    "Before the Alaska summit, Russia was thought to rule out Western Article 5-like guarantees for Ukraine "
+    "(an arrangement 'previously thought off the table').",
+    "an arrangement previously thought off the table",
+    SELECTOR_11,
+    None,
+    "2025-08-14",
+)
+STATEMENT_PUBLIC = STATEMENT_12 = _statement(
+    12,
+    "lean_support",
+    STATEMENT_CREATE["summary"],
+    "Russia conceded that the U.S. “could offer Article 5-like protection",
+    SELECTOR_12,
+    "Steve Witkoff",
+    "2025-08-15",
+)
+STATEMENT_13 = _statement(
+    13,
+    "lean_support",
+    "Per Witkoff, the Alaska summit was the first time Russia agreed to Article 5-like protection for Ukraine, "
+    "a reversal.",
+    "first time we had ever heard the Russians agree to that",
+    SELECTOR_13,
+    "Steve Witkoff",
+    "2025-08-15",
+)
+STATEMENT_HISTORY: dict[str, Any] = {
+    "statement": 12,
+    "party": "russia",
+    "issue": "security-guarantees",
+    "revisions": [
+        {
+            "revision": 1,
+            "source": 1,
+            "stance": "lean_support",
+            "summary": STATEMENT_12["summary"],
+            "quote": STATEMENT_12["quote"],
+            "selector": SELECTOR_12,
+            "speaker": "Steve Witkoff",
+            "stated_on": "2025-08-15",
+            "recorded_by": "seed",
+            "recorded_at": RECORDED_AT,
+            "note": None,
+        }
+    ],
+    "retraction": None,
+}
+
+_SOURCE_REF: dict[str, Any] = {"id": 1, "title": SEED_SOURCE_TITLE, "published_at": "2025-08-18T00:00:00Z", "url": None}
+
+
+def _cell(statement: dict[str, Any], evidence_count: int) -> dict[str, Any]:
+    return {
+        "party": "russia",
+        "issue": "security-guarantees",
+        "stance": statement["stance"],
+        "summary": statement["summary"],
+        "stated_on": statement["stated_on"],
+        "statement": statement["id"],
+        "quote": statement["quote"],
+        "selector": statement["selector"],
+        "speaker": statement["speaker"],
+        "source": _SOURCE_REF,
+        "evidence_count": evidence_count,
+        "evidence_since": "2025-08-14",
+    }
+
+
+# GET /v1/matrix?parties=russia&issues=security-guarantees&as_of=2025-08-18
+MATRIX: dict[str, Any] = {
+    "as_of": "2025-08-18",
+    "source": None,
+    "parties": [{"slug": "russia", "name": "Russia", "kind": "country"}],
+    "issues": [{"slug": "security-guarantees", "title": ISSUE_CREATE["title"], "proposition": ISSUE_CREATE["proposition"]}],
+    "cells": [_cell(STATEMENT_13, 3)],
+}
+# GET /v1/diff?from=2025-08-14&to=2025-08-18&parties=russia&issues=security-guarantees
+DIFF: dict[str, Any] = {
+    "from": {"as_of": "2025-08-14", "source": None},
+    "to": {"as_of": "2025-08-18", "source": None},
+    "summary": {"new": 0, "withdrawn": 0, "unchanged": 0, "shifted": 0, "reversed": 1},
+    "changes": [
+        {
+            "party": "russia",
+            "issue": "security-guarantees",
+            "change": "reversed",
+            "before": _cell(STATEMENT_11, 1),
+            "after": _cell(STATEMENT_13, 3),
+        }
+    ],
+}
+# GET /v1/parties/russia/issues/security-guarantees/timeline?as_of=2025-08-18
+TIMELINE: dict[str, Any] = {
+    "party": "russia",
+    "issue": "security-guarantees",
+    "entries": [
+        {"change": "new", "statement": STATEMENT_11},
+        {"change": "reversed", "statement": STATEMENT_12},
+        {"change": "unchanged", "statement": STATEMENT_13},
+    ],
+}
+
+# The README's misquote: POST /v1/statements with a quote that is not in the article.
+PROBLEM_QUOTE_NOT_FOUND: dict[str, Any] = {
+    "type": "/problems/quote-not-found",
+    "title": "Quote not found in source",
+    "status": 422,
+    "detail": "The quote does not occur in source 1; closest passage at 1350–1391: “the Russian camp reportedly "
+    "demanded that”",
+    "instance": "/v1/statements",
+    "closest_passage": {"text": "the Russian camp reportedly demanded that", "start": 1350, "end": 1391, "similarity": 0.694},
+}
+PROBLEM_NOT_FOUND: dict[str, Any] = {
+    "type": "/problems/not-found",
+    "title": "Not found",
+    "status": 404,
+    "detail": "No party has the slug 'kremlin'; list them at /v1/parties.",
+    "instance": "/v1/parties/kremlin",
+}
+
+AUDIT_EVENT: dict[str, Any] = {
+    "id": 3,
+    "at": RECORDED_AT,
+    "actor": "seed",
+    "entity": "party",
+    "entity_id": "russia",
+    "action": "create",
+    "before": None,
+    "after": PARTY_PUBLIC,
+}
