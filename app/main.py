@@ -31,6 +31,7 @@ from app.db import make_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.limits import BodySizeLimit
 from app.models.examples import SHOWN
+from app.services.data_version import version_probe
 
 DESCRIPTION = """
 Who stands where: for every party and issue, the party's stance backed by a verbatim quote from a
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # and connections by the pool, so more threads would only add memory.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
+        if app.state.version_probe is not None:
+            app.state.version_probe.close()
         app.state.engine.dispose()
         app.state.write_engine.dispose()
 
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
+    app.state.version_probe = version_probe(app.state.engine)
     app.state.write_engine = (
         make_engine(settings, for_writes=True) if settings.database_url.startswith("sqlite") else app.state.engine
     )

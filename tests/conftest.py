@@ -87,6 +87,8 @@ def app(settings: Settings) -> Iterator:
     application = create_app(settings)
     _empty_tables(application.state.engine)
     yield application
+    if application.state.version_probe is not None:
+        application.state.version_probe.close()
     application.state.engine.dispose()
     application.state.write_engine.dispose()
 

@@ -8,11 +8,13 @@ a gzip form is made on first demand and kept beside it.
 
 import gzip
 import hashlib
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from threading import BoundedSemaphore, Lock
+from typing import Any
 
 import anyio
 from fastapi import Request, Response
@@ -180,6 +182,17 @@ def conditional_view(
     return renderer.respond(request, session, view_key, render)
 
 
+async def _current_version(state: Any) -> int | None:
+    """The data version, or None when it cannot be read quickly (the application then answers)."""
+    probe = state.version_probe
+    try:
+        if probe is not None:
+            return probe.read()
+        return await anyio.to_thread.run_sync(read_version, state.engine)
+    except (PoolTimeout, sqlite3.Error):
+        return None
+
+
 class CachedViewShortcut:
     """ASGI middleware answering a view request seen before straight from the cache, without
     routing, parameter parsing or a session, after one query confirms no write happened since.
@@ -193,10 +206,7 @@ class CachedViewShortcut:
             state = scope["app"].state
             renderer: ViewRenderer = state.view_renderer
             if renderer.knows(scope):
-                try:
-                    version = await anyio.to_thread.run_sync(read_version, state.engine)
-                except PoolTimeout:
-                    version = None  # the application answers, with its own error handling
+                version = await _current_version(state)
                 response = renderer.shortcut(scope, version) if version is not None else None
                 if response is not None:
                     await response(scope, receive, send)
