@@ -194,13 +194,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 detail="The request body is not valid JSON: " + errors[0]["message"],
                 errors=errors,
             )
-        fields = ", ".join(error["field"] for error in errors)
+        # The detail alone should tell a curl user what to fix; `errors` has the same per field.
+        fields = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         return problem_response(
             request,
             status=422,
             type_name="validation-error",
             title="Invalid request",
-            detail=f"{len(errors)} invalid field(s): {fields}",
+            detail=f"{len(errors)} invalid field(s): {fields}{more}",
             errors=errors,
         )
 
