@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Origins allowed to call the API from a browser, comma-separated; none by default.
     cors_origins: str = ""
     log_sql: bool = False
+    # When a source supersedes another: a quote whose closest passage in the new text scores below
+    # this (0-1, quote and context) is orphaned instead of flagged as drifted for an editor.
+    anchoring_threshold: float = Field(default=0.75, ge=0, le=1)
 
     @property
     def cors_origin_list(self) -> list[str]:

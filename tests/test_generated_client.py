@@ -112,7 +112,8 @@ def test_a_generated_python_client_drives_the_api_with_typed_calls(generated, ma
                 kind=m.SourceKind.STATEMENT,
             ),
         )
-        assert isinstance(source, m.SourcePublic)
+        # SourcePublic plus `anchoring`, which only a source with `supersedes` has.
+        assert isinstance(source, m.SourceCreated) and not source.anchoring
         assert source.text == ARTICLE and source.text_length == len(ARTICLE) and source.supersedes is None
         assert sources_get_text.sync(source.id, client=reader) == ARTICLE
 

@@ -18,12 +18,13 @@ from app.api.routes.problems import ProblemType
 from app.config import Settings
 from app.main import TAGS, create_app, openapi_json
 from app.models import examples
+from app.models.anchoring import AnchoringReport, TextDiff
 from app.models.audit import AuditEventPublic
 from app.models.issue import IssueCreate, IssuePublic, IssueUpdate
 from app.models.matrix import Diff, Matrix, Timeline
 from app.models.party import PartyCreate, PartyPublic, PartyUpdate
 from app.models.problem import Problem
-from app.models.source import SourceCreate, SourcePublic, SourceSummary, SourceUpdate
+from app.models.source import SourceCreate, SourceCreated, SourcePublic, SourceSummary, SourceUpdate
 from app.models.statement import (
     StatementCreate,
     StatementHistory,
@@ -65,6 +66,8 @@ OPERATION_IDS = [
     "PATCH /v1/sources/{source_id} -> sources-update",
     "DELETE /v1/sources/{source_id} -> sources-delete",
     "GET /v1/sources/{source_id}/text -> sources-get-text",
+    "GET /v1/sources/{source_id}/text-diff -> sources-text-diff",
+    "GET /v1/sources/{source_id}/anchoring -> sources-anchoring",
     "GET /v1/statements -> statements-list",
     "POST /v1/statements -> statements-create",
     "GET /v1/statements/{statement_id} -> statements-get",
@@ -217,7 +220,8 @@ MODEL_EXAMPLES: list[tuple[type[BaseModel], str]] = [
     (PartyCreate, "PARTY_CREATE"), (PartyUpdate, "PARTY_UPDATE"), (PartyPublic, "PARTY_PUBLIC"),
     (IssueCreate, "ISSUE_CREATE"), (IssueUpdate, "ISSUE_UPDATE"), (IssuePublic, "ISSUE_PUBLIC"),
     (SourceCreate, "SOURCE_CREATE"), (SourceUpdate, "SOURCE_UPDATE"),
-    (SourceSummary, "SOURCE_SUMMARY"), (SourcePublic, "SOURCE_PUBLIC"),
+    (SourceSummary, "SOURCE_SUMMARY"), (SourcePublic, "SOURCE_PUBLIC"), (SourceCreated, "SOURCE_CREATED"),
+    (AnchoringReport, "ANCHORING_REPORT"), (TextDiff, "TEXT_DIFF"),
     (StatementCreate, "STATEMENT_CREATE"), (StatementUpdate, "STATEMENT_UPDATE"),
     (StatementRetract, "STATEMENT_RETRACT"), (StatementPublic, "STATEMENT_PUBLIC"),
     (StatementHistory, "STATEMENT_HISTORY"), (Matrix, "MATRIX"), (Diff, "DIFF"), (Timeline, "TIMELINE"),

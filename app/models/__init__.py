@@ -1,5 +1,6 @@
 """Tables and API schemas, one module per concept. Importing this registers every table."""
 
+from app.models.anchoring import Anchoring
 from app.models.audit import AuditEvent
 from app.models.data_version import DataVersion
 from app.models.evidence import EvidenceTally
@@ -9,4 +10,4 @@ from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
 from app.models.token import ApiToken
 
-__all__ = ["ApiToken", "AuditEvent", "DataVersion", "EvidenceTally", "Issue", "Party", "Source", "Statement", "StatementRevision"]
+__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "EvidenceTally", "Issue", "Party", "Source", "Statement", "StatementRevision"]

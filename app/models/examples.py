@@ -306,3 +306,65 @@ AUDIT_EVENT: dict[str, Any] = {
     "before": None,
     "after": PARTY_PUBLIC,
 }
+
+# A source stored without `supersedes`: nothing to re-anchor, so no `anchoring`.
+SOURCE_CREATED: dict[str, Any] = SOURCE_PUBLIC
+
+# A revised copy of the seed article (source 3) that edits one quoted passage and drops another.
+ANCHORING_REPORT: dict[str, Any] = {
+    "source": 3,
+    "supersedes": 1,
+    "counts": {"anchored": 1, "drifted": 1, "orphaned": 1},
+    "outcomes": [
+        {
+            "statement": 1,
+            "outcome": "anchored",
+            "old_start": 1290,
+            "old_end": 1378,
+            "new_start": 1290,
+            "new_end": 1378,
+            "new_text": "the Russian camp reportedly demanded that Ukraine cede the entirety of the Donbas region",
+            "similarity": 1.0,
+            "created_at": RECORDED_AT,
+        },
+        {
+            "statement": 2,
+            "outcome": "drifted",
+            "old_start": 1464,
+            "old_end": 1545,
+            "new_start": 1464,
+            "new_end": 1543,
+            "new_text": "the Kremlin’s demand includes even those areas still under Ukrainian control",
+            "similarity": 0.945,
+            "created_at": RECORDED_AT,
+        },
+        {
+            "statement": 3,
+            "outcome": "orphaned",
+            "old_start": 1547,
+            "old_end": 1661,
+            "new_start": None,
+            "new_end": None,
+            "new_text": None,
+            "similarity": 0.412,
+            "created_at": RECORDED_AT,
+        },
+    ],
+}
+
+TEXT_DIFF: dict[str, Any] = {
+    "source": 3,
+    "against": 1,
+    "granularity": "word",
+    "changes": [
+        {
+            "kind": "replaced",
+            "old_start": 1512,
+            "old_end": 1521,
+            "new_start": 1512,
+            "new_end": 1517,
+            "old_text": "currently",
+            "new_text": "still",
+        }
+    ],
+}

@@ -1,13 +1,22 @@
 import enum
 import re
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, HttpUrl, StrictBool
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    HttpUrl,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    model_serializer,
+)
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlmodel import Column, Field, SQLModel
 
 from app.models import examples
+from app.models.anchoring import AnchoringReport
 from app.models.common import (
     Language,
     Name,
@@ -134,3 +143,24 @@ class SourcePublic(SourceSummary):
     model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_PUBLIC))
 
     text: str
+
+
+class SourceCreated(SourcePublic):
+    """The stored source and, when it supersedes another, where that one's quotes landed in it."""
+
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_CREATED))
+
+    anchoring: AnchoringReport | None = Field(
+        default=None,
+        description="Present only when `supersedes` was given: every standing statement quoting the superseded "
+        "source was re-anchored on this one, with the outcome per statement.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_anchoring(self, serialize: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # Absent rather than null: any other source is exactly what GET /v1/sources/{id} returns.
+        # (No return annotation, so the documented schema stays the model's own fields.)
+        data: dict[str, Any] = serialize(self)
+        if data.get("anchoring") is None:
+            data.pop("anchoring", None)
+        return data

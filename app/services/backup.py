@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Integer,
     String,
     Table,
@@ -46,6 +47,7 @@ TABLE_ORDER = (
     "source",
     "statement",
     "statement_revision",
+    "anchoring",
     "evidence_tally",
     "api_token",
     "audit_event",
@@ -369,6 +371,9 @@ def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
         return expect(bool)
     if isinstance(kind, Integer):
         return expect(int)
+    if isinstance(kind, Float):
+        number = expect(int, float)  # JSON writes 1.0 as 1.0, but a hand-edited dump may say 1
+        return lambda value: float(number(value))
     if isinstance(kind, String):
         return expect(str)
     if isinstance(kind, JSON):

@@ -3,10 +3,11 @@
 import hashlib
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidField, NotFound
+from app.models.anchoring import Anchoring
 from app.models.common import utcnow
 from app.models.source import (
     Source,
@@ -48,6 +49,14 @@ def _audit_view(source: Source | None) -> dict[str, Any] | None:
 
 
 def create_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
+    source = add_source(session, data, actor=actor)
+    session.commit()
+    session.refresh(source)
+    return source
+
+
+def add_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
+    """Stores the source and audits it without committing, so more can join its transaction."""
     if data.supersedes is not None:
         resolve_source(session, data.supersedes, "body.supersedes")
     values = data.model_dump(exclude={"supersedes", "url"})
@@ -60,8 +69,6 @@ def create_source(session: Session, data: SourceCreate, *, actor: str) -> Source
     session.add(source)
     session.flush()  # assigns the id the audit event names
     record(session, actor=actor, entity="source", entity_id=source.id, action="create", after=_audit_view(source))
-    session.commit()
-    session.refresh(source)
     return source
 
 
@@ -97,6 +104,8 @@ def delete_source(session: Session, source_id: int, *, actor: str) -> None:
     if session.exec(select(superseded)).scalar():
         raise Conflict(f"Source {source_id} has later versions that supersede it and cannot be deleted.")
     record(session, actor=actor, entity="source", entity_id=source_id, action="delete", before=_audit_view(source))
+    # Where quotes of the superseded source landed in this one says nothing once it is gone.
+    session.execute(delete(Anchoring).where(Anchoring.source_id == source_id))  # type: ignore[arg-type]
     session.delete(source)
     session.commit()
 

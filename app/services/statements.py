@@ -215,6 +215,31 @@ def correct_statement(
     for name in ("speaker", "stated_on"):
         if name in values:
             proposed[name] = values[name]
+    revised = _revise(session, statement, party_slug, issue_slug, proposed, note=note, actor=actor)
+    session.commit()
+    return revised
+
+
+def move_quote(session: Session, statement: Statement, source_id: int, anchor: Anchor, *, note: str, actor: str) -> None:
+    """Points the statement at the same quote in another source, as a new revision, without committing:
+    re-anchoring does it for many statements in the transaction that stores the new source."""
+    party, issue = session.get(Party, statement.party_id), session.get(Issue, statement.issue_id)
+    assert party is not None and issue is not None  # the foreign keys guarantee them
+    proposed = {"source_id": source_id, **_anchor_fields(anchor)}
+    _revise(session, statement, party.slug, issue.slug, proposed, note=note, actor=actor)
+
+
+def _revise(
+    session: Session,
+    statement: Statement,
+    party_slug: str,
+    issue_slug: str,
+    proposed: dict[str, Any],
+    *,
+    note: str | None,
+    actor: str,
+) -> StatementPublic:
+    """Applies the proposed values as a new revision (none when nothing changes) and audits it; the caller commits."""
     changed = {name: value for name, value in proposed.items() if getattr(statement, name) != value}
     before = to_public(statement, party_slug, issue_slug)
     if not changed:
@@ -231,10 +256,9 @@ def correct_statement(
     session.add(_snapshot(statement, note=note))
     after = to_public(statement, party_slug, issue_slug)
     record(
-        session, actor=actor, entity="statement", entity_id=statement_id, action="correct",
+        session, actor=actor, entity="statement", entity_id=statement.id, action="correct",
         before=snapshot(before), after=snapshot(after),
     )
-    session.commit()
     return after
 
 

@@ -1,19 +1,29 @@
 import base64
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from app.api.deps import (
     CREATED,
     LISTED,
+    MAX_ID,
     ActorDep,
     EntityId,
     PagingDep,
     SessionDep,
     problems,
 )
+from app.models.anchoring import AnchoringReport, TextDiff
 from app.models.page import Page
-from app.models.source import SourceCreate, SourcePublic, SourceSummary, SourceUpdate
+from app.models.source import (
+    SourceCreate,
+    SourceCreated,
+    SourcePublic,
+    SourceSummary,
+    SourceUpdate,
+)
+from app.services import source_revisions
 from app.services import sources as service
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
@@ -41,18 +51,25 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
 @router.post(
     "",
     name="create",
-    response_model=SourcePublic,
+    response_model=SourceCreated,
     status_code=status.HTTP_201_CREATED,
     responses={201: CREATED, **problems(400, 401, 403, 413, 422)},
     summary="Store a source document",
-    response_description="The stored source, with its id, sha256 and text length",
+    response_description="The stored source, with its id, sha256, text length and, for a new version, the re-anchoring",
 )
-def create_source(session: SessionDep, actor: ActorDep, body: SourceCreate, response: Response) -> SourcePublic:
+def create_source(
+    request: Request, session: SessionDep, actor: ActorDep, body: SourceCreate, response: Response
+) -> SourceCreated:
     """Stores the text exactly as given; it never changes afterwards. An edited version of the same
-    document is a new source with `supersedes` set to the earlier one. Needs the write scope."""
-    source = service.create_source(session, body, actor=actor)
-    response.headers["Location"] = f"/v1/sources/{source.id}"
-    return service.source_public(source)
+    document is a new source with `supersedes` set to the earlier one: every standing statement
+    quoting the earlier one is then re-anchored on it, in the same transaction. A quote found
+    verbatim moves to the new source (a new revision of the statement); a quote found only
+    approximately is `drifted` and stays on the old source until an editor corrects the statement;
+    one not found is `orphaned`. `anchoring` reports each outcome. Needs the write scope."""
+    threshold = request.app.state.settings.anchoring_threshold
+    created = source_revisions.store_source(session, body, threshold=threshold, actor=actor)
+    response.headers["Location"] = f"/v1/sources/{created.id}"
+    return created
 
 
 @router.get(
@@ -84,6 +101,40 @@ def get_source_text(session: SessionDep, source_id: EntityId) -> PlainTextRespon
     source = service.get_source(session, source_id)
     digest = base64.b64encode(bytes.fromhex(source.sha256)).decode()
     return PlainTextResponse(source.text, headers={"Repr-Digest": f"sha-256=:{digest}:"})
+
+
+@router.get(
+    "/{source_id}/text-diff",
+    name="text-diff",
+    response_model=TextDiff,
+    responses=problems(404, 422),
+    summary="Compare a source's text with another's",
+    response_description="The inserted, deleted and replaced passages, with offsets in both texts",
+)
+def text_diff(
+    session: SessionDep,
+    source_id: EntityId,
+    against: Annotated[int, Query(ge=1, le=MAX_ID, description="Id of the older text to compare with.")],
+) -> TextDiff:
+    """What changed from source `against` (old) to this one (new), word by word (line by line when
+    both texts exceed 200,000 characters). Changes of whitespace alone are ignored; offsets are in
+    the stored texts, in code points, so `old_text`/`new_text` are exact slices of them."""
+    return source_revisions.text_diff(session, source_id, against)
+
+
+@router.get(
+    "/{source_id}/anchoring",
+    name="anchoring",
+    response_model=AnchoringReport,
+    responses=problems(404, 422),
+    summary="Where the superseded source's quotes landed in this one",
+    response_description="The re-anchoring outcome of every statement, with counts per outcome",
+)
+def anchoring(session: SessionDep, source_id: EntityId) -> AnchoringReport:
+    """Recorded when this source was stored with `supersedes`; empty for any other source. A
+    `drifted` outcome is the flag an editor acts on: correct the statement with the new passage
+    (PATCH with `source` and `quote`) or retract it."""
+    return source_revisions.anchoring_report(session, source_id)
 
 
 @router.patch(

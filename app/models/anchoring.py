@@ -1,0 +1,106 @@
+"""Revisions of a source: what changed in the text, and where each quote of the old version landed.
+
+When a source supersedes another, every standing statement quoting the old one is re-anchored on
+the new text, the way annotation tools re-anchor highlights; one `Anchoring` row per statement
+records the outcome. A `drifted` row is the flag an editor acts on: the statement stays on the old
+source until it is corrected (or retracted).
+"""
+
+import enum
+from datetime import datetime
+
+from pydantic import ConfigDict
+from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlmodel import Column, Field, SQLModel
+
+from app.models import examples
+from app.models.common import UTCDateTime, utcnow
+
+
+class AnchoringOutcome(enum.StrEnum):
+    anchored = "anchored"
+    drifted = "drifted"
+    orphaned = "orphaned"
+
+
+class Anchoring(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    # The new (superseding) source the statement was re-anchored on.
+    source_id: int = Field(sa_column=Column(Integer, ForeignKey("source.id"), nullable=False, index=True))
+    statement_id: int = Field(sa_column=Column(Integer, ForeignKey("statement.id"), nullable=False, index=True))
+    outcome: str = Field(sa_type=String(16))
+    old_start: int
+    old_end: int
+    new_start: int | None = None
+    new_end: int | None = None
+    similarity: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- API schemas -------------------------------------------------------------------------------
+
+
+class AnchoringPublic(SQLModel):
+    statement: int
+    outcome: AnchoringOutcome = Field(
+        description="`anchored`: the exact quote was found and the statement now quotes the new source; "
+        "`drifted`: only a close passage was found, the statement is unchanged until an editor confirms it; "
+        "`orphaned`: nothing close enough, the statement is unchanged."
+    )
+    old_start: int = Field(description="Offset of the quote in the old source.")
+    old_end: int
+    new_start: int | None = Field(description="Offset of the passage in the new source; null when orphaned.")
+    new_end: int | None
+    new_text: str | None = Field(description="The passage of the new source at `new_start`–`new_end`.")
+    similarity: float | None = Field(
+        description="0–1: how close the passage is to the quote, context included (1 when anchored); for "
+        "an orphaned quote, the best score found."
+    )
+    created_at: datetime
+
+
+class AnchoringCounts(SQLModel):
+    anchored: int = 0
+    drifted: int = 0
+    orphaned: int = 0
+
+
+class AnchoringReport(SQLModel):
+    """Where the quotes of the superseded source landed in this one."""
+
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ANCHORING_REPORT))
+
+    source: int = Field(description="The new source.")
+    supersedes: int | None = Field(description="The source whose statements were re-anchored.")
+    counts: AnchoringCounts
+    outcomes: list[AnchoringPublic] = Field(description="One per statement, in statement id order.")
+
+
+class TextChangeKind(enum.StrEnum):
+    inserted = "inserted"
+    deleted = "deleted"
+    replaced = "replaced"
+
+
+class TextChange(SQLModel):
+    kind: TextChangeKind
+    old_start: int = Field(description="Offset in the old text; for an insertion, where the passage goes.")
+    old_end: int
+    new_start: int = Field(description="Offset in the new text; for a deletion, where the passage was.")
+    new_end: int
+    old_text: str = Field(description="Exactly `old.text[old_start:old_end]`.")
+    new_text: str = Field(description="Exactly `new.text[new_start:new_end]`.")
+
+
+class TextDiff(SQLModel):
+    """What changed from one source's text to another's, ignoring whitespace-only changes."""
+
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.TEXT_DIFF))
+
+    source: int = Field(description="The new text.")
+    against: int = Field(description="The old text.")
+    granularity: str = Field(
+        description="`word`; `line` when both texts are too long to compare word by word; `text` (one "
+        "replaced passage, the whole text) when even their lines are too many to align."
+    )
+    changes: list[TextChange] = Field(description="In text order.")

@@ -1,0 +1,356 @@
+"""Revisions of a source: the text diff between two versions, and re-anchoring quotes on a new version.
+
+Re-anchoring follows annotation tools (Hypothesis, the W3C TextQuoteSelector): the exact quote is
+looked for first, the occurrence nearest the old position and best fitting the stored prefix and
+suffix wins; failing that, a fuzzy search around where the old position maps to in the new text.
+Only exact matches move a statement; a close match is recorded for an editor to confirm, because
+a quote that silently changed wording would no longer be what the party said.
+"""
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cached_property
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models.anchoring import (
+    Anchoring,
+    AnchoringCounts,
+    AnchoringOutcome,
+    AnchoringPublic,
+    AnchoringReport,
+    TextChange,
+    TextChangeKind,
+    TextDiff,
+)
+from app.models.source import Source, SourceCreate, SourceCreated
+from app.models.statement import Statement
+from app.services.audit import record
+from app.services.quotes import (
+    Anchor,
+    anchor_at,
+    closest_passage,
+    find_occurrences,
+    matching_form,
+    normalize,
+)
+from app.services.sources import add_source, get_source, source_public
+from app.services.statements import move_quote
+
+# Product of the token counts an alignment may cost (bit-parallel, so about a second of work).
+_ALIGNMENT_BUDGET = 3_000_000_000
+# Above this many characters in both texts, words are too many to align: lines are compared.
+_WORD_DIFF_CHARS = 200_000
+# How far around the mapped old position a drifted quote is looked for, beyond its own length.
+_DRIFT_MARGIN_CHARS = 1_000
+# Weight of the quote itself in the drift score; the rest is its prefix and suffix.
+_QUOTE_WEIGHT = 0.75
+# How far beyond a fuzzy alignment's edges better edges are looked for.
+_BOUNDS_SLACK_CHARS = 40
+_PUNCTUATION = "\"'“”‘’«»()[]{}.,;:!?—–-…"
+
+_WORD = re.compile(r"\S+")
+_LINE = re.compile(r"[^\n]+")
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Token:
+    key: str  # what is compared: the word, or the line with its whitespace collapsed
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Two texts cut into tokens and matched, with the edit operations between them."""
+
+    old: list[Token]
+    new: list[Token]
+    new_length: int
+    opcodes: list[Opcode]
+    granularity: str
+
+    @cached_property
+    def _old_starts(self) -> list[int]:
+        return [token.start for token in self.old]
+
+    def map_offset(self, old_offset: int) -> int:
+        """Where an offset of the old text lands in the new one: exact inside unchanged passages,
+        the start of the replacement inside changed ones."""
+        if not self.old:
+            return 0
+        index = max(0, bisect_right(self._old_starts, old_offset) - 1)
+        for tag, i1, i2, j1, _j2 in self.opcodes:
+            if i1 <= index < i2:
+                if tag == "equal":
+                    token = self.new[j1 + index - i1]
+                    return min(token.start + old_offset - self.old[index].start, token.end)
+                return self.new[j1].start if j1 < len(self.new) else self.new_length
+        return self.new_length
+
+
+def _tokens(text: str, granularity: str) -> list[Token]:
+    if granularity == "word":
+        return [Token(match.group(), match.start(), match.end()) for match in _WORD.finditer(text)]
+    tokens = []
+    for match in _LINE.finditer(text):
+        line = match.group()
+        key = " ".join(line.split())
+        if key:  # blank lines are whitespace too
+            leading = len(line) - len(line.lstrip())
+            trailing = len(line) - len(line.rstrip())
+            tokens.append(Token(key, match.start() + leading, match.end() - trailing))
+    return tokens
+
+
+def _opcodes(old: list[str], new: list[str]) -> list[Opcode] | None:
+    """difflib-style opcodes (equal, insert, delete, replace) of a longest-common-subsequence
+    alignment, or None when it would cost more than the budget.
+
+    difflib's SequenceMatcher is quadratic per matching block on repetitive texts (minutes on a
+    few thousand words); rapidfuzz aligns bit-parallel in C++, in time proportional to the
+    product of the lengths, which is what the budget bounds.
+    """
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    old_middle, new_middle = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
+    if len(old_middle) * len(new_middle) > _ALIGNMENT_BUDGET:
+        return None
+    if not old_middle or not new_middle:
+        middle = [("delete" if old_middle else "insert", 0, len(old_middle), 0, len(new_middle))]
+        middle = middle if old_middle or new_middle else []
+    else:
+        middle = [tuple(op) for op in Indel.opcodes(old_middle, new_middle)]  # type: ignore[misc]
+    ops: list[Opcode] = [("equal", 0, prefix, 0, prefix)] if prefix else []
+    for tag, i1, i2, j1, j2 in middle:
+        i1, i2, j1, j2 = i1 + prefix, i2 + prefix, j1 + prefix, j2 + prefix
+        if tag != "equal" and ops and ops[-1][0] != "equal":
+            # An LCS alignment says "delete, then insert": together they are one replaced passage.
+            _, first_i, _, first_j, _ = ops.pop()
+            i1, j1 = first_i, first_j
+            tag = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
+        ops.append((tag, i1, i2, j1, j2))
+    if suffix:
+        ops.append(("equal", len(old) - suffix, len(old), len(new) - suffix, len(new)))
+    return ops
+
+
+def align(old_text: str, new_text: str) -> Alignment:
+    """Tokens never contain whitespace (or, line by line, compare with it collapsed), so changes of
+    whitespace alone never show. Texts too long to align word by word are aligned line by line;
+    failing that, everything between their common beginning and end is one replaced passage."""
+    for granularity in ("word", "line"):
+        if granularity == "word" and min(len(old_text), len(new_text)) > _WORD_DIFF_CHARS:
+            continue
+        old, new = _tokens(old_text, granularity), _tokens(new_text, granularity)
+        ops = _opcodes([token.key for token in old], [token.key for token in new])
+        if ops is not None:
+            return Alignment(old, new, len(new_text), ops, granularity)
+    old, new = [Token(old_text, 0, len(old_text))], [Token(new_text, 0, len(new_text))]
+    same = old_text.split() == new_text.split()
+    return Alignment(old, new, len(new_text), [("equal" if same else "replace", 0, 1, 0, 1)], "text")
+
+
+def _span(tokens: list[Token], first: int, last: int, text_length: int) -> tuple[int, int]:
+    """Characters covered by tokens[first:last]; an empty range is the point before tokens[first]."""
+    if first < last:
+        return tokens[first].start, tokens[last - 1].end
+    point = tokens[first].start if first < len(tokens) else text_length
+    return point, point
+
+
+def text_changes(old_text: str, new_text: str) -> tuple[str, list[TextChange]]:
+    alignment = align(old_text, new_text)
+    kinds = {"insert": TextChangeKind.inserted, "delete": TextChangeKind.deleted, "replace": TextChangeKind.replaced}
+    changes = []
+    for tag, i1, i2, j1, j2 in alignment.opcodes:
+        if tag == "equal":
+            continue
+        old_start, old_end = _span(alignment.old, i1, i2, len(old_text))
+        new_start, new_end = _span(alignment.new, j1, j2, len(new_text))
+        changes.append(
+            TextChange(
+                kind=kinds[tag],
+                old_start=old_start,
+                old_end=old_end,
+                new_start=new_start,
+                new_end=new_end,
+                old_text=old_text[old_start:old_end],
+                new_text=new_text[new_start:new_end],
+            )
+        )
+    return alignment.granularity, changes
+
+
+def text_diff(session: Session, source_id: int, against_id: int) -> TextDiff:
+    new, old = get_source(session, source_id), get_source(session, against_id)
+    granularity, changes = text_changes(old.text, new.text)
+    return TextDiff(source=source_id, against=against_id, granularity=granularity, changes=changes)
+
+
+# --- re-anchoring --------------------------------------------------------------------------------
+
+
+def _similarity(left: str, right: str) -> float:
+    left, right = matching_form(left), matching_form(right)
+    if not left and not right:
+        return 1.0
+    return fuzz.ratio(left, right) / 100
+
+
+def _context_similarity(statement: Statement, anchor: Anchor) -> float:
+    return (_similarity(statement.quote_prefix, anchor.prefix) + _similarity(statement.quote_suffix, anchor.suffix)) / 2
+
+
+def _exact_anchor(statement: Statement, new_text: str, expected_start: int) -> Anchor | None:
+    occurrences = find_occurrences(new_text, statement.quote, normalize(new_text))
+    if not occurrences:
+        return None
+    # Context first (a repeated phrase in another paragraph is another passage), then nearness.
+    return min(
+        occurrences,
+        key=lambda anchor: (-round(_context_similarity(statement, anchor), 2), abs(anchor.start - expected_start)),
+    )
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+    """Where a passage near text[start:end] could start and end instead: at the edges of the words
+    near its edges, with or without the punctuation around a word (a few dozen pairs to score)."""
+    starts, ends = {start}, {end}
+    for word in _WORD.finditer(text, max(0, start - _BOUNDS_SLACK_CHARS), start + _BOUNDS_SLACK_CHARS):
+        token = word.group()
+        starts.update((word.start(), word.start() + len(token) - len(token.lstrip(_PUNCTUATION))))
+    for word in _WORD.finditer(text, max(0, end - _BOUNDS_SLACK_CHARS), end + _BOUNDS_SLACK_CHARS):
+        token = word.group()
+        ends.update((word.end(), word.end() - (len(token) - len(token.rstrip(_PUNCTUATION)))))
+    return sorted(starts), sorted(ends)
+
+
+def _best_bounds(text: str, quote: str, start: int, end: int) -> tuple[int, int]:
+    """A fuzzy alignment is approximate at its edges ("but the Kremlin…control.\nEuropean"):
+    the edges that make the passage most like the quote."""
+    starts, ends = _word_bounds(text, start, end)
+    wanted = matching_form(quote)
+    best = (start, end)
+    best_key = (-1.0, 0)
+    for candidate_start in starts:
+        for candidate_end in ends:
+            if candidate_end <= candidate_start:
+                continue
+            score = fuzz.ratio(wanted, matching_form(text[candidate_start:candidate_end]))
+            key = (score, -abs(candidate_end - candidate_start - len(quote)))
+            if key > best_key:
+                best, best_key = (candidate_start, candidate_end), key
+    return best
+
+
+def _drifted_anchor(statement: Statement, new_text: str, expected_start: int) -> tuple[Anchor | None, float]:
+    """The passage around the expected position most like the quote, and its score (quote and context)."""
+    margin = _DRIFT_MARGIN_CHARS + len(statement.quote)
+    window_start = max(0, expected_start - margin)
+    window = new_text[window_start : expected_start + margin]
+    closest = closest_passage(window, statement.quote)
+    if closest is None:
+        return None, 0.0
+    start, end = _best_bounds(new_text, statement.quote, window_start + closest["start"], window_start + closest["end"])
+    anchor = anchor_at(new_text, start, end)
+    score = _QUOTE_WEIGHT * _similarity(statement.quote, anchor.exact) + (1 - _QUOTE_WEIGHT) * _context_similarity(
+        statement, anchor
+    )
+    return anchor, round(score, 3)
+
+
+def _reanchor(
+    session: Session, statement: Statement, new: Source, alignment: Alignment, *, threshold: float, actor: str
+) -> Anchoring:
+    row = Anchoring(
+        source_id=new.id, statement_id=statement.id, outcome="", old_start=statement.quote_start,
+        old_end=statement.quote_end,
+    )  # fmt: skip
+    expected_start = alignment.map_offset(statement.quote_start)
+    exact = _exact_anchor(statement, new.text, expected_start)
+    if exact is not None:
+        row.outcome, row.new_start, row.new_end, row.similarity = AnchoringOutcome.anchored, exact.start, exact.end, 1.0
+        move_quote(session, statement, new.id, exact, note=f"re-anchored on source {new.id}", actor=actor)
+        return row
+    close, score = _drifted_anchor(statement, new.text, expected_start)
+    row.similarity = score
+    if close is not None and score >= threshold:
+        row.outcome, row.new_start, row.new_end = AnchoringOutcome.drifted, close.start, close.end
+    else:
+        row.outcome = AnchoringOutcome.orphaned
+    return row
+
+
+def reanchor_statements(session: Session, new: Source, *, threshold: float, actor: str) -> list[Anchoring]:
+    """Re-anchors every standing statement quoting the source `new` supersedes; the caller commits."""
+    assert new.supersedes_id is not None
+    old = get_source(session, new.supersedes_id)
+    statements = session.exec(
+        select(Statement)
+        .where(Statement.source_id == old.id, Statement.retracted_at.is_(None))  # type: ignore[union-attr]
+        .order_by(Statement.id)
+    ).scalars().all()
+    if not statements:
+        return []
+    alignment = align(old.text, new.text)
+    rows = [_reanchor(session, statement, new, alignment, threshold=threshold, actor=actor) for statement in statements]
+    session.add_all(rows)
+    return rows
+
+
+def _report(source: Source, rows: list[Anchoring]) -> AnchoringReport:
+    counts = AnchoringCounts()
+    outcomes = []
+    for row in rows:
+        setattr(counts, row.outcome, getattr(counts, row.outcome) + 1)
+        has_span = row.new_start is not None and row.new_end is not None
+        outcomes.append(
+            AnchoringPublic(
+                statement=row.statement_id,
+                outcome=AnchoringOutcome(row.outcome),
+                old_start=row.old_start,
+                old_end=row.old_end,
+                new_start=row.new_start,
+                new_end=row.new_end,
+                new_text=source.text[row.new_start : row.new_end] if has_span else None,
+                similarity=row.similarity,
+                created_at=row.created_at,
+            )
+        )
+    return AnchoringReport(source=source.id, supersedes=source.supersedes_id, counts=counts, outcomes=outcomes)
+
+
+def store_source(session: Session, data: SourceCreate, *, threshold: float, actor: str) -> SourceCreated:
+    """Stores a source and, when it supersedes another, re-anchors that one's quotes, in one transaction."""
+    source = add_source(session, data, actor=actor)
+    report = None
+    if source.supersedes_id is not None:
+        rows = reanchor_statements(session, source, threshold=threshold, actor=actor)
+        report = _report(source, rows)
+        record(
+            session, actor=actor, entity="source", entity_id=source.id, action="anchor",
+            after={"supersedes": source.supersedes_id, **report.counts.model_dump()},
+        )  # fmt: skip
+    session.commit()
+    session.refresh(source)
+    return SourceCreated(**source_public(source).model_dump(), anchoring=report)
+
+
+def anchoring_report(session: Session, source_id: int) -> AnchoringReport:
+    source = get_source(session, source_id)
+    rows = session.exec(
+        select(Anchoring).where(Anchoring.source_id == source_id).order_by(Anchoring.statement_id, Anchoring.id)
+    ).scalars().all()
+    return _report(source, list(rows))

@@ -1,0 +1,240 @@
+"""Revisions of a source: the text diff between two versions, and the re-anchoring of the old
+version's quotes on the new one (anchored, drifted or orphaned)."""
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import assert_problem, create_source
+
+EDITED_QUOTE = "the Kremlin’s demand includes even those areas currently under Ukrainian control"
+EDITED_PASSAGE = ("areas currently under Ukrainian control", "areas still under Ukrainian control")
+REMOVED_QUOTE = "Ukrainian officials have previously rebuffed any peace deal requiring their country to cede territory permanently."
+REMOVED_SENTENCE = REMOVED_QUOTE + " "
+
+
+def seed_text(client) -> str:
+    response = client.get("/v1/sources/1/text")
+    assert response.status_code == 200
+    return response.text
+
+
+def revise(text: str) -> str:
+    """The seed article with one quoted passage edited and one quoted sentence removed."""
+    assert text.count(EDITED_PASSAGE[0]) == 1 and text.count(REMOVED_SENTENCE) == 1
+    return text.replace(EDITED_PASSAGE[0], EDITED_PASSAGE[1]).replace(REMOVED_SENTENCE, "")
+
+
+def with_whitespace_edits(text: str) -> str:
+    """Whitespace only: a doubled space in the first sentence, a blank line after the first paragraph."""
+    first_space = text.index(" ")
+    text = text[:first_space] + "  " + text[first_space + 1 :]
+    first_newline = text.index("\n")
+    return text[:first_newline] + "\n\n" + text[first_newline:]
+
+
+def supersede(client, text: str, old_id: int = 1) -> dict[str, Any]:
+    return create_source(client, text=text, title="White House talks (updated)", supersedes=old_id)
+
+
+def seeded_statements(client) -> list[dict[str, Any]]:
+    items = client.get("/v1/statements", params={"limit": 200}).json()["items"]
+    assert len(items) == 25
+    return items
+
+
+def statement_id_quoting(client, quote: str) -> int:
+    (statement,) = [item for item in seeded_statements(client) if item["quote"] == quote]
+    return statement["id"]
+
+
+# --- text diff -------------------------------------------------------------------------------------
+
+
+def test_text_diff_shows_the_edit_and_the_removal_with_offsets_in_both_texts(client, seeded):
+    old_text = seed_text(client)
+    new_text = with_whitespace_edits(revise(old_text))
+    new = supersede(client, new_text)
+
+    response = client.get(f"/v1/sources/{new['id']}/text-diff", params={"against": 1})
+    assert response.status_code == 200, response.text
+    diff = response.json()
+    assert diff["source"] == new["id"] and diff["against"] == 1 and diff["granularity"] == "word"
+    changes = diff["changes"]
+    for change in changes:
+        assert old_text[change["old_start"] : change["old_end"]] == change["old_text"]
+        assert new_text[change["new_start"] : change["new_end"]] == change["new_text"]
+    assert [(change["kind"], change["old_text"], change["new_text"]) for change in changes] == [
+        ("replaced", "currently", "still"),
+        ("deleted", REMOVED_QUOTE, ""),
+    ]
+    replaced, deleted = changes
+    assert replaced["old_start"] == old_text.index(EDITED_PASSAGE[0]) + len("areas ")
+    assert replaced["new_start"] == new_text.index(EDITED_PASSAGE[1]) + len("areas ")
+    assert deleted["old_start"] == old_text.index(REMOVED_QUOTE)
+    # Where the sentence was: the start of the word that followed it.
+    assert deleted["new_start"] == deleted["new_end"] == new_text.index("European leaders assert")
+
+
+def test_whitespace_only_edits_are_no_change(client, seeded):
+    old_text = seed_text(client)
+    new = supersede(client, with_whitespace_edits(old_text).replace(". ", ".   ", 3) + "\n\n")
+    diff = client.get(f"/v1/sources/{new['id']}/text-diff", params={"against": 1}).json()
+    assert diff["changes"] == []
+
+
+def test_text_diff_reports_insertions(client):
+    old = create_source(client, text="One two three.")
+    new = create_source(client, text="Zero one two and a half three. Four.")
+    diff = client.get(f"/v1/sources/{new['id']}/text-diff", params={"against": old["id"]}).json()
+    assert [(c["kind"], c["old_text"], c["new_text"], c["old_start"], c["old_end"]) for c in diff["changes"]] == [
+        ("replaced", "One", "Zero one", 0, 3),
+        ("inserted", "", "and a half", 8, 8),
+        ("inserted", "", "Four.", 14, 14),
+    ]
+
+
+def test_text_diff_of_unknown_sources_is_404(client, seeded):
+    assert_problem(client.get("/v1/sources/424242/text-diff", params={"against": 1}), 404, "not-found")
+    assert_problem(client.get("/v1/sources/1/text-diff", params={"against": 424242}), 404, "not-found")
+    assert_problem(client.get("/v1/sources/1/text-diff"), 422, "validation-error")
+
+
+def test_text_diff_of_long_texts_compares_line_by_line(client):
+    paragraph = "word " * 60_000  # 300,000 characters, more than a word-by-word comparison is allowed
+    old = create_source(client, text=f"First line.\n{paragraph}\nLast line.")
+    new = create_source(client, text=f"First  line.\n\n{paragraph}\nThe last line.")
+    diff = client.get(f"/v1/sources/{new['id']}/text-diff", params={"against": old["id"]}).json()
+    assert diff["granularity"] == "line"
+    assert [(c["kind"], c["old_text"], c["new_text"]) for c in diff["changes"]] == [
+        ("replaced", "Last line.", "The last line.")
+    ]
+
+
+# --- re-anchoring ----------------------------------------------------------------------------------
+
+
+def test_superseding_source_reanchors_every_quote_of_the_old_one(client, seeded):
+    old_text = seed_text(client)
+    new_text = with_whitespace_edits(revise(old_text))
+    before = {item["id"]: item for item in seeded_statements(client)}
+    edited_id = statement_id_quoting(client, EDITED_QUOTE)
+    removed_id = statement_id_quoting(client, REMOVED_QUOTE)
+
+    new = supersede(client, new_text)
+    report = new["anchoring"]
+    assert report["source"] == new["id"] and report["supersedes"] == 1
+    assert report["counts"] == {"anchored": 23, "drifted": 1, "orphaned": 1}
+    outcomes = {outcome["statement"]: outcome for outcome in report["outcomes"]}
+    assert sorted(outcomes) == sorted(before)
+
+    drifted = outcomes[edited_id]
+    assert drifted["outcome"] == "drifted"
+    assert (drifted["old_start"], drifted["old_end"]) == (before[edited_id]["selector"]["start"], before[edited_id]["selector"]["end"])
+    assert drifted["new_text"] == new_text[drifted["new_start"] : drifted["new_end"]]
+    assert drifted["new_text"] == EDITED_QUOTE.replace("currently", "still")
+    assert 0.75 <= drifted["similarity"] < 1
+
+    orphaned = outcomes[removed_id]
+    assert orphaned["outcome"] == "orphaned"
+    assert orphaned["new_start"] is None and orphaned["new_end"] is None and orphaned["new_text"] is None
+    assert orphaned["similarity"] < 0.75
+
+    after = {item["id"]: item for item in seeded_statements(client)}
+    for statement_id, outcome in outcomes.items():
+        statement = after[statement_id]
+        if outcome["outcome"] != "anchored":
+            # Flagged or lost, but never silently changed: still on the old source, first revision.
+            assert statement == before[statement_id]
+            continue
+        assert outcome["similarity"] == 1
+        assert statement["source"] == new["id"] and statement["revision"] == 2
+        selector = statement["selector"]
+        assert new_text[selector["start"] : selector["end"]] == statement["quote"]
+        assert (selector["start"], selector["end"]) == (outcome["new_start"], outcome["new_end"])
+        assert outcome["new_text"] == statement["quote"]
+        assert statement["quote"] == before[statement_id]["quote"]
+        history = client.get(f"/v1/statements/{statement_id}/history").json()["revisions"]
+        assert [revision["source"] for revision in history] == [1, new["id"]]
+        assert history[-1]["note"] == f"re-anchored on source {new['id']}"
+        assert history[-1]["recorded_by"] == "admin"
+
+    listed = client.get(f"/v1/sources/{new['id']}/anchoring")
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == report
+
+
+def test_the_same_quote_twice_is_anchored_near_its_old_position(client, seeded):
+    old_text = seed_text(client)
+    quote = "That is why reliable security guarantees are required."
+    # The same sentence again, at the very start: the stored context still points to the original place.
+    new = supersede(client, quote + "\n" + old_text)
+    statement_id = statement_id_quoting(client, quote)
+    (outcome,) = [o for o in new["anchoring"]["outcomes"] if o["statement"] == statement_id]
+    assert outcome["outcome"] == "anchored"
+    assert outcome["new_start"] == old_text.index(quote) + len(quote) + 1
+
+
+def test_a_heavily_edited_quote_is_orphaned(client, seeded):
+    old_text = seed_text(client)
+    quote = "the Russian camp reportedly demanded that Ukraine cede the entirety of the Donbas region"
+    rewritten = "Moscow apparently wanted Kyiv to hand over all of the east"
+    new = supersede(client, old_text.replace(quote, rewritten))
+    (outcome,) = [o for o in new["anchoring"]["outcomes"] if o["statement"] == statement_id_quoting(client, quote)]
+    assert outcome["outcome"] == "orphaned"
+    assert new["anchoring"]["counts"] == {"anchored": 24, "drifted": 0, "orphaned": 1}
+
+
+@pytest.mark.parametrize(("threshold", "counts"), [(1.0, (23, 0, 2)), (0.0, (23, 2, 0))])
+def test_the_threshold_decides_between_drifted_and_orphaned(app, client, seeded, threshold, counts):
+    app.state.settings.anchoring_threshold = threshold
+    new = supersede(client, revise(seed_text(client)))
+    assert tuple(new["anchoring"]["counts"].values()) == counts
+
+
+def test_an_editor_confirms_a_drifted_quote_by_correcting_the_statement(client, seeded):
+    new = supersede(client, revise(seed_text(client)))
+    edited_id = statement_id_quoting(client, EDITED_QUOTE)
+    (drifted,) = [o for o in new["anchoring"]["outcomes"] if o["outcome"] == "drifted"]
+    response = client.patch(
+        f"/v1/statements/{edited_id}",
+        json={"source": new["id"], "quote": drifted["new_text"], "note": "confirmed the re-anchoring"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["source"] == new["id"]
+    assert response.json()["selector"]["start"] == drifted["new_start"]
+
+
+def test_retracted_statements_are_not_reanchored(client, seeded):
+    removed_id = statement_id_quoting(client, REMOVED_QUOTE)
+    assert client.post(f"/v1/statements/{removed_id}/retract", json={"reason": "misattributed"}).status_code == 200
+    new = supersede(client, revise(seed_text(client)))
+    assert removed_id not in [o["statement"] for o in new["anchoring"]["outcomes"]]
+    assert new["anchoring"]["counts"] == {"anchored": 23, "drifted": 1, "orphaned": 0}
+
+
+def test_reanchoring_is_audited(client, seeded):
+    new = supersede(client, revise(seed_text(client)))
+    events = client.get("/v1/audit", params={"entity": "source", "entity_id": str(new["id"])}).json()["items"]
+    assert [event["action"] for event in events] == ["create", "anchor"]
+    assert events[1]["after"] == {"supersedes": 1, "anchored": 23, "drifted": 1, "orphaned": 1}
+    corrections = client.get("/v1/audit", params={"entity": "statement", "actor": "admin"}).json()["items"]
+    assert len(corrections) == 23 and {event["action"] for event in corrections} == {"correct"}
+
+
+def test_a_source_without_supersedes_has_no_anchoring(client, seeded):
+    new = create_source(client, text=seed_text(client))
+    assert "anchoring" not in new
+    listed = client.get(f"/v1/sources/{new['id']}/anchoring").json()
+    assert listed == {"source": new["id"], "supersedes": None, "counts": {"anchored": 0, "drifted": 0, "orphaned": 0}, "outcomes": []}
+    assert_problem(client.get("/v1/sources/424242/anchoring"), 404, "not-found")
+
+
+def test_a_superseding_source_nobody_quotes_can_still_be_deleted(client, seeded):
+    new = supersede(client, revise(seed_text(client)).replace(EDITED_QUOTE[:20], "x"))
+    # Drifted and orphaned quotes stay on source 1; statements anchored on the new one keep it.
+    assert client.delete(f"/v1/sources/{new['id']}").status_code == 409
+    lone = create_source(client, text="Nothing anybody quoted.")
+    newer = supersede(client, "Nothing anybody quoted, revised.", old_id=lone["id"])
+    assert newer["anchoring"]["outcomes"] == []
+    assert client.delete(f"/v1/sources/{newer['id']}").status_code == 204
