@@ -4,6 +4,20 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+# The seed data's parties and issues, in the order the seed files list them.
+SEED_PARTIES = ["united-states", "ukraine", "russia", "european-allies", "alaska-governor"]
+SEED_ISSUES = [
+    "cede-donbas",
+    "crimea",
+    "nato-membership",
+    "security-guarantees",
+    "sanctions-on-russia",
+    "non-aggression-europe",
+    "us-russia-trade",
+    "who-ends-the-war",
+    "alaska-resources",
+]
+
 ARTICLE = (
     "The minister said: “We will never give up the north.” Later, officials said the north "
     "was negotiable. The minister’s aide added that “talks continue”. We will never give up the north."

@@ -7,20 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import assert_problem, create_issue, create_party, create_source
+from tests.helpers import (
+    SEED_ISSUES,
+    SEED_PARTIES,
+    assert_problem,
+    create_issue,
+    create_party,
+    create_source,
+)
 
-SEED_PARTIES = ["united-states", "ukraine", "russia", "european-allies", "alaska-governor"]
-SEED_ISSUES = [
-    "cede-donbas",
-    "crimea",
-    "nato-membership",
-    "security-guarantees",
-    "sanctions-on-russia",
-    "non-aggression-europe",
-    "us-russia-trade",
-    "who-ends-the-war",
-    "alaska-resources",
-]
 CELL_KEYS = {
     "party", "issue", "stance", "summary", "stated_on", "statement", "quote", "selector",
     "speaker", "source", "evidence_count", "evidence_since", "evidence",

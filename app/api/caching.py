@@ -119,6 +119,7 @@ class ViewRenderer:
         # Raw request -> cache key of the view it was last answered with, for the shortcut below.
         self._answered: OrderedDict[tuple[str, bytes, str, date], str] = OrderedDict()
         self._answered_limit = 4096
+        self._answered_lock = Lock()
 
     def respond(
         self, request: Request, session: Session, view_key: str, render: Callable[[], tuple[bytes, str]]
@@ -138,9 +139,10 @@ class ViewRenderer:
                     etag = '"' + hashlib.sha256(cache_key.encode()).hexdigest()[:32] + '"'
                     rendered = Rendered(body, media_type, etag)
                     self.cache.put(cache_key, rendered)
-        self._answered[_request_key(request.scope)] = cache_key
-        if len(self._answered) > self._answered_limit:
-            self._answered.popitem(last=False)
+        with self._answered_lock:
+            self._answered[_request_key(request.scope)] = cache_key
+            if len(self._answered) > self._answered_limit:
+                self._answered.popitem(last=False)
         return self._answer(request.headers, cache_key, rendered)
 
     def knows(self, scope: Scope) -> bool:

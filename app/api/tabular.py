@@ -4,10 +4,10 @@ import csv
 import io
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Query, Request
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
@@ -21,6 +21,11 @@ class Format(StrEnum):
 class Layout(StrEnum):
     wide = "wide"
     long = "long"
+
+
+FormatQuery = Annotated[
+    Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")
+]
 
 
 def wants_csv(request: Request, requested: Format | None) -> bool:

@@ -16,7 +16,7 @@ from app.api.deps import (
 from app.api.tabular import (
     CSV_CONTENT,
     CSV_MEDIA_TYPE,
-    Format,
+    FormatQuery,
     diff_csv,
     json_bytes,
     wants_csv,
@@ -29,6 +29,7 @@ from app.services.sources import get_source
 
 router = APIRouter(tags=["diffs"])
 
+OnlyQuery = Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")]
 MOMENT_PATTERN = r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|source:[0-9]{1,10})$"
 
 DIFF_RESPONSES = {
@@ -79,8 +80,8 @@ def get_diff(
     to: Annotated[str | None, Query(pattern=MOMENT_PATTERN, description="A date or `source:<id>`; default today.")] = None,
     parties: SlugListQuery = None,
     issues: SlugListQuery = None,
-    only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
-    format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
+    only: OnlyQuery = None,
+    format: FormatQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """For every party × issue with a position on either side, its change: `new`, `withdrawn`,
@@ -105,8 +106,8 @@ def diff_since_source(
     source_id: EntityId,
     parties: SlugListQuery = None,
     issues: SlugListQuery = None,
-    only: Annotated[str | None, Query(pattern="^changed$", description="`changed` drops unchanged positions.")] = None,
-    format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
+    only: OnlyQuery = None,
+    format: FormatQuery = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The positions established up to the source's publication versus today's."""

@@ -16,7 +16,7 @@ from app.api.deps import (
 from app.api.tabular import (
     CSV_CONTENT,
     CSV_MEDIA_TYPE,
-    Format,
+    FormatQuery,
     Layout,
     json_bytes,
     matrix_csv,
@@ -54,7 +54,7 @@ def get_matrix(
     issues: SlugListQuery = None,
     source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only positions stated in this source.")] = None,
     evidence: Annotated[Evidence, Query(description="`all` adds every statement behind each cell.")] = Evidence.latest,
-    format: Annotated[Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")] = None,
+    format: FormatQuery = None,
     layout: Annotated[Layout, Query(description="CSV layout: `wide` (party rows, issue columns) or `long` (a row per cell).")] = Layout.wide,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
