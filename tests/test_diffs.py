@@ -16,7 +16,7 @@ SUPPORT_SIDE = {"support", "lean_support"}
 OPPOSE_SIDE = {"oppose", "lean_oppose"}
 CELL_COLUMNS = [
     "stance", "summary", "stated_on", "statement", "quote", "speaker",
-    "quote_start", "quote_end", "source", "source_title", "source_url",
+    "quote_start", "quote_end", "source", "source_title", "source_url", "flag",
 ]  # fmt: skip
 DIFF_HEADER = ["party", "issue", "change", *(f"before_{c}" for c in CELL_COLUMNS), *(f"after_{c}" for c in CELL_COLUMNS)]
 

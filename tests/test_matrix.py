@@ -18,11 +18,11 @@ from tests.helpers import (
 
 CELL_KEYS = {
     "party", "issue", "stance", "summary", "stated_on", "statement", "quote", "selector",
-    "speaker", "source", "evidence_count", "evidence_since", "evidence",
+    "speaker", "source", "evidence_count", "evidence_since", "flag", "evidence",
 }  # fmt: skip
 LONG_HEADER = [
     "party", "issue", "stance", "summary", "stated_on", "statement", "quote", "speaker",
-    "quote_start", "quote_end", "source", "source_title", "source_url", "evidence_count",
+    "quote_start", "quote_end", "source", "source_title", "source_url", "flag", "evidence_count",
 ]  # fmt: skip
 
 TEXT = (
@@ -398,6 +398,7 @@ def test_long_csv_has_a_row_per_cell_and_keeps_commas_and_curly_quotes(client, s
         "source": str(source["id"]),
         "source_title": "Synthetic wire",
         "source_url": "https://example.org/wire",
+        "flag": "",
         "evidence_count": "1",
     }
     assert TEXT[int(filled["quote_start"]) : int(filled["quote_end"])] == filled["quote"]

@@ -73,6 +73,7 @@ OPERATION_IDS = [
     "GET /v1/statements/{statement_id} -> statements-get",
     "PATCH /v1/statements/{statement_id} -> statements-update",
     "POST /v1/statements/{statement_id}/retract -> statements-retract",
+    "POST /v1/statements/{statement_id}/confirm -> statements-confirm",
     "GET /v1/statements/{statement_id}/history -> statements-history",
     "GET /v1/audit -> audit-list",
 ]

@@ -1,6 +1,8 @@
 """Revisions of a source: the text diff between two versions, and the re-anchoring of the old
 version's quotes on the new one (anchored, drifted or orphaned)."""
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ EDITED_QUOTE = "the Kremlin’s demand includes even those areas currently under
 EDITED_PASSAGE = ("areas currently under Ukrainian control", "areas still under Ukrainian control")
 REMOVED_QUOTE = "Ukrainian officials have previously rebuffed any peace deal requiring their country to cede territory permanently."
 REMOVED_SENTENCE = REMOVED_QUOTE + " "
+# A date on which the statements quoting both passages are their cells' positions.
+BOTH_STAND = "2025-08-15"
 
 
 def seed_text(client) -> str:
@@ -226,7 +230,7 @@ def test_a_source_without_supersedes_has_no_anchoring(client, seeded):
     new = create_source(client, text=seed_text(client))
     assert "anchoring" not in new
     listed = client.get(f"/v1/sources/{new['id']}/anchoring").json()
-    assert listed == {"source": new["id"], "supersedes": None, "counts": {"anchored": 0, "drifted": 0, "orphaned": 0}, "outcomes": []}
+    assert listed == {"source": new["id"], "supersedes": None, "counts": {"anchored": 0, "drifted": 0, "orphaned": 0}, "outcomes": [], "pending": 0}
     assert_problem(client.get("/v1/sources/424242/anchoring"), 404, "not-found")
 
 
@@ -238,3 +242,103 @@ def test_a_superseding_source_nobody_quotes_can_still_be_deleted(client, seeded)
     newer = supersede(client, "Nothing anybody quoted, revised.", old_id=lone["id"])
     assert newer["anchoring"]["outcomes"] == []
     assert client.delete(f"/v1/sources/{newer['id']}").status_code == 204
+
+
+# --- flags until an editor resolves them -----------------------------------------------------------
+
+
+def flags_by_statement(client, **params: str) -> dict[int, dict[str, Any] | None]:
+    response = client.get("/v1/matrix", params=params)
+    assert response.status_code == 200, response.text
+    return {cell["statement"]: cell["flag"] for cell in response.json()["cells"] if cell["statement"] is not None}
+
+
+def outcome_of(client, source_id: int, statement_id: int) -> dict[str, Any]:
+    report = client.get(f"/v1/sources/{source_id}/anchoring").json()
+    (outcome,) = [o for o in report["outcomes"] if o["statement"] == statement_id]
+    return outcome
+
+
+def test_drifted_and_orphaned_statements_are_flagged_in_the_matrix(client, seeded):
+    edited_id = statement_id_quoting(client, EDITED_QUOTE)
+    removed_id = statement_id_quoting(client, REMOVED_QUOTE)
+    # On 2025-08-15 both statements are their cell's position (a later one replaces the removed one).
+    assert set(flags_by_statement(client, as_of=BOTH_STAND).values()) == {None}
+
+    new = supersede(client, revise(seed_text(client)))
+    assert new["anchoring"]["pending"] == 2
+    flags = flags_by_statement(client, as_of=BOTH_STAND)
+    assert {edited_id, removed_id} <= flags.keys()
+    assert flags[edited_id]["outcome"] == "drifted" and flags[edited_id]["source"] == new["id"]
+    assert flags[removed_id]["outcome"] == "orphaned" and flags[removed_id]["source"] == new["id"]
+    assert 0.75 <= flags[edited_id]["similarity"] < 1
+    assert {statement for statement, flag in flags.items() if flag} == {edited_id, removed_id}
+    assert flags_by_statement(client)[edited_id]["outcome"] == "drifted", "flagged at any date it is the position"
+    # In diffs and CSV as well.
+    diff = client.get("/v1/diff", params={"from": "2025-08-01", "to": BOTH_STAND}).json()
+    flagged = {change["after"]["statement"]: change["after"]["flag"]["outcome"] for change in diff["changes"] if change["after"] and change["after"]["flag"]}
+    assert flagged == {edited_id: "drifted", removed_id: "orphaned"}
+    rows = list(csv.DictReader(io.StringIO(client.get("/v1/matrix", params={"format": "csv", "layout": "long", "as_of": BOTH_STAND}).text)))
+    assert {int(row["statement"]): row["flag"] for row in rows if row["flag"]} == {edited_id: "drifted", removed_id: "orphaned"}
+
+
+def test_correcting_the_quote_settles_the_flag(client, seeded):
+    new = supersede(client, revise(seed_text(client)))
+    edited_id = statement_id_quoting(client, EDITED_QUOTE)
+    drifted = outcome_of(client, new["id"], edited_id)
+    # A correction that leaves the quote alone does not settle it.
+    assert client.patch(f"/v1/statements/{edited_id}", json={"summary": "Reworded summary"}).status_code == 200
+    assert flags_by_statement(client)[edited_id]["outcome"] == "drifted"
+
+    response = client.patch(f"/v1/statements/{edited_id}", json={"source": new["id"], "quote": drifted["new_text"]})
+    assert response.status_code == 200, response.text
+    assert flags_by_statement(client)[edited_id] is None
+    settled = outcome_of(client, new["id"], edited_id)
+    assert settled["resolution"] == "corrected" and settled["resolved_by"] == "admin" and settled["resolved_at"]
+    assert client.get(f"/v1/sources/{new['id']}/anchoring").json()["pending"] == 1
+
+
+def test_retracting_the_statement_settles_the_flag(client, seeded):
+    new = supersede(client, revise(seed_text(client)))
+    removed_id = statement_id_quoting(client, REMOVED_QUOTE)
+    response = client.post(f"/v1/statements/{removed_id}/retract", json={"reason": "gone from the article"})
+    assert response.status_code == 200, response.text
+    assert outcome_of(client, new["id"], removed_id)["resolution"] == "retracted"
+    # As of a date it still stood (it is retracted from today on), the cell shows it, no longer flagged.
+    assert flags_by_statement(client, as_of=BOTH_STAND)[removed_id] is None
+
+
+def test_an_editor_confirms_a_statement_as_it_stands(client, seeded):
+    new = supersede(client, revise(seed_text(client)))
+    removed_id = statement_id_quoting(client, REMOVED_QUOTE)
+    etag = client.get("/v1/matrix", params={"as_of": BOTH_STAND}).headers["ETag"]
+
+    response = client.post(f"/v1/statements/{removed_id}/confirm")
+    assert response.status_code == 200, response.text
+    review = response.json()
+    assert review["statement"] == removed_id
+    (resolved,) = review["resolved"]
+    assert resolved["source"] == new["id"] and resolved["outcome"] == "orphaned"
+    assert resolved["resolution"] == "confirmed" and resolved["resolved_by"] == "admin"
+    assert outcome_of(client, new["id"], removed_id) == resolved
+
+    matrix = client.get("/v1/matrix", params={"as_of": BOTH_STAND})
+    assert matrix.headers["ETag"] != etag
+    flags = {cell["statement"]: cell["flag"] for cell in matrix.json()["cells"]}
+    assert flags[removed_id] is None
+    statement = client.get(f"/v1/statements/{removed_id}").json()
+    assert statement["source"] == 1 and statement["revision"] == 1, "confirming leaves the statement as it was"
+    events = client.get("/v1/audit", params={"entity": "statement", "entity_id": str(removed_id)}).json()["items"]
+    assert events[-1]["action"] == "confirm" and events[-1]["after"]["resolution"] == "confirmed"
+
+    # Nothing left to confirm: a clear conflict, and nothing changes.
+    report = client.get(f"/v1/sources/{new['id']}/anchoring").json()
+    assert_problem(client.post(f"/v1/statements/{removed_id}/confirm"), 409, "conflict")
+    assert client.get(f"/v1/sources/{new['id']}/anchoring").json() == report
+    assert client.get("/v1/audit", params={"entity": "statement", "entity_id": str(removed_id)}).json()["items"] == events
+
+
+def test_confirming_needs_a_flag_and_a_known_statement(client, seeded, anonymous_client):
+    assert_problem(client.post("/v1/statements/1/confirm"), 409, "conflict")
+    assert_problem(client.post("/v1/statements/424242/confirm"), 404, "not-found")
+    assert anonymous_client.post("/v1/statements/1/confirm").status_code == 401

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import SEED_DIR
-from tests.servers import Server, running_server, server_env
+from tests.servers import Server, create_token, running_server, server_env
 
 CHROMIUM = Path(os.environ.get("STANCEMAP_TEST_CHROMIUM", "/usr/bin/chromium"))
 VIEWER_DIR = Path(__file__).resolve().parent.parent / "app" / "viewer"
@@ -331,3 +331,39 @@ def test_a_problem_from_the_api_is_shown_with_its_detail(viewer):
     viewer.page.uncheck("#diff-toggle")
     viewer.wait_for('#matrix[data-as-of="2025-08-14"]')
     assert error.is_hidden()
+
+
+def test_a_quote_lost_in_a_newer_version_of_its_source_is_flagged(browser, make_database, tmp_path):
+    """Its own server: storing a revised article changes the data the other tests read."""
+    env = server_env(make_database("sqlite"))
+    with running_server(env, tmp_path, "viewer-flags", workers=1) as server:
+        secret = create_token(env, tmp_path, name="editor", scope="write")
+        quote = "the Kremlin’s demand includes even those areas currently under Ukrainian control"
+        revised = ARTICLE.replace("areas currently under", "areas still under")
+        stored = httpx.post(
+            f"{server.base}/v1/sources",
+            json={"title": "White House talks (updated)", "published_at": "2025-08-19", "text": revised, "supersedes": 1},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+        )
+        assert stored.status_code == 201, stored.text
+        flagged = [cell for cell in api(server, "/v1/matrix")["cells"] if cell["flag"]]
+        assert [(cell["party"], cell["issue"], cell["quote"]) for cell in flagged] == [("russia", "cede-donbas", quote)]
+
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            viewer = Viewer(page, server)
+            page.on("pageerror", lambda error: viewer.errors.append(f"page error: {error}"))
+            viewer.open()
+            assert page.locator("button.cell .cell-flag").count() == 1
+            cell = viewer.cell("russia", "cede-donbas")
+            assert cell.locator(".cell-flag").count() == 1
+            assert "quote drifted in a newer version of its source" in cell.get_attribute("aria-label")
+            cell.click()
+            note = page.locator("#detail .quote-flag").inner_text()
+            assert f"source {stored.json()['id']}" in note and "close variant" in note
+            assert viewer.errors == []
+        finally:
+            context.close()

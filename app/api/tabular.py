@@ -43,7 +43,7 @@ def _csv(rows: Iterable[list[object]]) -> bytes:
 
 CELL_HEADER = [
     "stance", "summary", "stated_on", "statement", "quote", "speaker",
-    "quote_start", "quote_end", "source", "source_title", "source_url",
+    "quote_start", "quote_end", "source", "source_title", "source_url", "flag",
 ]  # fmt: skip
 
 
@@ -63,6 +63,7 @@ def _cell_columns(cell: dict[str, Any] | None) -> list[object]:
         source["id"],
         source["title"],
         source["url"] or "",
+        cell["flag"]["outcome"] if cell["flag"] else "",
     ]
 
 

@@ -2,8 +2,9 @@
 
 When a source supersedes another, every standing statement quoting the old one is re-anchored on
 the new text, the way annotation tools re-anchor highlights; one `Anchoring` row per statement
-records the outcome. A `drifted` row is the flag an editor acts on: the statement stays on the old
-source until it is corrected (or retracted).
+records the outcome. A `drifted` or `orphaned` row is a flag on the statement, shown in the matrix,
+until an editor resolves it: by correcting the statement's quote, by retracting it, or by confirming
+that it stands as it is on the old version (which stays stored and checkable).
 """
 
 import enum
@@ -23,6 +24,12 @@ class AnchoringOutcome(enum.StrEnum):
     orphaned = "orphaned"
 
 
+class AnchoringResolution(enum.StrEnum):
+    corrected = "corrected"
+    retracted = "retracted"
+    confirmed = "confirmed"
+
+
 class Anchoring(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # The new (superseding) source the statement was re-anchored on.
@@ -35,12 +42,17 @@ class Anchoring(SQLModel, table=True):
     new_end: int | None = None
     similarity: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Null while a drifted or orphaned outcome awaits an editor (anchored ones need nobody).
+    resolution: str | None = Field(default=None, sa_type=String(16))
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: str | None = Field(default=None, max_length=100)
 
 
 # --- API schemas -------------------------------------------------------------------------------
 
 
 class AnchoringPublic(SQLModel):
+    source: int = Field(description="The newer version the statement's quote was looked for in.")
     statement: int
     outcome: AnchoringOutcome = Field(
         description="`anchored`: the exact quote was found and the statement now quotes the new source; "
@@ -57,6 +69,13 @@ class AnchoringPublic(SQLModel):
         "an orphaned quote, the best score found."
     )
     created_at: datetime
+    resolution: AnchoringResolution | None = Field(
+        description="How an editor settled a drifted or orphaned outcome: `corrected` (the statement's quote was "
+        "changed), `retracted`, or `confirmed` (it stands as it is on the older version). Null while the outcome "
+        "is still flagged in the matrix, and always for `anchored`."
+    )
+    resolved_at: datetime | None
+    resolved_by: str | None = Field(description="Name of the token that resolved it.")
 
 
 class AnchoringCounts(SQLModel):
@@ -74,6 +93,25 @@ class AnchoringReport(SQLModel):
     supersedes: int | None = Field(description="The source whose statements were re-anchored.")
     counts: AnchoringCounts
     outcomes: list[AnchoringPublic] = Field(description="One per statement, in statement id order.")
+    pending: int = Field(description="Drifted or orphaned outcomes no editor has resolved yet.")
+
+
+class QuoteFlag(SQLModel):
+    """Why a matrix cell's quote needs an editor: a newer version of its source lacks it verbatim."""
+
+    outcome: AnchoringOutcome = Field(description="`drifted` (a close passage exists) or `orphaned` (none does).")
+    source: int = Field(description="The newer version of the statement's source.")
+    similarity: float | None
+    flagged_at: datetime
+
+
+class AnchoringReview(SQLModel):
+    """The flags an editor's confirmation settled."""
+
+    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ANCHORING_REVIEW))
+
+    statement: int
+    resolved: list[AnchoringPublic] = Field(description="The outcomes now resolved as `confirmed`.")
 
 
 class TextChangeKind(enum.StrEnum):

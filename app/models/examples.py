@@ -241,6 +241,7 @@ def _cell(statement: dict[str, Any], evidence_count: int) -> dict[str, Any]:
         "source": _SOURCE_REF,
         "evidence_count": evidence_count,
         "evidence_since": "2025-08-14",
+        "flag": None,
     }
 
 
@@ -317,6 +318,7 @@ ANCHORING_REPORT: dict[str, Any] = {
     "counts": {"anchored": 1, "drifted": 1, "orphaned": 1},
     "outcomes": [
         {
+            "source": 3,
             "statement": 1,
             "outcome": "anchored",
             "old_start": 1290,
@@ -326,8 +328,12 @@ ANCHORING_REPORT: dict[str, Any] = {
             "new_text": "the Russian camp reportedly demanded that Ukraine cede the entirety of the Donbas region",
             "similarity": 1.0,
             "created_at": RECORDED_AT,
+            "resolution": None,
+            "resolved_at": None,
+            "resolved_by": None,
         },
         {
+            "source": 3,
             "statement": 2,
             "outcome": "drifted",
             "old_start": 1464,
@@ -337,8 +343,12 @@ ANCHORING_REPORT: dict[str, Any] = {
             "new_text": "the Kremlin’s demand includes even those areas still under Ukrainian control",
             "similarity": 0.945,
             "created_at": RECORDED_AT,
+            "resolution": None,
+            "resolved_at": None,
+            "resolved_by": None,
         },
         {
+            "source": 3,
             "statement": 3,
             "outcome": "orphaned",
             "old_start": 1547,
@@ -348,7 +358,23 @@ ANCHORING_REPORT: dict[str, Any] = {
             "new_text": None,
             "similarity": 0.412,
             "created_at": RECORDED_AT,
+            "resolution": None,
+            "resolved_at": None,
+            "resolved_by": None,
         },
+    ],
+    "pending": 2,
+}
+# POST /v1/statements/2/confirm, after the re-anchoring above
+ANCHORING_REVIEW: dict[str, Any] = {
+    "statement": 2,
+    "resolved": [
+        {
+            **ANCHORING_REPORT["outcomes"][1],
+            "resolution": "confirmed",
+            "resolved_at": RECORDED_AT,
+            "resolved_by": "editor",
+        }
     ],
 }
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import examples
+from app.models.anchoring import QuoteFlag
 from app.models.common import Stance
 from app.models.statement import Selector, StatementPublic
 
@@ -44,6 +45,11 @@ class Cell(BaseModel):
     source: SourceRef | None
     evidence_count: int = Field(description="Standing statements on this party and issue, up to the as-of date.")
     evidence_since: date | None = Field(description="`stated_on` of the earliest of them.")
+    flag: QuoteFlag | None = Field(
+        default=None,
+        description="Set while a newer version of the quote's source lacks the quote verbatim (re-anchoring found it "
+        "`drifted` or `orphaned`) and no editor has corrected, retracted or confirmed the statement.",
+    )
     evidence: list[StatementPublic] | None = Field(
         default=None, description="With `?evidence=all`: every statement behind the cell, oldest first."
     )

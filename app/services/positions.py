@@ -16,6 +16,7 @@ from sqlalchemy import Date, Integer, and_, bindparam, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from app.models.anchoring import Anchoring, AnchoringOutcome
 from app.models.issue import Issue
 from app.models.party import Party
 from app.models.source import Source
@@ -72,6 +73,23 @@ def _ordered_standing(newest_first: bool, from_source: bool) -> Any:
     )
 
 
+def _pending_flag() -> Any:
+    """The newest unresolved drifted or orphaned re-anchoring of the cell's statement, if any."""
+    flag = aliased(Anchoring)
+    return (
+        select(flag.id)
+        .where(
+            flag.statement_id == Statement.id,
+            flag.resolution.is_(None),  # type: ignore[union-attr]
+            flag.outcome != AnchoringOutcome.anchored.value,
+        )
+        .order_by(flag.id.desc())
+        .limit(1)
+        .correlate(Statement)
+        .scalar_subquery()
+    )
+
+
 @cache
 def _cells_query(from_source: bool) -> Any:
     """Built once: per cell of :cell_party_ids × :cell_issue_ids, the newest standing statement with
@@ -112,11 +130,16 @@ def _cells_query(from_source: bool) -> Any:
             Source.published_at,
             Source.url,
             grid.c.evidence_since,
+            Anchoring.outcome,
+            Anchoring.source_id,
+            Anchoring.similarity,
+            Anchoring.created_at,
         )
         .join(Statement, Statement.id == grid.c.statement_id)
         .join(Source, Source.id == Statement.source_id)
         .join(Party, Party.id == grid.c.party_id)
         .join(Issue, Issue.id == grid.c.issue_id)
+        .outerjoin(Anchoring, Anchoring.id == _pending_flag())
     )
 
 
@@ -150,6 +173,9 @@ def positions(session: Session, scope: Scope) -> dict[CellKey, CellData]:
             "source": {"id": row[14], "title": row[15], "published_at": row[16], "url": row[17]},
             "evidence_count": counts.get(key, 0),
             "evidence_since": row[18],
+            "flag": None
+            if row[19] is None
+            else {"outcome": row[19], "source": row[20], "similarity": row[21], "flagged_at": row[22]},
         }
     return cells
 
@@ -161,6 +187,7 @@ def empty_cell(party_slug: str, issue_slug: str) -> CellData:
         **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
         "evidence_count": 0,
         "evidence_since": None,
+        "flag": None,
     }
 
 

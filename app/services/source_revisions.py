@@ -21,7 +21,6 @@ from app.models.anchoring import (
     Anchoring,
     AnchoringCounts,
     AnchoringOutcome,
-    AnchoringPublic,
     AnchoringReport,
     TextChange,
     TextChangeKind,
@@ -29,6 +28,7 @@ from app.models.anchoring import (
 )
 from app.models.source import Source, SourceCreate, SourceCreated
 from app.models.statement import Statement
+from app.services.anchoring_review import is_pending, outcome_public
 from app.services.audit import record
 from app.services.quotes import (
     Anchor,
@@ -312,24 +312,15 @@ def reanchor_statements(session: Session, new: Source, *, threshold: float, acto
 
 def _report(source: Source, rows: list[Anchoring]) -> AnchoringReport:
     counts = AnchoringCounts()
-    outcomes = []
     for row in rows:
         setattr(counts, row.outcome, getattr(counts, row.outcome) + 1)
-        has_span = row.new_start is not None and row.new_end is not None
-        outcomes.append(
-            AnchoringPublic(
-                statement=row.statement_id,
-                outcome=AnchoringOutcome(row.outcome),
-                old_start=row.old_start,
-                old_end=row.old_end,
-                new_start=row.new_start,
-                new_end=row.new_end,
-                new_text=source.text[row.new_start : row.new_end] if has_span else None,
-                similarity=row.similarity,
-                created_at=row.created_at,
-            )
-        )
-    return AnchoringReport(source=source.id, supersedes=source.supersedes_id, counts=counts, outcomes=outcomes)
+    return AnchoringReport(
+        source=source.id,
+        supersedes=source.supersedes_id,
+        counts=counts,
+        outcomes=[outcome_public(row, source.text) for row in rows],
+        pending=sum(is_pending(row) for row in rows),
+    )
 
 
 def store_source(session: Session, data: SourceCreate, *, threshold: float, actor: str) -> SourceCreated:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.errors import AlreadyRetracted, InvalidField, NotFound
+from app.models.anchoring import AnchoringResolution
 from app.models.common import Stance, utcnow
 from app.models.issue import Issue
 from app.models.party import Party
@@ -28,6 +29,7 @@ from app.models.statement import (
     StatementRevisionPublic,
     StatementUpdate,
 )
+from app.services.anchoring_review import settle_pending
 from app.services.audit import record, snapshot
 from app.services.evidence import month_of, tally
 from app.services.issues import issues
@@ -215,7 +217,10 @@ def correct_statement(
     for name in ("speaker", "stated_on"):
         if name in values:
             proposed[name] = values[name]
+    quoted = (statement.source_id, statement.quote_start, statement.quote_end)
     revised = _revise(session, statement, party_slug, issue_slug, proposed, note=note, actor=actor)
+    if (statement.source_id, statement.quote_start, statement.quote_end) != quoted:
+        settle_pending(session, statement_id, AnchoringResolution.corrected, actor=actor)
     session.commit()
     return revised
 
@@ -290,6 +295,7 @@ def retract_statement(
     statement.retraction_reason = data.reason
     session.add(statement)
     tally(session, statement.party_id, statement.issue_id, month_of(retracted_on), retracted=1)
+    settle_pending(session, statement_id, AnchoringResolution.retracted, actor=actor)
     after = to_public(statement, party_slug, issue_slug)
     record(
         session, actor=actor, entity="statement", entity_id=statement_id, action="retract",

@@ -300,6 +300,7 @@ function cellButton(party, issue, cell, change) {
   const changed = change && CHANGED.has(change);
   const label = `${party.name} on ${issue.title}: ${STANCE_LABEL[stance]}` +
     (cell?.evidence_count > 1 ? `, ${cell.evidence_count} statements` : "") +
+    (cell?.flag ? `, quote ${cell.flag.outcome} in a newer version of its source` : "") +
     (change ? (changed ? `, ${change}` : ", unchanged") : "");
   return el("button", {
     type: "button",
@@ -310,6 +311,7 @@ function cellButton(party, issue, cell, change) {
   },
   el("span", { class: "cell-label" }, stance === "none" ? "—" : STANCE_LABEL[stance]),
   cell?.evidence_count > 1 ? el("span", { class: "cell-count", title: `${cell.evidence_count} statements` }, `×${cell.evidence_count}`) : null,
+  cell?.flag ? el("span", { class: "cell-flag", title: `Quote ${cell.flag.outcome}: needs an editor` }, "⚑") : null,
   changed ? el("span", { class: `badge change-${change}` }, change) : null,
   );
 }
@@ -351,6 +353,12 @@ function cellBlock(cell, party, asOf) {
       el("span", { class: "quote-text" }, cell.quote),
       el("span", { class: "quote-mark", "aria-hidden": "true" }, "»")),
     context,
+    cell.flag
+      ? el("p", { class: "quote-flag", role: "note" },
+        `Needs review: source ${cell.flag.source}, a newer version of this article, `,
+        cell.flag.outcome === "drifted" ? "has only a close variant of this quote" : "no longer has this quote",
+        ". An editor can correct, retract or confirm the statement.")
+      : null,
     el("dl", { class: "facts" },
       el("dt", {}, "Speaker"), el("dd", { class: "speaker" }, cell.speaker || el("span", { class: "muted" }, "not named")),
       el("dt", {}, "Stated on"), el("dd", { class: "stated-on" }, cell.stated_on ? time(cell.stated_on) : "—"),

@@ -12,6 +12,7 @@ from app.api.deps import (
     SessionDep,
     problems,
 )
+from app.models.anchoring import AnchoringReview
 from app.models.common import BoundedDate, Slug, Stance
 from app.models.page import Page
 from app.models.statement import (
@@ -21,6 +22,7 @@ from app.models.statement import (
     StatementRetract,
     StatementUpdate,
 )
+from app.services import anchoring_review
 from app.services import statements as service
 
 router = APIRouter(prefix="/v1/statements", tags=["statements"])
@@ -129,6 +131,22 @@ def retract_statement(
     """Marks the statement as no longer standing, with a reason; it stays readable with its history.
     Needs the write scope."""
     return service.retract_statement(session, statement_id, body, actor=actor)
+
+
+@router.post(
+    "/{statement_id}/confirm",
+    name="confirm",
+    response_model=AnchoringReview,
+    responses=problems(401, 403, 404, 409, 422),
+    summary="Confirm a statement whose quote drifted or was orphaned",
+    response_description="The re-anchoring flags this confirmation settled",
+)
+def confirm_statement(session: SessionDep, actor: ActorDep, statement_id: EntityId) -> AnchoringReview:
+    """When a newer version of a statement's source no longer carries its quote verbatim, the matrix
+    flags the cell (`flag`). Confirming says the statement stands as recorded, on the version it
+    quotes, and removes the flag; correcting the quote (PATCH) or retracting the statement removes it
+    too. 409 when the statement has no open flag. Needs the write scope."""
+    return anchoring_review.confirm(session, statement_id, actor=actor)
 
 
 @router.get(

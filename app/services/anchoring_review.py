@@ -1,0 +1,101 @@
+"""Flags left by re-anchoring, and how editors settle them.
+
+A drifted or orphaned outcome is a flag on its statement until an editor acts: correcting the
+statement's quote settles it as `corrected`, retracting the statement as `retracted`, and an
+explicit confirmation (the statement stands as it is, on the older version it still quotes) as
+`confirmed`. The matrix shows a cell's flag while it is unsettled (app/services/positions.py).
+"""
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.errors import Conflict, NotFound
+from app.models.anchoring import (
+    Anchoring,
+    AnchoringOutcome,
+    AnchoringPublic,
+    AnchoringResolution,
+    AnchoringReview,
+)
+from app.models.common import utcnow
+from app.models.source import Source
+from app.models.statement import Statement
+from app.services.audit import record
+
+
+def outcome_public(row: Anchoring, new_text: str) -> AnchoringPublic:
+    """One outcome as the API shows it; `new_text` is the text of the newer version (`row.source_id`)."""
+    has_span = row.new_start is not None and row.new_end is not None
+    return AnchoringPublic(
+        source=row.source_id,
+        statement=row.statement_id,
+        outcome=AnchoringOutcome(row.outcome),
+        old_start=row.old_start,
+        old_end=row.old_end,
+        new_start=row.new_start,
+        new_end=row.new_end,
+        new_text=new_text[row.new_start : row.new_end] if has_span else None,
+        similarity=row.similarity,
+        created_at=row.created_at,
+        resolution=AnchoringResolution(row.resolution) if row.resolution else None,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+    )
+
+
+def is_pending(row: Anchoring) -> bool:
+    return row.outcome != AnchoringOutcome.anchored and row.resolution is None
+
+
+def _pending(session: Session, statement_id: int) -> list[Anchoring]:
+    rows = session.exec(
+        select(Anchoring)
+        .where(
+            Anchoring.statement_id == statement_id,
+            Anchoring.resolution.is_(None),  # type: ignore[union-attr]
+            Anchoring.outcome != AnchoringOutcome.anchored.value,
+        )
+        .order_by(Anchoring.id)
+    ).scalars()
+    return list(rows)
+
+
+def _settle(session: Session, rows: Iterable[Anchoring], resolution: AnchoringResolution, actor: str) -> None:
+    now = utcnow()
+    for row in rows:
+        row.resolution, row.resolved_at, row.resolved_by = resolution.value, now, actor
+        session.add(row)
+
+
+def settle_pending(session: Session, statement_id: int, resolution: AnchoringResolution, *, actor: str) -> None:
+    """Settles the statement's open flags as part of the caller's write (a correction or a retraction);
+    the caller commits."""
+    _settle(session, _pending(session, statement_id), resolution, actor)
+
+
+def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringReview:
+    """The editor's word that the statement stands as recorded, although a newer version of its
+    source no longer carries the quote verbatim."""
+    statement = session.get(Statement, statement_id)
+    if statement is None:
+        raise NotFound(f"No statement with id {statement_id}.")
+    rows = _pending(session, statement_id)
+    if not rows:
+        raise Conflict(
+            f"Statement {statement_id} has no drifted or orphaned quote awaiting review; "
+            f"see GET /v1/statements/{statement_id} and the anchoring of newer sources."
+        )
+    _settle(session, rows, AnchoringResolution.confirmed, actor)
+    record(
+        session, actor=actor, entity="statement", entity_id=statement_id, action="confirm",
+        after={"anchoring": [row.id for row in rows], "resolution": AnchoringResolution.confirmed.value},
+    )  # fmt: skip
+    session.commit()
+    texts = dict(
+        session.exec(select(Source.id, Source.text).where(Source.id.in_({row.source_id for row in rows}))).all()  # type: ignore[union-attr]
+    )
+    return AnchoringReview(
+        statement=statement_id, resolved=[outcome_public(row, texts[row.source_id]) for row in rows]
+    )
