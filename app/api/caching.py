@@ -189,7 +189,7 @@ async def _current_version(state: Any) -> int | None:
     probe = state.version_probe
     try:
         if probe is not None:
-            return probe.read()
+            return await probe.read_async()
         return await anyio.to_thread.run_sync(read_version, state.engine)
     except (PoolTimeout, sqlite3.Error):
         return None

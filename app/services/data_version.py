@@ -1,8 +1,11 @@
 """The data version: bumped inside every writing transaction, read to derive ETags and cache keys."""
 
+import asyncio
 import sqlite3
+import threading
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
@@ -38,6 +41,9 @@ class SqliteVersionProbe:
         self._path = database_path
         self._connection: sqlite3.Connection | None = None
 
+    async def read_async(self) -> int:
+        return self.read()
+
     def read(self) -> int:
         if self._connection is None:
             self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -50,11 +56,99 @@ class SqliteVersionProbe:
             self._connection = None
 
 
-def version_probe(engine: Engine) -> SqliteVersionProbe | None:
-    """A probe for file-backed SQLite; other databases are read through the pool instead."""
+class PostgresVersionProbe:
+    """Reads the PostgreSQL data version for requests waiting in the event loop, one query per batch.
+
+    A request's version must come from a query that started after the request arrived (then a
+    write committed before it, by any process, is seen). One thread with its own autocommit
+    connection runs queries back to back; each answers every request that arrived before it began.
+    Under load, dozens of requests share one round trip, and none takes a pool connection or a
+    worker thread.
+    """
+
+    # Beyond this, a request stops waiting and the application answers it the ordinary way.
+    WAIT_S = 2.0
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._changed = threading.Condition()
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[int | None]]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    async def read_async(self) -> int | None:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int | None] = loop.create_future()
+        with self._changed:
+            if self._closed:
+                return None
+            self._waiting.append((loop, answer))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="stancemap-version-probe", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+        try:
+            return await asyncio.wait_for(answer, self.WAIT_S)
+        except TimeoutError:
+            return None
+
+    def _serve(self) -> None:
+        connection: psycopg.Connection[Any] | None = None
+        while True:
+            with self._changed:
+                while not self._waiting and not self._closed:
+                    self._changed.wait()
+                if self._closed:
+                    break
+                batch, self._waiting = self._waiting, []
+            version: int | None = None
+            try:
+                if connection is None or connection.closed:
+                    connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                row = connection.execute("SELECT version FROM data_version WHERE id = 1").fetchone()
+                version = int(row[0]) if row else None
+            except psycopg.Error:
+                # Unreachable or restarted: these requests go to the application, the next batch reconnects.
+                if connection is not None:
+                    connection.close()
+                connection = None
+            for loop, answer in batch:
+                try:
+                    loop.call_soon_threadsafe(_settle, answer, version)
+                except RuntimeError:  # that request's event loop has closed meanwhile
+                    pass
+        if connection is not None:
+            connection.close()
+        for loop, answer in self._waiting:
+            try:
+                loop.call_soon_threadsafe(_settle, answer, None)
+            except RuntimeError:
+                pass
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=self.WAIT_S + 5)
+
+
+def _settle(answer: "asyncio.Future[int | None]", version: int | None) -> None:
+    if not answer.done():
+        answer.set_result(version)
+
+
+VersionProbe = SqliteVersionProbe | PostgresVersionProbe
+
+
+def version_probe(engine: Engine) -> VersionProbe | None:
+    """A probe for file-backed SQLite or PostgreSQL; anything else is read through the pool instead."""
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
         return SqliteVersionProbe(database)
+    if engine.dialect.name == "postgresql":
+        return PostgresVersionProbe(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
     return None
 
 
