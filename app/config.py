@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     # When a source supersedes another: a quote whose closest passage in the new text scores below
     # this (0-1, quote and context) is orphaned instead of flagged as drifted for an editor.
     anchoring_threshold: float = Field(default=0.75, ge=0, le=1)
+    # POST /v1/sources with only a `url` fetches the page. Private, loopback, link-local and other
+    # non-public addresses are refused unless this is true (an intranet deployment, or tests).
+    fetch_allow_private: bool = False
+    # Budget for the whole fetch, redirects and reading included.
+    fetch_timeout_s: float = Field(default=10, gt=0, le=120)
+    # Pages larger than this (after decompression) are refused rather than read to the end.
+    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    # Sent with every fetch, so publishers can tell who reads their pages; add a contact if you can.
+    fetch_user_agent: str = Field(default="Stancemap/0.1 (source fetcher)", min_length=1, max_length=300)
 
     @property
     def cors_origin_list(self) -> list[str]:

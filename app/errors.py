@@ -32,6 +32,13 @@ PROBLEM_TYPES: dict[str, str] = {
     "body-too-large": "The request body exceeds the server's limit.",
     "unauthorized": "The request needs `Authorization: Bearer <token>` with a valid, unrevoked token.",
     "forbidden": "The token is valid but its scope does not allow this request.",
+    "fetch-refused": "The server will not fetch `url`: it resolves to a private, loopback, link-local or otherwise "
+    "non-public address (`address_class` says which; a redirect leading there counts too), which the server fetches "
+    "only when run with STANCEMAP_FETCH_ALLOW_PRIVATE=true, or it carries credentials. Nothing was stored; send the "
+    "document's text in `text` instead.",
+    "fetch-failed": "The page at `url` could not be fetched or yielded no text; `reason` says why: `dns`, "
+    "`connection`, `timeout`, `http-status` (with `upstream_status`), `redirects`, `too-large`, `content-type` "
+    "(only text/html and text/plain are read) or `no-text`. Nothing was stored; retry later, or send the text in `text`.",
     "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
     "busy": "The server had no database connection free in time; retry after the `Retry-After` seconds.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
@@ -127,6 +134,20 @@ class AlreadyRetracted(ProblemError):
     status = 409
     type_name = "already-retracted"
     title = "Statement already retracted"
+
+
+class FetchRefused(ProblemError):
+    status = 422
+    type_name = "fetch-refused"
+    title = "URL not fetched"
+
+
+class FetchFailed(ProblemError):
+    """The upstream page failed us: the server acted as a gateway, so 502 Bad Gateway."""
+
+    status = 502
+    type_name = "fetch-failed"
+    title = "Page could not be fetched"
 
 
 def problem_response(

@@ -78,6 +78,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict with stored data",
         413: "Request body too large",
         422: "Invalid fields",
+        502: "An upstream server failed: the page to fetch could not be read",
     }
     # Documented as application/json here; create_app() moves them to application/problem+json.
     return {status: {"model": Problem, "description": descriptions.get(status, "Error")} for status in statuses}

@@ -80,6 +80,8 @@ SOURCE_CREATE: dict[str, Any] = {
     "published_at": "2025-08-18",
     "text": SOURCE_EXCERPT,
 }
+# Only a URL: the server fetches the page and takes the text and the rest from it (.example is reserved).
+SOURCE_CREATE_FROM_URL: dict[str, Any] = {"url": "https://news.example/2025/08/18/white-house-talks", "kind": "article"}
 SOURCE_UPDATE: dict[str, Any] = {"publisher": "Washington Examiner", "title_is_editorial": False}
 _SOURCE_FIELDS: dict[str, Any] = {
     "title": SEED_SOURCE_TITLE,
@@ -94,6 +96,7 @@ SOURCE_SUMMARY: dict[str, Any] = {
     "id": 1,
     "url": None,
     "published_at": "2025-08-18T00:00:00Z",
+    "retrieved_at": None,
     "sha256": "056396a818e25ccb153d7ae267d4416a817cc3a107cc41b624c833b935a71275",
     "text_length": 7139,
     "supersedes": None,
@@ -393,4 +396,48 @@ TEXT_DIFF: dict[str, Any] = {
             "new_text": "still",
         }
     ],
+}
+
+# POST /v1/sources/1/candidates with this body, on the seeded database.
+CANDIDATE_REQUEST: dict[str, Any] = {"min_confidence": 0.8, "parties": ["russia"], "issues": ["security-guarantees"]}
+_CANDIDATE_QUOTE = (
+    "the U.S. “could offer Article 5-like protection, which is one of the real reasons why Ukraine wants to be in NATO.”"
+)
+CANDIDATE_LIST: dict[str, Any] = {
+    "source": 1,
+    "candidates": [
+        {
+            "quote": _CANDIDATE_QUOTE,
+            "start": 3732,
+            "end": 3847,
+            "kind": "reported",
+            "speaker": "Russia",
+            "speaker_pronoun": None,
+            "party": "russia",
+            "issue": "security-guarantees",
+            "issues": [
+                {"issue": "security-guarantees", "score": 4.2, "keywords": ["article 5", "article 5-like protection", "nato"]},
+                {"issue": "nato-membership", "score": 3.0, "keywords": ["be in nato", "nato"]},
+                {"issue": "alaska-resources", "score": 0.2, "keywords": ["alaska"]},
+            ],
+            "stance": "lean_support",
+            "confidence": 0.82,
+            "split_from": None,
+            "existing_statement": 8,
+            "statement": {
+                "party": "russia",
+                "issue": "security-guarantees",
+                "source": 1,
+                "quote": _CANDIDATE_QUOTE,
+                "stance": "lean_support",
+                "summary": None,
+                "speaker": "Russia",
+                "stated_on": "2025-08-18",
+                "start": 3732,
+                "prefix": None,
+            },
+        }
+    ],
+    "counts": {"found": 33, "returned": 1, "direct": 0, "reported": 1, "with_party": 1, "with_issue": 1, "existing": 1},
+    "truncated": False,
 }

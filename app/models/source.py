@@ -83,6 +83,7 @@ class Source(SourceBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     url: str | None = Field(default=None, max_length=2048)
     published_at: datetime = Field(sa_type=UTCDateTime)
+    retrieved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     text: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64, index=True)
     supersedes_id: int | None = Field(
@@ -94,15 +95,49 @@ class Source(SourceBase, table=True):
 
 
 class SourceCreate(SourceBase):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.SOURCE_CREATE))
+    """A document to store: its `text` with `title` and `published_at`, or only its `url` for the server to fetch."""
 
-    url: Url | None = Field(default=None, max_length=2048)
-    published_at: PublishedAt = Field(
-        description="Publication time; a bare date (`2025-08-18`) means midnight UTC that day.",
+    # The rule is checked by the route, not written as `anyOf` here: generated clients would lose the model.
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=examples.shown(examples.SOURCE_CREATE, examples.SOURCE_CREATE_FROM_URL)
+    )
+
+    title: ShortText | None = Field(
+        default=None,
+        description="Headline, or an editorial title (see `title_is_editorial`). Required with `text`. When the "
+        "page is fetched and no title is given: the page's headline, else the URL's host and path, marked editorial.",
+    )
+    publisher: Name | None = Field(
+        default=None,
+        description="When the page is fetched and this is left out: the site's name from its metadata, else the "
+        "author's, else the host's.",
+    )
+    language: Language = Field(
+        default="en", description="BCP 47 language tag. When the page is fetched and this is left out: the page's own."
+    )
+    url: Url | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where the document is published. Without `text`, the server fetches it: http or https, public "
+        "addresses only, redirects followed up to a limit (5 by default), text/html (whose main text is extracted, "
+        "without navigation and boilerplate) or text/plain; the address the text was finally read from is stored.",
+    )
+    published_at: PublishedAt | None = Field(
+        default=None,
+        description="Publication time; a bare date (`2025-08-18`) means midnight UTC that day. Required with "
+        "`text`. When the page is fetched and this is left out: the time the page states, else `retrieved_at`, "
+        "the latest it can have been published.",
         schema_extra={"examples": ["2025-08-18"]},
     )
-    text: SourceText = Field(
-        description="The full text, stored exactly as given; quotes are checked against it character by character."
+    text: SourceText | None = Field(
+        default=None,
+        description="The full text, stored exactly as given; quotes are checked against it character by character. "
+        "Leave it out to have the server fetch `url` and store the text it extracts, which is then just as fixed.",
+    )
+    retrieved_at: PublishedAt | None = Field(
+        default=None,
+        description="When the text was taken from `url`. Set by the server when it fetches the page; with `text`, "
+        "when your copy was taken, if known.",
     )
     supersedes: int | None = Field(
         default=None, ge=1, le=2_147_483_647, description="Id of the earlier version of the same document."
@@ -132,6 +167,10 @@ class SourceSummary(SourceBase):
     id: int
     url: str | None
     published_at: datetime
+    retrieved_at: datetime | None = Field(
+        description="When the text was taken from `url`: the time the server fetched the page, or the time the "
+        "client gave with the text; null when not known."
+    )
     sha256: str = Field(description="SHA-256 of the text encoded as UTF-8, in hex.")
     text_length: int = Field(description="Length of the text in characters (the unit of quote offsets).")
     supersedes: int | None

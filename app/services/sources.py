@@ -120,6 +120,7 @@ def source_summary(source: Source) -> SourceSummary:
         language=source.language,
         url=source.url,
         published_at=source.published_at,
+        retrieved_at=source.retrieved_at,
         sha256=source.sha256,
         text_length=len(source.text),
         supersedes=source.supersedes_id,

@@ -2,6 +2,7 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 
 from app.api.deps import (
@@ -23,7 +24,7 @@ from app.models.source import (
     SourceSummary,
     SourceUpdate,
 )
-from app.services import source_revisions
+from app.services import fetching, source_revisions
 from app.services import sources as service
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
@@ -53,8 +54,12 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
     name="create",
     response_model=SourceCreated,
     status_code=status.HTTP_201_CREATED,
-    responses={201: CREATED, **problems(400, 401, 403, 413, 422)},
-    summary="Store a source document",
+    responses={
+        201: CREATED,
+        **problems(400, 401, 403, 413, 422, 502),
+        422: {**problems(422)[422], "description": "Invalid fields, or a `url` the server will not fetch"},
+    },
+    summary="Store a source document, given or fetched from its URL",
     response_description="The stored source, with its id, sha256, text length and, for a new version, the re-anchoring",
 )
 def create_source(
@@ -65,11 +70,45 @@ def create_source(
     quoting the earlier one is then re-anchored on it, in the same transaction. A quote found
     verbatim moves to the new source (a new revision of the statement); a quote found only
     approximately is `drifted` and stays on the old source until an editor corrects the statement;
-    one not found is `orphaned`. `anchoring` reports each outcome. Needs the write scope."""
-    threshold = request.app.state.settings.anchoring_threshold
-    created = source_revisions.store_source(session, body, threshold=threshold, actor=actor)
+    one not found is `orphaned`. `anchoring` reports each outcome. Needs the write scope.
+
+    Without `text`, the server fetches `url` and stores the article's main text as extracted from
+    the page (or a text/plain page as served), with `retrieved_at` and, where the request leaves
+    them out, the title, publisher, publication time and language the page states. Refused with
+    422 `fetch-refused` when the URL resolves to a non-public address (also after a redirect) or
+    carries credentials; 502 `fetch-failed` when the page cannot be fetched or yields no text
+    (`reason`: `dns`, `connection`, `timeout`, `http-status`, `redirects`, `too-large`,
+    `content-type`, `no-text`). Nothing is stored then."""
+    settings = request.app.state.settings
+    _check_text_or_url(body)
+    if body.text is None:
+        # Reading the token opened a transaction (on SQLite, holding the write lock): end it, so no
+        # lock or connection is held while the page is fetched.
+        session.rollback()
+        page = fetching.fetch_page(str(body.url), settings=settings)
+        body = fetching.source_from_page(body, page)
+    created = source_revisions.store_source(session, body, threshold=settings.anchoring_threshold, actor=actor)
     response.headers["Location"] = f"/v1/sources/{created.id}"
     return created
+
+
+def _check_text_or_url(body: SourceCreate) -> None:
+    """The rule across fields (`text` with `title` and `published_at`, or a `url` to fetch),
+    reported like any other invalid field."""
+    invalid: list[tuple[str, str, str]] = []
+    if body.text is not None:
+        invalid += [
+            (name, "missing", "Field required with `text`") for name in ("title", "published_at")
+            if getattr(body, name) is None
+        ]  # fmt: skip
+    elif body.url is None:
+        invalid.append(("text", "missing", "Field required: give the document's `text`, or its `url` to fetch it"))
+    elif body.retrieved_at is not None:
+        invalid.append(("retrieved_at", "value_error", "Given only with `text`: a fetch records its own time"))
+    if invalid:
+        raise RequestValidationError(
+            [{"type": kind, "loc": ("body", name), "msg": message, "input": None} for name, kind, message in invalid]
+        )
 
 
 @router.get(
