@@ -19,9 +19,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any
 
 import httpx
-import trafilatura
 from pydantic import TypeAdapter, ValidationError
-from trafilatura.utils import load_html
 
 from app.config import Settings
 from app.errors import FetchFailed, FetchRefused
@@ -265,6 +263,10 @@ class _Fetch:
         return page
 
     def _html_page(self, body: bytes, charset: str | None, retrieved_at: datetime) -> FetchedPage:
+        # Imported on the first HTML page: trafilatura and lxml add ~25 MB to every server process.
+        import trafilatura
+        from trafilatura.utils import load_html
+
         markup: bytes | str = body
         if charset:
             try:
