@@ -14,6 +14,7 @@ from app.api.auth import read_access
 from app.api.caching import CachedViewShortcut, ViewRenderer
 from app.api.deps import READ_PROBLEMS
 from app.api.routes import (
+    anchoring,
     audit,
     candidates,
     diffs,
@@ -51,6 +52,7 @@ TAGS = [
     {"name": "issues", "description": "The propositions stances are taken on."},
     {"name": "sources", "description": "Stored documents, immutable text, that quotes are taken from."},
     {"name": "statements", "description": "Stances backed by a verbatim quote, with revisions and retractions."},
+    {"name": "anchoring", "description": "Where quotes landed when their source was revised, and what awaits an editor."},
     {"name": "candidates", "description": "Statements proposed from a source's text, for an editor to accept."},
     {"name": "audit", "description": "Every write: who, what and when (admin scope)."},
     {"name": "problems", "description": "Descriptions of the problem types that errors refer to."},
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(problems.router)
-    for module in (matrix, diffs, timeline, parties, issues, sources, statements, audit):
+    for module in (matrix, diffs, timeline, parties, issues, sources, statements, anchoring, audit):
         app.include_router(module.router, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
     # A POST that only reads: its own token check (write scope) goes through the read engine, so
     # the routers' read check, which would open the write engine's session for a POST, is left out.

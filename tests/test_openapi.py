@@ -75,6 +75,7 @@ OPERATION_IDS = [
     "POST /v1/statements/{statement_id}/retract -> statements-retract",
     "POST /v1/statements/{statement_id}/confirm -> statements-confirm",
     "GET /v1/statements/{statement_id}/history -> statements-history",
+    "GET /v1/anchoring -> anchoring-list",
     "GET /v1/audit -> audit-list",
     "POST /v1/sources/{source_id}/candidates -> candidates-propose",
 ]

@@ -342,3 +342,36 @@ def test_confirming_needs_a_flag_and_a_known_statement(client, seeded, anonymous
     assert_problem(client.post("/v1/statements/1/confirm"), 409, "conflict")
     assert_problem(client.post("/v1/statements/424242/confirm"), 404, "not-found")
     assert anonymous_client.post("/v1/statements/1/confirm").status_code == 401
+
+
+def test_the_review_worklist_keeps_every_unresolved_quote_in_view(client, seeded):
+    assert client.get("/v1/anchoring").json() == {"items": [], "next_cursor": None}
+    new = supersede(client, revise(seed_text(client)))
+    edited_id = statement_id_quoting(client, EDITED_QUOTE)
+    removed_id = statement_id_quoting(client, REMOVED_QUOTE)
+    report = {outcome["statement"]: outcome for outcome in new["anchoring"]["outcomes"]}
+
+    pending = client.get("/v1/anchoring").json()["items"]
+    assert [(item["statement"], item["outcome"]) for item in pending] == sorted(
+        [(edited_id, "drifted"), (removed_id, "orphaned")]
+    )
+    for item in pending:
+        assert item == report[item["statement"]], "the same outcome, passage included, as the source's report"
+    # The orphaned statement is no cell's position today, yet it stays on the worklist.
+    assert removed_id not in flags_by_statement(client)
+
+    assert client.post(f"/v1/statements/{removed_id}/confirm").status_code == 200
+    assert [item["statement"] for item in client.get("/v1/anchoring").json()["items"]] == [edited_id]
+    resolved = client.get("/v1/anchoring", params={"state": "resolved"}).json()["items"]
+    assert [(item["statement"], item["resolution"]) for item in resolved] == [(removed_id, "confirmed")]
+
+    everything, cursor = [], None
+    while True:
+        page = client.get("/v1/anchoring", params={"state": "all", "limit": 10, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        everything += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert len(everything) == 25 and {item["statement"] for item in everything} == set(report)
+    assert_problem(client.get("/v1/anchoring", params={"state": "open"}), 422)

@@ -6,9 +6,10 @@ explicit confirmation (the statement stands as it is, on the older version it st
 `confirmed`. The matrix shows a cell's flag while it is unsettled (app/services/positions.py).
 """
 
+import enum
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.errors import Conflict, NotFound
@@ -23,11 +24,16 @@ from app.models.common import utcnow
 from app.models.source import Source
 from app.models.statement import Statement
 from app.services.audit import record
+from app.services.pagination import Window, paginate
 
 
 def outcome_public(row: Anchoring, new_text: str) -> AnchoringPublic:
     """One outcome as the API shows it; `new_text` is the text of the newer version (`row.source_id`)."""
     has_span = row.new_start is not None and row.new_end is not None
+    return _public(row, new_text[row.new_start : row.new_end] if has_span else None)
+
+
+def _public(row: Anchoring, passage: str | None) -> AnchoringPublic:
     return AnchoringPublic(
         source=row.source_id,
         statement=row.statement_id,
@@ -36,7 +42,7 @@ def outcome_public(row: Anchoring, new_text: str) -> AnchoringPublic:
         old_end=row.old_end,
         new_start=row.new_start,
         new_end=row.new_end,
-        new_text=new_text[row.new_start : row.new_end] if has_span else None,
+        new_text=passage,
         similarity=row.similarity,
         created_at=row.created_at,
         resolution=AnchoringResolution(row.resolution) if row.resolution else None,
@@ -99,3 +105,26 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
     return AnchoringReview(
         statement=statement_id, resolved=[outcome_public(row, texts[row.source_id]) for row in rows]
     )
+
+
+class ReviewState(enum.StrEnum):
+    pending = "pending"
+    resolved = "resolved"
+    all = "all"
+
+
+def list_outcomes(session: Session, *, state: ReviewState, limit: int, cursor: str | None) -> Window[AnchoringPublic]:
+    """Re-anchoring outcomes across every source, oldest first: by default the editors' worklist
+    of drifted and orphaned quotes nobody has resolved, including statements no cell shows any more."""
+    # The passage is cut in SQL (both engines count characters), so no source text is loaded.
+    passage = func.substr(Source.text, Anchoring.new_start + 1, Anchoring.new_end - Anchoring.new_start)
+    query = select(Anchoring, passage).join(Source, Source.id == Anchoring.source_id)
+    if state is ReviewState.pending:
+        query = query.where(
+            Anchoring.resolution.is_(None),  # type: ignore[union-attr]
+            Anchoring.outcome != AnchoringOutcome.anchored.value,
+        )
+    elif state is ReviewState.resolved:
+        query = query.where(Anchoring.resolution.is_not(None))  # type: ignore[union-attr]
+    window = paginate(session, query, Anchoring.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id)  # type: ignore[arg-type]
+    return Window([_public(row, passage) for row, passage in window.rows], window.next_cursor)
