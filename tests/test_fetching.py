@@ -156,6 +156,9 @@ class _PageHandler(BaseHTTPRequestHandler):
             self._send(200, packed, "text/plain", Content_Encoding="gzip")
         elif path == "/empty":
             self._send(200, b"<html><head><title>Nothing</title></head><body></body></html>", html)
+        elif path == "/menus-only":  # what a cookie wall or a paywall leaves
+            menus = b'<nav><a href="/">Home</a> <a href="/world">World</a></nav><footer>Subscribe</footer>'
+            self._send(200, b"<html><head><title>Welcome</title></head><body>" + menus + b"</body></html>", html)
         elif path == "/blank.txt":
             self._send(200, b" \n\t\n", "text/plain")
         elif path == "/not-utf8.txt":
@@ -432,7 +435,7 @@ def test_non_public_addresses_are_refused_by_default(client, pages, private_refu
     response = fetch(client, url.format(port=pages.port))
     body = assert_problem(response, 422, "fetch-refused")
     assert body["address_class"] == address_class
-    assert f"a {address_class} address" in body["detail"] and "STANCEMAP_FETCH_ALLOW_PRIVATE=true" in body["detail"]
+    assert f" {address_class} address" in body["detail"] and "STANCEMAP_FETCH_ALLOW_PRIVATE=true" in body["detail"]
     assert table_counts(client) == before
     assert pages.requests == []
 
@@ -497,6 +500,7 @@ def test_a_url_with_credentials_is_refused(client, pages):
         ("/big-unannounced", "too-large", {}),
         ("/gzip-bomb", "too-large", {}),
         ("/empty", "no-text", {}),
+        ("/menus-only", "no-text", {}),
         ("/blank.txt", "no-text", {}),
         ("/not-utf8.txt", "no-text", {}),
         ("/nul.txt", "no-text", {}),
@@ -512,6 +516,8 @@ def test_a_page_that_yields_no_text_is_a_502_problem_and_stores_nothing(client, 
     assert {name: body.get(name) for name in members} == members
     assert body["url"].startswith(pages.base)
     assert "`text`" in body["detail"]  # says what to do instead
+    # Only what may pass is worth retrying.
+    assert ("retry later" in body["detail"]) == (reason in {"http-status", "timeout"})
     assert table_counts(client) == before
 
 

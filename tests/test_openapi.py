@@ -24,7 +24,13 @@ from app.models.issue import IssueCreate, IssuePublic, IssueUpdate
 from app.models.matrix import Diff, Matrix, Timeline
 from app.models.party import PartyCreate, PartyPublic, PartyUpdate
 from app.models.problem import Problem
-from app.models.source import SourceCreate, SourceCreated, SourcePublic, SourceSummary, SourceUpdate
+from app.models.source import (
+    SourceCreate,
+    SourceCreated,
+    SourcePublic,
+    SourceSummary,
+    SourceUpdate,
+)
 from app.models.statement import (
     StatementCreate,
     StatementHistory,

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import assert_problem, create_source
+from tests.helpers import (
+    assert_problem,
+    create_source,
+    statement_body,
+    table_counts,
+    world,
+)
 
 EDITED_QUOTE = "the Kremlin’s demand includes even those areas currently under Ukrainian control"
 EDITED_PASSAGE = ("areas currently under Ukrainian control", "areas still under Ukrainian control")
@@ -39,6 +45,11 @@ def with_whitespace_edits(text: str) -> str:
 
 def supersede(client, text: str, old_id: int = 1) -> dict[str, Any]:
     return create_source(client, text=text, title="White House talks (updated)", supersedes=old_id)
+
+
+def supersede_response(client, text: str, old_id: int):
+    body = {"title": "White House talks (updated)", "published_at": "2025-08-19", "text": text, "supersedes": old_id}
+    return client.post("/v1/sources", json=body)
 
 
 def seeded_statements(client) -> list[dict[str, Any]]:
@@ -375,3 +386,65 @@ def test_the_review_worklist_keeps_every_unresolved_quote_in_view(client, seeded
             break
     assert len(everything) == 25 and {item["statement"] for item in everything} == set(report)
     assert_problem(client.get("/v1/anchoring", params={"state": "open"}), 422)
+
+
+@pytest.mark.parametrize(
+    ("quote", "edit", "expected"),
+    [
+        # The changed words end the quote: they belong to its new version, punctuation after them does not.
+        (
+            "guarantees must be “legally binding” and backed by the United States",
+            ("backed by the United States.", "backed by Washington."),
+            "guarantees must be “legally binding” and backed by Washington",
+        ),
+        # They begin it.
+        (
+            "backed off from its plan to sanction the buyers",
+            ("has backed off from", "has stepped back from"),
+            "stepped back from its plan to sanction the buyers",
+        ),
+        # They are inside it.
+        (
+            "the Kremlin wants all of the region, diplomats said",
+            ("all of the region", "the whole region"),
+            "the Kremlin wants the whole region, diplomats said",
+        ),
+    ],
+)
+def test_a_drifted_quote_takes_every_edit_within_it(client, quote, edit, expected):
+    text = (
+        "Officials met on Monday. Kyiv says guarantees must be “legally binding” and backed by the United States. "
+        "Meanwhile the administration has backed off from its plan to sanction the buyers of Russian oil. "
+        "In private, the Kremlin wants all of the region, diplomats said, and more."
+    )
+    made = world(client)
+    source = create_source(client, text=text)
+    body = {**statement_body(source["id"]), "quote": quote}
+    del body["start"]
+    created = client.post("/v1/statements", json=body)
+    assert created.status_code == 201, created.text
+    assert text.count(edit[0]) == 1
+    new = supersede(client, text.replace(edit[0], edit[1]), old_id=source["id"])
+    (outcome,) = [o for o in new["anchoring"]["outcomes"] if o["statement"] == created.json()["id"]]
+    assert made and outcome["outcome"] == "drifted", outcome
+    assert outcome["new_text"] == expected
+
+
+def test_a_version_has_one_successor(client, seeded):
+    text = seed_text(client)
+    second = supersede(client, revise(text))
+    third = supersede(client, revise(text) + " Updated.", old_id=second["id"])
+    counts = table_counts(client)
+    for superseded in (1, second["id"]):
+        body = assert_problem(supersede_response(client, text, superseded), 409, "conflict")
+        assert body["latest_version"] == third["id"], body
+        assert f"source {third['id']}" in body["detail"]
+    assert table_counts(client) == counts
+
+
+def test_text_diff_compares_with_the_superseded_version_by_default(client, seeded):
+    new = supersede(client, revise(seed_text(client)))
+    explicit = client.get(f"/v1/sources/{new['id']}/text-diff", params={"against": 1}).json()
+    assert client.get(f"/v1/sources/{new['id']}/text-diff").json() == explicit
+    body = assert_problem(client.get("/v1/sources/1/text-diff"), 422, "validation-error")
+    assert body["errors"][0]["field"] == "query.against"

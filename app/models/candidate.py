@@ -29,11 +29,12 @@ class CandidateRequest(SQLModel):
     min_confidence: Annotated[StrictFloat, PydanticField(allow_inf_nan=False)] = Field(
         default=0.0, ge=0, le=1, description="Only candidates at least this confident."
     )
-    parties: Annotated[list[Slug], PydanticField(max_length=MAX_FILTER_SLUGS)] | None = Field(
+    # An empty list would filter everything out, which no one means: give slugs or leave the field out.
+    parties: Annotated[list[Slug], PydanticField(min_length=1, max_length=MAX_FILTER_SLUGS)] | None = Field(
         default=None,
         description="Only candidates attributed to these parties (slugs); those without a party are left out.",
     )
-    issues: Annotated[list[Slug], PydanticField(max_length=MAX_FILTER_SLUGS)] | None = Field(
+    issues: Annotated[list[Slug], PydanticField(min_length=1, max_length=MAX_FILTER_SLUGS)] | None = Field(
         default=None, description="Only candidates whose best issue is one of these (slugs)."
     )
 

@@ -88,7 +88,8 @@ class Source(SourceBase, table=True):
     sha256: str = Field(max_length=64, index=True)
     supersedes_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("source.id"), nullable=True, index=True),
+        # Unique: one successor per version, so the versions of a document form a chain.
+        sa_column=Column(Integer, ForeignKey("source.id"), nullable=True, index=True, unique=True),
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

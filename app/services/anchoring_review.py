@@ -91,7 +91,7 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
     if not rows:
         raise Conflict(
             f"Statement {statement_id} has no drifted or orphaned quote awaiting review; "
-            f"see GET /v1/statements/{statement_id} and the anchoring of newer sources."
+            "GET /v1/anchoring lists those that have, and ?state=resolved how earlier ones were resolved."
         )
     _settle(session, rows, AnchoringResolution.confirmed, actor)
     record(

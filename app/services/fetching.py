@@ -9,6 +9,7 @@ Main text and metadata come from trafilatura; text/plain is stored as it was ser
 """
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -35,6 +36,11 @@ IPAddress = IPv4Address | IPv6Address
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 READABLE_TYPES = ("text/html", "text/plain")
+# Failures that may well not happen again; the others are the page's own doing.
+_TRANSIENT_REASONS = frozenset({"dns", "connection", "timeout", "http-status"})
+# Less than this, or no sentence at all, is what is left of a page of menus, a cookie wall or a paywall.
+_MIN_ARTICLE_WORDS = 8
+_SENTENCE_END = re.compile(r"[.!?…]")
 ALLOW_PRIVATE_VARIABLE = "STANCEMAP_FETCH_ALLOW_PRIVATE=true"
 # Addresses whose last 32 bits are an IPv4 address the packets end up at (RFC 6052 NAT64).
 _NAT64 = ip_network("64:ff9b::/96")
@@ -133,8 +139,9 @@ class _Fetch:
             raise self._failed(f"Fetching {self.url} failed: {error or type(error).__name__}.", "connection") from None
 
     def _failed(self, detail: str, reason: str, **extensions: Any) -> FetchFailed:
+        advice = "retry later, or send" if reason in _TRANSIENT_REASONS else "send"
         return FetchFailed(
-            detail + " Nothing was stored; retry later, or send the document's text in `text`.",
+            f"{detail} Nothing was stored; {advice} the document's text in `text`.",
             reason=reason, url=str(self.url), **extensions,
         )  # fmt: skip
 
@@ -206,7 +213,7 @@ class _Fetch:
                 if (kind := address_class(address)) is not None:
                     where = "is" if host == str(address) else "resolves to"
                     raise FetchRefused(
-                        f"{self.url} {where} a {kind} address; this server fetches only public addresses "
+                        f"{self.url} {where} {'an' if kind[0] in 'aeiou' else 'a'} {kind} address; this server fetches only public addresses "
                         f"(it allows others when run with {ALLOW_PRIVATE_VARIABLE}). Nothing was stored; send "
                         "the document's text in `text` instead.",
                         url=str(self.url), address_class=kind,
@@ -283,8 +290,13 @@ class _Fetch:
         except Exception:  # a page is hostile input: a parser failing on it is that page's problem, not a 500
             logger.warning("text extraction failed for %s", self.url, exc_info=True)
             raise self._failed(f"The page at {self.url} could not be parsed.", "no-text") from None
-        if document is None or not (document.text or "").strip():
-            raise self._failed(f"No article text could be extracted from {self.url}.", "no-text")
+        text = document.text if document is not None else None
+        if not text or len(text.split()) < _MIN_ARTICLE_WORDS or not _SENTENCE_END.search(text):
+            shown = " ".join((text or "").split())[:80]
+            raise self._failed(
+                f"No article text could be extracted from {self.url}" + (f" (only {shown!r})." if shown else "."),
+                "no-text",
+            )
         language = tree.get("lang") if tree is not None else None
         return FetchedPage(
             url=str(self.url),

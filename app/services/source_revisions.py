@@ -15,8 +15,10 @@ from functools import cached_property
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app.errors import InvalidField
 from app.models.anchoring import (
     Anchoring,
     AnchoringCounts,
@@ -38,7 +40,12 @@ from app.services.quotes import (
     matching_form,
     normalize,
 )
-from app.services.sources import add_source, get_source, source_public
+from app.services.sources import (
+    add_source,
+    get_source,
+    refuse_a_second_successor,
+    source_public,
+)
 from app.services.statements import move_quote
 
 # Product of the token counts an alignment may cost (bit-parallel, so about a second of work).
@@ -94,6 +101,41 @@ class Alignment:
                     return min(token.start + old_offset - self.old[index].start, token.end)
                 return self.new[j1].start if j1 < len(self.new) else self.new_length
         return self.new_length
+
+    def punctuation_around(self, start: int, end: int) -> tuple[int, int]:
+        """How many characters of punctuation the old words at a passage's edges have outside it
+        (a quote may begin after an opening mark or stop before a full stop)."""
+        if self.granularity != "word" or not self.old:
+            return 0, 0
+        first = self.old[max(0, bisect_right(self._old_starts, start) - 1)]
+        last = self.old[max(0, bisect_right(self._old_starts, max(end - 1, 0)) - 1)]
+        head = first.key[: max(0, start - first.start)]
+        tail = last.key[max(0, end - last.start) :] if end <= last.end else ""
+        return (
+            len(head) if all(char in _PUNCTUATION for char in head) else 0,
+            len(tail) if all(char in _PUNCTUATION for char in tail) else 0,
+        )
+
+    def carry_edge(self, old_offset: int, *, end: bool, within: tuple[int, int]) -> int | None:
+        """Where an edge of a passage of the old text lands in the new one, or None when that cannot
+        be told. An edge in an unchanged word maps exactly. An edge in an edited passage that lies
+        within `within` (the old passage's span) goes to the far side of that passage's new words,
+        so the edit belongs to the passage; an edit reaching beyond the passage is ambiguous."""
+        char = old_offset - 1 if end else old_offset
+        index = bisect_right(self._old_starts, char) - 1
+        if index < 0 or char >= self.old[index].end:
+            return None  # between words: quotes start and end on words
+        for tag, i1, i2, j1, j2 in self.opcodes:
+            if not i1 <= index < i2:
+                continue
+            if tag == "equal":
+                token = self.new[j1 + index - i1]
+                return token.start + old_offset - self.old[index].start
+            changed_start, changed_end = _span(self.old, i1, i2, 0)
+            if changed_start < within[0] or changed_end > within[1] or j2 <= j1:
+                return None
+            return self.new[j2 - 1].end if end else self.new[j1].start
+        return None
 
 
 def _tokens(text: str, granularity: str) -> list[Token]:
@@ -193,8 +235,15 @@ def text_changes(old_text: str, new_text: str) -> tuple[str, list[TextChange]]:
     return alignment.granularity, changes
 
 
-def text_diff(session: Session, source_id: int, against_id: int) -> TextDiff:
-    new, old = get_source(session, source_id), get_source(session, against_id)
+def text_diff(session: Session, source_id: int, against_id: int | None) -> TextDiff:
+    new = get_source(session, source_id)
+    if against_id is None:
+        if new.supersedes_id is None:
+            raise InvalidField(
+                "query.against", f"Source {source_id} supersedes no other source: give `against`, the id to compare with."
+            )
+        against_id = new.supersedes_id
+    old = get_source(session, against_id)
     granularity, changes = text_changes(old.text, new.text)
     return TextDiff(source=source_id, against=against_id, granularity=granularity, changes=changes)
 
@@ -255,15 +304,40 @@ def _best_bounds(text: str, quote: str, start: int, end: int) -> tuple[int, int]
     return best
 
 
-def _drifted_anchor(statement: Statement, new_text: str, expected_start: int) -> tuple[Anchor | None, float]:
-    """The passage around the expected position most like the quote, and its score (quote and context)."""
-    margin = _DRIFT_MARGIN_CHARS + len(statement.quote)
-    window_start = max(0, expected_start - margin)
-    window = new_text[window_start : expected_start + margin]
-    closest = closest_passage(window, statement.quote)
-    if closest is None:
-        return None, 0.0
-    start, end = _best_bounds(new_text, statement.quote, window_start + closest["start"], window_start + closest["end"])
+def _carried_span(statement: Statement, alignment: Alignment, new_text: str) -> tuple[int, int] | None:
+    """The quote's span carried through the text diff: every edit between its edges is part of it,
+    which a fuzzy search, preferring the passage most like the old words, would leave out."""
+    before, after = alignment.punctuation_around(statement.quote_start, statement.quote_end)
+    within = (statement.quote_start - before, statement.quote_end + after)
+    start = alignment.carry_edge(statement.quote_start, end=False, within=within)
+    end = alignment.carry_edge(statement.quote_end, end=True, within=within)
+    if start is None or end is None or end <= start or end - start > 2 * len(statement.quote) + _BOUNDS_SLACK_CHARS:
+        return None
+    # An edited word may carry punctuation the quote did not include ("States." -> "Washington.").
+    while end > start + 1 and new_text[end - 1] in _PUNCTUATION and not statement.quote.endswith(new_text[end - 1]):
+        end -= 1
+    while start < end - 1 and new_text[start] in _PUNCTUATION and not statement.quote.startswith(new_text[start]):
+        start += 1
+    return start, end
+
+
+def _drifted_anchor(statement: Statement, new_text: str, alignment: Alignment) -> tuple[Anchor | None, float]:
+    """The quote's new version and its score (quote and context): the span the text diff carries it
+    to, else the passage around its mapped position most like it."""
+    carried = _carried_span(statement, alignment, new_text)
+    if carried is not None:
+        start, end = carried
+    else:
+        expected_start = alignment.map_offset(statement.quote_start)
+        margin = _DRIFT_MARGIN_CHARS + len(statement.quote)
+        window_start = max(0, expected_start - margin)
+        window = new_text[window_start : expected_start + margin]
+        closest = closest_passage(window, statement.quote)
+        if closest is None:
+            return None, 0.0
+        start, end = _best_bounds(
+            new_text, statement.quote, window_start + closest["start"], window_start + closest["end"]
+        )
     anchor = anchor_at(new_text, start, end)
     score = _QUOTE_WEIGHT * _similarity(statement.quote, anchor.exact) + (1 - _QUOTE_WEIGHT) * _context_similarity(
         statement, anchor
@@ -284,7 +358,7 @@ def _reanchor(
         row.outcome, row.new_start, row.new_end, row.similarity = AnchoringOutcome.anchored, exact.start, exact.end, 1.0
         move_quote(session, statement, new.id, exact, note=f"re-anchored on source {new.id}", actor=actor)
         return row
-    close, score = _drifted_anchor(statement, new.text, expected_start)
+    close, score = _drifted_anchor(statement, new.text, alignment)
     row.similarity = score
     if close is not None and score >= threshold:
         row.outcome, row.new_start, row.new_end = AnchoringOutcome.drifted, close.start, close.end
@@ -325,16 +399,25 @@ def _report(source: Source, rows: list[Anchoring]) -> AnchoringReport:
 
 def store_source(session: Session, data: SourceCreate, *, threshold: float, actor: str) -> SourceCreated:
     """Stores a source and, when it supersedes another, re-anchors that one's quotes, in one transaction."""
-    source = add_source(session, data, actor=actor)
-    report = None
-    if source.supersedes_id is not None:
-        rows = reanchor_statements(session, source, threshold=threshold, actor=actor)
-        report = _report(source, rows)
-        record(
-            session, actor=actor, entity="source", entity_id=source.id, action="anchor",
-            after={"supersedes": source.supersedes_id, **report.counts.model_dump()},
-        )  # fmt: skip
-    session.commit()
+    try:
+        source = add_source(session, data, actor=actor)
+        report = None
+        if source.supersedes_id is not None:
+            rows = reanchor_statements(session, source, threshold=threshold, actor=actor)
+            report = _report(source, rows)
+            record(
+                session, actor=actor, entity="source", entity_id=source.id, action="anchor",
+                after={"supersedes": source.supersedes_id, **report.counts.model_dump()},
+            )  # fmt: skip
+        session.commit()
+    except IntegrityError:
+        # Only a concurrent version of the same source can collide here (one successor per source):
+        # answer as if it had been stored first.
+        session.rollback()
+        if data.supersedes is None:
+            raise
+        refuse_a_second_successor(session, data.supersedes)
+        raise
     session.refresh(source)
     return SourceCreated(**source_public(source).model_dump(), anchoring=report)
 

@@ -55,10 +55,30 @@ def create_source(session: Session, data: SourceCreate, *, actor: str) -> Source
     return source
 
 
+def refuse_a_second_successor(session: Session, source_id: int) -> None:
+    """Versions form a chain: re-anchoring follows quotes from each version to the next, so a second
+    successor of the same version would re-anchor nothing and leave flags pointing at a branch."""
+    successor = session.exec(
+        select(Source.id).where(Source.supersedes_id == source_id).order_by(Source.id).limit(1)
+    ).scalar_one_or_none()
+    if successor is None:
+        return
+    latest = successor
+    while (newer := session.exec(select(Source.id).where(Source.supersedes_id == latest)).scalar_one_or_none()) is not None:
+        latest = newer
+    raise Conflict(
+        f"Source {source_id} is already superseded by source {successor}; a new version supersedes the latest "
+        f"one, source {latest}.",
+        superseded_by=successor,
+        latest_version=latest,
+    )
+
+
 def add_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
     """Stores the source and audits it without committing, so more can join its transaction."""
     if data.supersedes is not None:
         resolve_source(session, data.supersedes, "body.supersedes")
+        refuse_a_second_successor(session, data.supersedes)
     values = data.model_dump(exclude={"supersedes", "url"})
     source = Source(
         **values,

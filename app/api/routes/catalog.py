@@ -28,6 +28,7 @@ def catalog_router(
 ) -> APIRouter:
     noun = catalog.noun
     plural = catalog.noun_plural
+    a_noun = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
     router = APIRouter(prefix=f"/v1/{plural}", tags=[tag])
 
     @router.get(
@@ -51,7 +52,7 @@ def catalog_router(
         response_model=public_model,
         status_code=status.HTTP_201_CREATED,
         responses={201: CREATED, **problems(400, 401, 403, 409, 413, 422)},
-        summary=f"Create a {noun}",
+        summary=f"Create {a_noun}",
         description=f"Needs a token with the write scope. A slug that another {noun} has is refused with 409; "
         "the write is recorded in the audit trail under the token's name.",
         response_description=f"The created {noun}",
@@ -66,7 +67,7 @@ def catalog_router(
         name="get",
         response_model=public_model,
         responses=problems(404, 422),
-        summary=f"Get a {noun}",
+        summary=f"Get {a_noun}",
         description=f"The {noun} with this slug; 404 when there is none.",
         response_description=f"The {noun}",
     )
@@ -78,7 +79,7 @@ def catalog_router(
         name="update",
         response_model=public_model,
         responses=problems(400, 401, 403, 404, 409, 413, 422),
-        summary=f"Update a {noun}",
+        summary=f"Update {a_noun}",
         description="Changes the given fields; omitted fields keep their value. Needs the write scope.",
         response_description=f"The {noun} as it is now",
     )
@@ -90,7 +91,7 @@ def catalog_router(
         name="delete",
         status_code=status.HTTP_204_NO_CONTENT,
         responses=problems(401, 403, 404, 409, 422),
-        summary=f"Delete a {noun}",
+        summary=f"Delete {a_noun}",
         description=f"Refused with 409 while statements reference the {noun}. Needs the write scope.",
         response_description="Deleted; no body",
     )

@@ -56,7 +56,7 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
     status_code=status.HTTP_201_CREATED,
     responses={
         201: CREATED,
-        **problems(400, 401, 403, 413, 422, 502),
+        **problems(400, 401, 403, 409, 413, 422, 502),
         422: {**problems(422)[422], "description": "Invalid fields, or a `url` the server will not fetch"},
     },
     summary="Store a source document, given or fetched from its URL",
@@ -69,8 +69,11 @@ def create_source(
     document is a new source with `supersedes` set to the earlier one: every standing statement
     quoting the earlier one is then re-anchored on it, in the same transaction. A quote found
     verbatim moves to the new source (a new revision of the statement); a quote found only
-    approximately is `drifted` and stays on the old source until an editor corrects the statement;
-    one not found is `orphaned`. `anchoring` reports each outcome. Needs the write scope.
+    approximately is `drifted`, one not found is `orphaned`: both stay on the old source, flagged
+    in the matrix until an editor corrects the statement, retracts it or confirms it
+    (POST /v1/statements/{id}/confirm). `anchoring` reports each outcome. A version has one
+    successor: superseding a source that already has one is 409, naming the latest version.
+    Needs the write scope.
 
     Without `text`, the server fetches `url` and stores the article's main text as extracted from
     the page (or a text/plain page as served), with `retrieved_at` and, where the request leaves
@@ -153,7 +156,10 @@ def get_source_text(session: SessionDep, source_id: EntityId) -> PlainTextRespon
 def text_diff(
     session: SessionDep,
     source_id: EntityId,
-    against: Annotated[int, Query(ge=1, le=MAX_ID, description="Id of the older text to compare with.")],
+    against: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Id of the older text to compare with; by default the source this one supersedes."),
+    ] = None,
 ) -> TextDiff:
     """What changed from source `against` (old) to this one (new), word by word (line by line when
     both texts exceed 200,000 characters). Changes of whitespace alone are ignored; offsets are in
@@ -171,8 +177,10 @@ def text_diff(
 )
 def anchoring(session: SessionDep, source_id: EntityId) -> AnchoringReport:
     """Recorded when this source was stored with `supersedes`; empty for any other source. A
-    `drifted` outcome is the flag an editor acts on: correct the statement with the new passage
-    (PATCH with `source` and `quote`) or retract it."""
+    `drifted` or `orphaned` outcome is a flag an editor acts on: correct the statement (PATCH with
+    `source` and the new passage as `quote`), retract it, or confirm it as it stands
+    (POST /v1/statements/{id}/confirm); `resolution` says which was done. GET /v1/anchoring lists
+    the unresolved ones across sources."""
     return source_revisions.anchoring_report(session, source_id)
 
 
