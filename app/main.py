@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         if app.state.version_probe is not None:
-            app.state.version_probe.close()
+            # Joins the probe's thread: off the event loop, which other apps in the process may share.
+            await anyio.to_thread.run_sync(app.state.version_probe.close)
         app.state.engine.dispose()
         app.state.write_engine.dispose()
 

@@ -151,6 +151,9 @@ class _PageHandler(BaseHTTPRequestHandler):
         elif path == "/big-unannounced":
             # No Content-Length: the body ends when the connection closes, so it must be counted.
             self._send(200, b"a" * (MAX_BYTES * 4), "text/plain", announce=False)
+        elif path == "/gzip-twice":
+            packed = gzip.compress(gzip.compress(b"Layers of codings unpack a small body into a huge one. " * 50))
+            self._send(200, packed, "text/plain", Content_Encoding="gzip, gzip")
         elif path == "/gzip-bomb":
             packed = gzip.compress(b" " * (MAX_BYTES * 16))
             self._send(200, packed, "text/plain", Content_Encoding="gzip")
@@ -168,6 +171,19 @@ class _PageHandler(BaseHTTPRequestHandler):
         elif path == "/slow":
             self.pages.release.wait(timeout=10)
             self._send(200, ARTICLE_PAGE, html)
+        elif path == "/tables":  # markup on which extraction takes minutes
+            cell = b"<table><tr><td>Talks went on in the capital today.</td></tr></table>"
+            self._send(200, b"<html><body>" + cell * 14_000 + b"</body></html>", html)  # about 1 MB
+        elif path == "/trickle":  # headers a byte at a time: each read succeeds, the whole never ends
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: " + b"a" * 200:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if self.pages.release.wait(timeout=0.2):
+                        break
+            except OSError:  # the fetcher hung up, as it should
+                pass
+            self.close_connection = True
         elif path == "/hold":
             self.pages.arrived.set()
             self.pages.release.wait(timeout=10)
@@ -275,7 +291,7 @@ def stored_sources(client) -> list[dict[str, Any]]:  # type: ignore[no-untyped-d
     [
         ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
         ("10.1.2.3", "private"), ("172.16.5.4", "private"), ("192.168.0.1", "private"), ("fd12:3456::1", "private"),
-        ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+        ("169.254.169.254", "link-local"), ("fe80::1", "link-local"), ("fec0::1", "site-local"),
         ("0.0.0.0", "unspecified"), ("::", "unspecified"),
         ("224.0.0.251", "multicast"), ("ff02::1", "multicast"),
         ("240.0.0.1", "reserved"), ("100.64.0.1", "non-public"), ("192.0.2.10", "private"),
@@ -499,12 +515,14 @@ def test_a_url_with_credentials_is_refused(client, pages):
         ("/big", "too-large", {}),
         ("/big-unannounced", "too-large", {}),
         ("/gzip-bomb", "too-large", {}),
+        ("/gzip-twice", "content-type", {}),
         ("/empty", "no-text", {}),
         ("/menus-only", "no-text", {}),
         ("/blank.txt", "no-text", {}),
         ("/not-utf8.txt", "no-text", {}),
         ("/nul.txt", "no-text", {}),
         ("/slow", "timeout", {}),
+        ("/trickle", "timeout", {}),
     ],
 )
 def test_a_page_that_yields_no_text_is_a_502_problem_and_stores_nothing(client, pages, path, reason, members):
@@ -531,6 +549,16 @@ def test_an_unresolvable_host_and_a_refused_connection_are_502_problems(client, 
     internet.names["down.news.example"] = ["127.0.0.1"]
     body = assert_problem(fetch(client, f"http://down.news.example:{closed_port}/"), 502, "fetch-failed")
     assert body["reason"] == "connection"
+    assert table_counts(client) == before
+
+
+def test_an_extraction_that_outlasts_the_deadline_is_stopped(app, client, pages):
+    app.state.settings.fetch_max_bytes = 2 * 1024 * 1024  # room for the page: the deadline must stop it
+    before = table_counts(client)
+    started = time.monotonic()
+    body = assert_problem(fetch(client, f"{pages.base}/tables"), 502, "fetch-failed")
+    assert time.monotonic() - started < 5  # extraction alone would take about 15 s
+    assert body["reason"] == "timeout" and "Extracting" in body["detail"]
     assert table_counts(client) == before
 
 
@@ -591,3 +619,21 @@ def test_the_retrieval_time_survives_export_and_import(app, client, pages, make_
             assert restored.text == fetched["text"]
     finally:
         target.dispose()
+
+
+def test_a_resolver_that_does_not_answer_is_cut_at_the_deadline(client, internet, monkeypatch):
+    answer = internet.getaddrinfo
+
+    def slow_for_one_name(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if (host.decode() if isinstance(host, bytes) else host) == "slow-dns.news.example":
+            time.sleep(4)
+        return answer(host, *args, **kwargs)
+
+    monkeypatch.setattr(fetching, "getaddrinfo", slow_for_one_name)
+    internet.names["slow-dns.news.example"] = ["93.184.216.34"]
+    before = table_counts(client)
+    started = time.monotonic()
+    body = assert_problem(fetch(client, "http://slow-dns.news.example/article"), 502, "fetch-failed")
+    assert time.monotonic() - started < 3
+    assert body["reason"] == "dns" and "in time" in body["detail"]
+    assert table_counts(client) == before

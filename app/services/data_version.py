@@ -1,6 +1,7 @@
 """The data version: bumped inside every writing transaction, read to derive ETags and cache keys."""
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from typing import Any
@@ -15,6 +16,7 @@ from app.models.common import utcnow
 from app.models.data_version import DataVersion
 
 _BUMPED = "stancemap_data_version_bumped"
+logger = logging.getLogger("stancemap")
 
 
 _VERSION_QUERY = select(DataVersion.version).where(DataVersion.id == 1)
@@ -83,13 +85,15 @@ class PostgresVersionProbe:
             if self._closed:
                 return None
             self._waiting.append((loop, answer))
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._serve, name="stancemap-version-probe", daemon=True)
                 self._thread.start()
             self._changed.notify()
         try:
             return await asyncio.wait_for(answer, self.WAIT_S)
         except TimeoutError:
+            with self._changed:  # the batch it waited in is stuck: nobody need answer it any more
+                self._waiting = [(waiting_loop, other) for waiting_loop, other in self._waiting if other is not answer]
             return None
 
     def _serve(self) -> None:
@@ -104,11 +108,17 @@ class PostgresVersionProbe:
             version: int | None = None
             try:
                 if connection is None or connection.closed:
-                    connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                    # Bounded waits: a lock on the table or a stalled server must not stall every batch after it.
+                    connection = psycopg.connect(
+                        self._conninfo, autocommit=True, connect_timeout=2,
+                        options="-c statement_timeout=1500 -c lock_timeout=1000",
+                    )  # fmt: skip
                 row = connection.execute("SELECT version FROM data_version WHERE id = 1").fetchone()
                 version = int(row[0]) if row else None
-            except psycopg.Error:
-                # Unreachable or restarted: these requests go to the application, the next batch reconnects.
+            except Exception:
+                # Unreachable, restarted or anything unforeseen: these requests go to the application
+                # (which reports the problem); the next batch starts on a new connection.
+                logger.warning("reading the data version failed", exc_info=True)
                 if connection is not None:
                     connection.close()
                 connection = None

@@ -9,10 +9,14 @@ Main text and metadata come from trafilatura; text/plain is stored as it was ser
 """
 
 import logging
+import multiprocessing
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +35,14 @@ logger = logging.getLogger("stancemap")
 
 # The resolver asked for every hop; tests replace it to play the DNS of a public internet.
 getaddrinfo = socket.getaddrinfo
+# Lookups that outlive their fetch's deadline finish here, without holding up the request.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stancemap-resolver")
 
 IPAddress = IPv4Address | IPv6Address
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 READABLE_TYPES = ("text/html", "text/plain")
+_DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
 # Failures that may well not happen again; the others are the page's own doing.
 _TRANSIENT_REASONS = frozenset({"dns", "connection", "timeout", "http-status"})
 # Less than this, or no sentence at all, is what is left of a page of menus, a cookie wall or a paywall.
@@ -70,6 +77,8 @@ def address_class(address: IPAddress) -> str | None:
         ("multicast", address.is_multicast),
         ("reserved", address.is_reserved),
         ("private", address.is_private),
+        # Deprecated (RFC 3879) but still routed inside some networks, and not private to ipaddress.
+        ("site-local", isinstance(address, IPv6Address) and address.is_site_local),
     ):
         if flagged:
             return name
@@ -113,6 +122,7 @@ class _Fetch:
         self.settings = settings
         self.deadline = time.monotonic() + settings.fetch_timeout_s
         self.url = httpx.URL("")
+        self.expired = False
 
     def run(self, url: str) -> FetchedPage:
         try:
@@ -128,15 +138,30 @@ class _Fetch:
             # No connection is reused: each is made to the address just checked, for the host just named.
             limits=httpx.Limits(max_keepalive_connections=0),
         )
+        # Per-read timeouts restart with every byte, so a page trickling in (its headers included) could
+        # outlast any of them: at the deadline the watchdog closes the client under the fetch.
+        watchdog = threading.Timer(self.settings.fetch_timeout_s, self._expire, args=(client,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             with client:
                 return self._follow(client)
-        except httpx.TimeoutException:
-            raise self._failed(
-                f"{self.url} did not answer within {self.settings.fetch_timeout_s:g} seconds.", "timeout"
-            ) from None
-        except httpx.HTTPError as error:
+        except (FetchFailed, FetchRefused):
+            raise
+        except Exception as error:
+            if self.expired or isinstance(error, httpx.TimeoutException):
+                raise self._failed(
+                    f"{self.url} did not answer within {self.settings.fetch_timeout_s:g} seconds.", "timeout"
+                ) from None
+            if not isinstance(error, httpx.HTTPError):
+                raise
             raise self._failed(f"Fetching {self.url} failed: {error or type(error).__name__}.", "connection") from None
+        finally:
+            watchdog.cancel()
+
+    def _expire(self, client: httpx.Client) -> None:
+        self.expired = True
+        client.close()
 
     def _failed(self, detail: str, reason: str, **extensions: Any) -> FetchFailed:
         advice = "retry later, or send" if reason in _TRANSIENT_REASONS else "send"
@@ -163,6 +188,7 @@ class _Fetch:
                         "pages are read.",
                         "content-type", content_type=media_type or None,
                     )  # fmt: skip
+                self._check_encoding(response)
                 body = self._read(response)
                 retrieved_at = utcnow()
                 charset = response.charset_encoding
@@ -200,7 +226,11 @@ class _Fetch:
     def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
             # Bytes, not str: the host is already IDNA-encoded, and the idna codec would refuse odd labels.
-            found = getaddrinfo(host.encode("ascii"), port, type=socket.SOCK_STREAM)
+            # In a thread of its own: the system resolver has no timeout, the fetch has a deadline.
+            lookup = _RESOLVER.submit(getaddrinfo, host.encode("ascii"), port, type=socket.SOCK_STREAM)
+            found = lookup.result(timeout=self._remaining())
+        except FutureTimeout:
+            raise self._failed(f"The host {self.url.host} was not resolved in time.", "dns") from None
         except (OSError, UnicodeError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             raise self._failed(f"The host {self.url.host} could not be resolved ({reason}).", "dns") from None
@@ -241,6 +271,18 @@ class _Fetch:
             raise self._failed(f"{self.url} redirects to a URL with a user name or password.", "redirects")
         return target.copy_with(fragment=None)
 
+    def _check_encoding(self, response: httpx.Response) -> None:
+        """One content coding at most: each is decoded a whole network chunk at a time, before the size
+        limit can count the result, so layers of them multiply a small body into gigabytes."""
+        codings = [part.strip().lower() for part in response.headers.get("content-encoding", "").split(",") if part.strip()]
+        codings = [coding for coding in codings if coding != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in _DECODED_CODINGS):
+            raise self._failed(
+                f"{self.url} is sent with the content coding {', '.join(codings)!r}; only one of "
+                f"{', '.join(sorted(_DECODED_CODINGS))} is read.",
+                "content-type",
+            )
+
     def _read(self, response: httpx.Response) -> bytes:
         limit = self.settings.fetch_max_bytes
         declared = response.headers.get("content-length", "")
@@ -270,42 +312,38 @@ class _Fetch:
         return page
 
     def _html_page(self, body: bytes, charset: str | None, retrieved_at: datetime) -> FetchedPage:
-        # Imported on the first HTML page: trafilatura and lxml add ~25 MB to every server process.
-        import trafilatura
-        from trafilatura.utils import load_html
-
         markup: bytes | str = body
         if charset:
             try:
                 markup = body.decode(charset, errors="replace")  # the declared charset wins, as in browsers
             except LookupError:
                 pass  # an unknown charset: trafilatura guesses from the bytes
-        try:
-            tree = load_html(markup)
-            document = None
-            if tree is not None:
-                document = trafilatura.bare_extraction(
-                    tree, url=str(self.url), with_metadata=True, include_comments=False, date_extraction_params=_DATES
-                )
-        except Exception:  # a page is hostile input: a parser failing on it is that page's problem, not a 500
-            logger.warning("text extraction failed for %s", self.url, exc_info=True)
-            raise self._failed(f"The page at {self.url} could not be parsed.", "no-text") from None
-        text = document.text if document is not None else None
+        # Extraction time grows faster than the page on some markup (minutes for a few MB of nested
+        # tables): it runs in a process of its own that is killed at the fetch's deadline.
+        outcome = _run_extraction(markup, str(self.url), deadline=self.deadline)
+        if outcome == "timeout":
+            raise self._failed(
+                f"Extracting the text of {self.url} took longer than {self.settings.fetch_timeout_s:g} seconds.",
+                "timeout",
+            )
+        if outcome == "error":
+            raise self._failed(f"The page at {self.url} could not be parsed.", "no-text")
+        document = outcome
+        text = document.get("text") if document else None
         if not text or len(text.split()) < _MIN_ARTICLE_WORDS or not _SENTENCE_END.search(text):
             shown = " ".join((text or "").split())[:80]
             raise self._failed(
                 f"No article text could be extracted from {self.url}" + (f" (only {shown!r})." if shown else "."),
                 "no-text",
             )
-        language = tree.get("lang") if tree is not None else None
         return FetchedPage(
             url=str(self.url),
             retrieved_at=retrieved_at,
-            text=document.text,
-            title=_single_line(document.title, TITLE_MAX_CHARS),
-            publisher=_single_line(document.sitename or document.author, PUBLISHER_MAX_CHARS),
-            published_at=_valid(_PUBLISHED_AT, document.date),
-            language=_valid(_LANGUAGE, (language or "").strip().replace("_", "-") or None),
+            text=text,
+            title=_single_line(document.get("title"), TITLE_MAX_CHARS),
+            publisher=_single_line(document.get("sitename") or document.get("author"), PUBLISHER_MAX_CHARS),
+            published_at=_valid(_PUBLISHED_AT, document.get("date")),
+            language=_valid(_LANGUAGE, (document.get("lang") or "").strip().replace("_", "-") or None),
         )
 
     def _check_text(self, text: str) -> None:
@@ -319,6 +357,58 @@ class _Fetch:
                     f"The text of {self.url} has {len(text):,} characters, more than a source holds.", "too-large"
                 ) from None
             raise self._failed(f"The text of {self.url} cannot be stored: {error.errors()[0]['msg']}.", "no-text") from None
+
+
+# However little of the fetch's time is left, extraction gets this much: a page that arrived deserves a reading.
+_MIN_EXTRACTION_S = 1.0
+_EXTRACTOR = multiprocessing.get_context("forkserver")
+# The extraction processes fork from a server that has trafilatura loaded already.
+_EXTRACTOR.set_forkserver_preload(["trafilatura", "app.services.fetching"])
+
+
+def _run_extraction(markup: bytes | str, url: str, *, deadline: float) -> dict[str, Any] | None | str:
+    """The page's text and metadata as trafilatura finds them (None: no document), or "timeout" or "error"."""
+    receiving, sending = _EXTRACTOR.Pipe(duplex=False)
+    worker = _EXTRACTOR.Process(target=_extract, args=(markup, url, sending), daemon=True)
+    worker.start()  # the first one also starts the fork server, which is not the page's doing
+    sending.close()
+    try:
+        if not receiving.poll(max(deadline - time.monotonic(), _MIN_EXTRACTION_S)):
+            return "timeout"
+        return receiving.recv()  # type: ignore[no-any-return]
+    except (EOFError, OSError):  # the process died without answering
+        return "error"
+    finally:
+        receiving.close()
+        if worker.is_alive():
+            worker.kill()
+        worker.join(timeout=5)
+
+
+def _extract(markup: bytes | str, url: str, answer: Any) -> None:
+    """In the extraction process: trafilatura's reading of the page, sent back as plain values."""
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    try:
+        tree = load_html(markup)
+        document = None
+        if tree is not None:
+            document = trafilatura.bare_extraction(
+                tree, url=url, with_metadata=True, include_comments=False, date_extraction_params=_DATES
+            )
+        if document is None:
+            answer.send(None)
+            return
+        answer.send({
+            "text": document.text, "title": document.title, "sitename": document.sitename,
+            "author": document.author, "date": document.date, "lang": tree.get("lang"),
+        })  # fmt: skip
+    except Exception:  # a page is hostile input: a parser failing on it is that page's problem
+        logger.warning("text extraction failed for %s", url, exc_info=True)
+        answer.send("error")
+    finally:
+        answer.close()
 
 
 def _single_line(value: str | None, limit: int) -> str | None:

@@ -130,17 +130,28 @@ def _cells_query(from_source: bool) -> Any:
             Source.published_at,
             Source.url,
             grid.c.evidence_since,
-            Anchoring.outcome,
-            Anchoring.source_id,
-            Anchoring.similarity,
-            Anchoring.created_at,
+            _pending_flag().label("flag_id"),
         )
         .join(Statement, Statement.id == grid.c.statement_id)
         .join(Source, Source.id == Statement.source_id)
         .join(Party, Party.id == grid.c.party_id)
         .join(Issue, Issue.id == grid.c.issue_id)
-        .outerjoin(Anchoring, Anchoring.id == _pending_flag())
     )
+
+
+_FLAGS_QUERY = select(Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at).where(
+    Anchoring.id.in_(bindparam("flag_ids", expanding=True))  # type: ignore[union-attr]
+)
+
+
+def _flags(session: Session, flag_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The flags by id: rare, so read apart (a join would have PostgreSQL scan every outcome ever recorded)."""
+    if not flag_ids:
+        return {}
+    rows = session.connection().execute(_FLAGS_QUERY, {"flag_ids": flag_ids}).all()
+    return {
+        row[0]: {"outcome": row[1], "source": row[2], "similarity": row[3], "flagged_at": row[4]} for row in rows
+    }
 
 
 def positions(session: Session, scope: Scope) -> dict[CellKey, CellData]:
@@ -157,6 +168,7 @@ def positions(session: Session, scope: Scope) -> dict[CellKey, CellData]:
     }
     # Core execution on the session's connection: no ORM row handling for thousands of cells.
     rows = session.connection().execute(_cells_query(scope.source_id is not None), params).all()
+    flags = _flags(session, [row[19] for row in rows if row[19] is not None])
     cells: dict[CellKey, CellData] = {}
     for row in rows:
         key = (row[0], row[1])
@@ -173,9 +185,7 @@ def positions(session: Session, scope: Scope) -> dict[CellKey, CellData]:
             "source": {"id": row[14], "title": row[15], "published_at": row[16], "url": row[17]},
             "evidence_count": counts.get(key, 0),
             "evidence_since": row[18],
-            "flag": None
-            if row[19] is None
-            else {"outcome": row[19], "source": row[20], "similarity": row[21], "flagged_at": row[22]},
+            "flag": flags.get(row[19]) if row[19] is not None else None,
         }
     return cells
 

@@ -1,6 +1,7 @@
 """Candidate statements of a text: direct quotations and reported speech, each with its speaker,
 party, ranked issues, suggested stance and a confidence. Pure Python over plain data, no database."""
 
+import time
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ from app.services.candidates.lexicon import (
 # quoted characters are bounded too, since reported clauses can overlap: it bounds the answer's size.
 MAX_PROPOSALS = 5_000
 MAX_QUOTED_CHARS = 2_000_000
+# A news article takes milliseconds; hostile text must not hold a worker for longer than this.
+# Past it, what was found so far is returned with `truncated`.
+MAX_SECONDS = 5.0
 # A pronoun refers back at most this far (about three paragraphs); a surname to at most this many
 # speakers named before it.
 PRONOUN_REACH = 1_500
@@ -299,7 +303,7 @@ class _Extractor:
 
     # --- the pass -----------------------------------------------------------------------------------
 
-    def run(self, limit: int) -> Extraction:
+    def run(self, limit: int, deadline: float) -> Extraction:
         events: list[tuple[int, int, Quotation | Cue | AccordingTo]] = [
             (quote.open, 0, quote) for quote in self.layout.quotations
         ]
@@ -311,11 +315,17 @@ class _Extractor:
         truncated = False
         quoted = 0
         for position, _, event in events:
-            if len(proposals) >= limit or quoted > MAX_QUOTED_CHARS:
+            if len(proposals) >= limit or quoted > MAX_QUOTED_CHARS or time.monotonic() > deadline:
                 truncated = True
                 break
             self._note_mentions(position)
-            made = self._make(event)
+            try:
+                made = self._make(event)
+            except RecursionError:
+                # Speakers inherited along a chain of thousands of "… and said": no article reads
+                # so; what was found up to here is the answer.
+                truncated = True
+                break
             if made is not None and (made.kind, made.start, made.end) not in seen:
                 seen.add((made.kind, made.start, made.end))
                 proposals.append(made)
@@ -373,4 +383,5 @@ def _confidence(kind: str, quote: str, speaker: Speaker | None, how: str, issue:
 def extract(
     text: str, parties: Sequence[PartyTerms], issues: Sequence[IssueTerms], *, limit: int = MAX_PROPOSALS
 ) -> Extraction:
-    return _Extractor(text, parties, issues).run(limit)
+    deadline = time.monotonic() + MAX_SECONDS
+    return _Extractor(text, parties, issues).run(limit, deadline)

@@ -21,7 +21,9 @@ _QUOTE_MARK = re.compile('[\u201c\u201d\u00ab\u00bb"]')
 _LINE = re.compile(r"[^\r\n]+")
 # A sentence ends at . ! ? (and any closing marks) followed by whitespace; whether the next
 # sentence really starts there is checked in code, not by backtracking.
-_SENTENCE_END = re.compile(r"[.!?\u2026]+[\u201d\u2019\"')\]]*\s+")
+# The lookbehind starts a match only at the first mark of a run: without it a long run of dots
+# is retried from each of its positions (quadratic).
+_SENTENCE_END = re.compile(r"(?<![.!?\u2026])[.!?\u2026]+[\u201d\u2019\"')\]]*\s+")
 _TERMINAL = ".!?\u2026:;\u201d\u2019\"')"
 _NEXT_SENTENCE_OPENERS = "\u201c\u2018\"'(["
 # Abbreviations whose period does not end a sentence ("Gov. Mike Dunleavy", "U.S. officials").
