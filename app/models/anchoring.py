@@ -9,9 +9,10 @@ that it stands as it is on the old version (which stays stored and checkable).
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, String, and_
 from sqlmodel import Column, Field, SQLModel
 
 from app.models import examples
@@ -31,6 +32,8 @@ class AnchoringResolution(enum.StrEnum):
 
 
 class Anchoring(SQLModel, table=True):
+    """One statement's re-anchoring outcome on a newer version of its source."""
+
     id: int | None = Field(default=None, primary_key=True)
     # The new (superseding) source the statement was re-anchored on.
     source_id: int = Field(sa_column=Column(Integer, ForeignKey("source.id"), nullable=False, index=True))
@@ -46,6 +49,11 @@ class Anchoring(SQLModel, table=True):
     resolution: str | None = Field(default=None, sa_type=String(16))
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by: str | None = Field(default=None, max_length=100)
+
+
+def awaiting_review(row: Any = Anchoring) -> Any:
+    """SQL: the outcome is drifted or orphaned and no editor has resolved it (`row`: the table or an alias)."""
+    return and_(row.resolution.is_(None), row.outcome != AnchoringOutcome.anchored.value)
 
 
 # --- API schemas -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from app.models.anchoring import (
     AnchoringPublic,
     AnchoringResolution,
     AnchoringReview,
+    awaiting_review,
 )
 from app.models.common import utcnow
 from app.models.source import Source
@@ -58,11 +59,7 @@ def is_pending(row: Anchoring) -> bool:
 def _pending(session: Session, statement_id: int) -> list[Anchoring]:
     rows = session.exec(
         select(Anchoring)
-        .where(
-            Anchoring.statement_id == statement_id,
-            Anchoring.resolution.is_(None),  # type: ignore[union-attr]
-            Anchoring.outcome != AnchoringOutcome.anchored.value,
-        )
+        .where(Anchoring.statement_id == statement_id, awaiting_review())
         .order_by(Anchoring.id)
     ).scalars()
     return list(rows)
@@ -120,10 +117,7 @@ def list_outcomes(session: Session, *, state: ReviewState, limit: int, cursor: s
     passage = func.substr(Source.text, Anchoring.new_start + 1, Anchoring.new_end - Anchoring.new_start)
     query = select(Anchoring, passage).join(Source, Source.id == Anchoring.source_id)
     if state is ReviewState.pending:
-        query = query.where(
-            Anchoring.resolution.is_(None),  # type: ignore[union-attr]
-            Anchoring.outcome != AnchoringOutcome.anchored.value,
-        )
+        query = query.where(awaiting_review())
     elif state is ReviewState.resolved:
         query = query.where(Anchoring.resolution.is_not(None))  # type: ignore[union-attr]
     window = paginate(session, query, Anchoring.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id)  # type: ignore[arg-type]

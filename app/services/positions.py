@@ -16,7 +16,7 @@ from sqlalchemy import Date, Integer, and_, bindparam, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from app.models.anchoring import Anchoring, AnchoringOutcome
+from app.models.anchoring import Anchoring, awaiting_review
 from app.models.issue import Issue
 from app.models.party import Party
 from app.models.source import Source
@@ -78,11 +78,7 @@ def _pending_flag() -> Any:
     flag = aliased(Anchoring)
     return (
         select(flag.id)
-        .where(
-            flag.statement_id == Statement.id,
-            flag.resolution.is_(None),  # type: ignore[union-attr]
-            flag.outcome != AnchoringOutcome.anchored.value,
-        )
+        .where(flag.statement_id == Statement.id, awaiting_review(flag))
         .order_by(flag.id.desc())
         .limit(1)
         .correlate(Statement)
