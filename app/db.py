@@ -60,4 +60,11 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """The read engine whatever the method, for a POST that computes without writing: on SQLite it
+    must not open a write transaction (BEGIN IMMEDIATE) and hold the write lock."""
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -417,7 +417,7 @@ def test_a_drifted_quote_takes_every_edit_within_it(client, quote, edit, expecte
         "Meanwhile the administration has backed off from its plan to sanction the buyers of Russian oil. "
         "In private, the Kremlin wants all of the region, diplomats said, and more."
     )
-    made = world(client)
+    world(client)
     source = create_source(client, text=text)
     body = {**statement_body(source["id"]), "quote": quote}
     del body["start"]
@@ -426,7 +426,7 @@ def test_a_drifted_quote_takes_every_edit_within_it(client, quote, edit, expecte
     assert text.count(edit[0]) == 1
     new = supersede(client, text.replace(edit[0], edit[1]), old_id=source["id"])
     (outcome,) = [o for o in new["anchoring"]["outcomes"] if o["statement"] == created.json()["id"]]
-    assert made and outcome["outcome"] == "drifted", outcome
+    assert outcome["outcome"] == "drifted", outcome
     assert outcome["new_text"] == expected
 
 

@@ -8,6 +8,7 @@ explicit confirmation (the statement stands as it is, on the older version it st
 
 import enum
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -96,12 +97,17 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
         after={"anchoring": [row.id for row in rows], "resolution": AnchoringResolution.confirmed.value},
     )  # fmt: skip
     session.commit()
-    texts = dict(
-        session.exec(select(Source.id, Source.text).where(Source.id.in_({row.source_id for row in rows}))).all()  # type: ignore[union-attr]
-    )
-    return AnchoringReview(
-        statement=statement_id, resolved=[outcome_public(row, texts[row.source_id]) for row in rows]
-    )
+    settled = session.exec(
+        _with_passages().where(Anchoring.id.in_([row.id for row in rows])).order_by(Anchoring.id)  # type: ignore[union-attr]
+    ).all()
+    return AnchoringReview(statement=statement_id, resolved=[_public(row, passage) for row, passage in settled])
+
+
+def _with_passages() -> Any:
+    """Outcomes with their passage of the newer source, cut in SQL (both engines count characters),
+    so no source text is loaded."""
+    passage = func.substr(Source.text, Anchoring.new_start + 1, Anchoring.new_end - Anchoring.new_start)
+    return select(Anchoring, passage).join(Source, Source.id == Anchoring.source_id)
 
 
 class ReviewState(enum.StrEnum):
@@ -113,9 +119,7 @@ class ReviewState(enum.StrEnum):
 def list_outcomes(session: Session, *, state: ReviewState, limit: int, cursor: str | None) -> Window[AnchoringPublic]:
     """Re-anchoring outcomes across every source, oldest first: by default the editors' worklist
     of drifted and orphaned quotes nobody has resolved, including statements no cell shows any more."""
-    # The passage is cut in SQL (both engines count characters), so no source text is loaded.
-    passage = func.substr(Source.text, Anchoring.new_start + 1, Anchoring.new_end - Anchoring.new_start)
-    query = select(Anchoring, passage).join(Source, Source.id == Anchoring.source_id)
+    query = _with_passages()
     if state is ReviewState.pending:
         query = query.where(awaiting_review())
     elif state is ReviewState.resolved:

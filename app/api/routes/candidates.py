@@ -1,4 +1,3 @@
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Security, status
@@ -6,6 +5,7 @@ from sqlmodel import Session
 
 from app.api.auth import bearer_scheme, current_principal, require_scope
 from app.api.deps import EntityId, problems
+from app.db import get_read_session
 from app.models.candidate import CandidateList, CandidateRequest
 from app.models.token import TokenScope
 from app.services.candidates import propose_candidates
@@ -14,14 +14,7 @@ from app.services.tokens import Principal
 router = APIRouter(prefix="/v1/sources", tags=["candidates"])
 
 
-def read_session(request: Request) -> Iterator[Session]:
-    """A session on the read engine whatever the method: proposing is a POST that writes nothing,
-    so on SQLite it must not open a write transaction (BEGIN IMMEDIATE) and hold the write lock."""
-    with Session(request.app.state.engine) as session:
-        yield session
-
-
-ReadSessionDep = Annotated[Session, Depends(read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def editor(

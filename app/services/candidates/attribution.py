@@ -7,6 +7,7 @@ constant and the whole pass stays linear in the text.
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import islice
 
 from app.services.candidates.layout import ABBREVIATIONS, MAX_QUOTE_CHARS, REACH, Layout
 
@@ -148,6 +149,10 @@ NONE = Phrase("none")
 COORDINATED = Phrase("coordinated")
 
 
+def _has_quote_mark(raw: str) -> bool:
+    return any(mark in raw for mark in _QUOTE_CHARS)
+
+
 def _tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [match.span() for match in _TOKEN.finditer(text, start, end)]
 
@@ -200,7 +205,7 @@ def _walk_back(text: str, tokens: list[tuple[int, int]]) -> Phrase:
         word = bare(raw)
         if index != len(tokens) - 1 and (raw[-1] in ",;:\u2014\u2013" or raw in ("-", "\u2014", "\u2013")):
             break
-        if any(mark in raw for mark in _QUOTE_CHARS):
+        if _has_quote_mark(raw):
             break
         lower = word.lower()
         if lower in DETERMINERS:
@@ -243,11 +248,12 @@ def _adjectives_after_determiner(text: str, tokens: list[tuple[int, int]], index
 def phrase_starting_at(text: str, start: int, end: int) -> Phrase:
     """The speaker named just after a verb or "according to" ("said Michael Kofman, a senior fellow")."""
     taken: list[tuple[int, int]] = []
-    for span in _tokens(text, start, end)[:12]:
+    # The first twelve words at most: a name or title is never longer, and the window may be long.
+    for span in (match.span() for match in islice(_TOKEN.finditer(text, start, end), 12)):
         raw = text[slice(*span)]
         word = bare(raw)
         lower = word.lower()
-        if any(mark in raw for mark in _QUOTE_CHARS):
+        if _has_quote_mark(raw):
             break
         if lower in DETERMINERS and not taken:
             taken.append(span)
@@ -386,10 +392,6 @@ class Cues:
 
 
 # --- reported speech ------------------------------------------------------------------------------
-
-
-def _has_quote_mark(raw: str) -> bool:
-    return any(mark in raw for mark in _QUOTE_CHARS)
 
 
 def clause_after(cues: Cues, cue: Cue) -> tuple[int, int] | None:

@@ -64,7 +64,6 @@ class Proposal:
     end: int
     quote: str
     speaker: Speaker | None
-    attributed_by: str  # after | before | continuation | according | verb | subject | none
     issues: tuple[IssueScore, ...]
     issue: str | None
     stance: Stance
@@ -86,7 +85,6 @@ class Extraction:
 class _Attribution:
     phrase: Phrase | None
     how: str
-    position: int
     cue_word: str | None = None
     split_from: int | None = None
 
@@ -160,10 +158,10 @@ class _Extractor:
         split_by_attribution = text[quote.end : quote.close].strip() == ","
         before = self._cue_before(quote, sentence_start)
         if after is not None and (starts_sentence or split_by_attribution or before is None):
-            return _Attribution(after[0], "after", quote.close, after[1])
+            return _Attribution(after[0], "after", after[1])
         if before is not None:
             cue, phrase = before
-            return _Attribution(phrase, "before", cue.start, cue.word)
+            return _Attribution(phrase, "before", cue.word)
         if starts_sentence:
             previous = self._previous_piece(quote, sentence)
             if previous is not None:
@@ -173,7 +171,7 @@ class _Extractor:
                 return introduced
         subject = sentence_subject(layout, sentence)
         if subject.named and self.parties.match(subject.text) is not None:
-            return _Attribution(subject, "subject", subject.start)
+            return _Attribution(subject, "subject")
         return None
 
     def _cue_before(self, quote: Quotation, sentence_start: int) -> tuple[Cue, Phrase] | None:
@@ -205,7 +203,7 @@ class _Extractor:
         if earlier.open - earlier_sentence_start > REACH or self.text[earlier_sentence_start : earlier.open].strip():
             return None
         first = attribution.split_from if attribution.split_from is not None else earlier.start
-        return _Attribution(attribution.phrase, "continuation", attribution.position, attribution.cue_word, first)
+        return _Attribution(attribution.phrase, "continuation", attribution.cue_word, first)
 
     def _introduced_by_previous_line(self, quote: Quotation) -> _Attribution | None:
         """A quotation opening its line after a line that ends "… Zelensky wrote on X:"."""
@@ -219,7 +217,7 @@ class _Extractor:
         for cue in self.cues.between(max(self.layout.sentences[sentence][0], previous_end - REACH), previous_end):
             subject = self.cues.subject(cue)
             if subject.named or subject.kind == "pronoun":
-                return _Attribution(subject, "before", cue.start, cue.word)
+                return _Attribution(subject, "before", cue.word)
         return None
 
     # --- issues, stance, confidence ---------------------------------------------------------------
@@ -293,7 +291,6 @@ class _Extractor:
             end=end,
             quote=quote,
             speaker=speaker,
-            attributed_by=how,
             issues=tuple(issues[:5]),
             issue=best.slug if best else None,
             stance=stance,
@@ -350,10 +347,10 @@ class _Extractor:
             speaker = self._resolve(self.cues.subject(event), event.start)
             if speaker is None:
                 return None  # reported speech with nobody to report it is narration
-            attribution = _Attribution(self.cues.subject(event), "verb", event.start, event.word)
+            attribution = _Attribution(self.cues.subject(event), "verb", event.word)
             return self._proposal("reported", clause[0], clause[1], speaker, attribution)
         speaker = self._resolve(event.speaker, event.clause[0])
-        attribution = _Attribution(event.speaker, "according", event.clause[0])
+        attribution = _Attribution(event.speaker, "according")
         return self._proposal("reported", *event.clause, speaker, attribution)
 
 
