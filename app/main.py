@@ -34,6 +34,7 @@ from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.limits import BodySizeLimit
 from app.models.examples import SHOWN
 from app.services.data_version import version_probe
+from app.services.schema import build_derived_tables
 
 DESCRIPTION = """
 Who stands where: for every party and issue, the party's stance backed by a verbatim quote from a
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync endpoints run in this thread pool. Builds are bounded anyway (max_concurrent_builds)
         # and connections by the pool, so more threads would only add memory.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # A server started without `stancemap migrate` must still not serve stale positions.
+        await anyio.to_thread.run_sync(build_derived_tables, app.state.write_engine)
         yield
         if app.state.version_probe is not None:
             # Joins the probe's thread: off the event loop, which other apps in the process may share.

@@ -11,7 +11,6 @@ import argparse
 import random
 import sys
 import time
-from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,9 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.models import EvidenceTally, Issue, Party, Source, Statement, StatementRevision  # noqa: E402
-from app.services import schema  # noqa: E402
+from app.models import Issue, Party, Source, Statement, StatementRevision  # noqa: E402
+from app.services import position_history, schema  # noqa: E402
 from app.services.data_version import bump  # noqa: E402
-from app.services.evidence import month_of  # noqa: E402
 from app.services.sources import text_sha256  # noqa: E402
 from seeds.loader import SEEDS_DIR  # noqa: E402
 
@@ -60,7 +58,7 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
     engine = create_engine(database_url)
     now = datetime.now(UTC).replace(tzinfo=None) if database_url.startswith("sqlite") else datetime.now(UTC)
     with engine.begin() as connection:
-        for table in ("evidence_tally", "statement_revision", "statement", "source", "issue", "party"):
+        for table in ("position_span", "statement_revision", "statement", "source", "issue", "party"):
             connection.execute(text(f"DELETE FROM {table}"))
         connection.execute(
             insert(Party),
@@ -84,8 +82,6 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
     first_day = date(2024, 1, 1)
     source_count = (statements + per_source - 1) // per_source
     statement_id = 0
-    stated: Counter[tuple[int, int, date]] = Counter()
-    retracted: Counter[tuple[int, int, date]] = Counter()
     with engine.begin() as connection:
         for source_id in range(1, source_count + 1):
             quotes = min(per_source, statements - statement_id)
@@ -117,10 +113,6 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
                     "retraction_reason": "synthetic retraction" if is_retracted else None,
                 })
             connection.execute(insert(Statement), rows)
-            for row in rows:
-                stated[(row["party_id"], row["issue_id"], month_of(row["stated_on"]))] += 1
-                if row["retracted_on"] is not None:
-                    retracted[(row["party_id"], row["issue_id"], month_of(row["retracted_on"]))] += 1
             connection.execute(
                 insert(StatementRevision),
                 [{key: row[key] for key in (
@@ -130,11 +122,8 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
             )
             if statement_id % 50_000 < per_source:
                 print(f"  {statement_id} statements, {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        connection.execute(
-            insert(EvidenceTally),
-            [{"party_id": p, "issue_id": i, "month": m, "stated": stated[(p, i, m)], "retracted": retracted[(p, i, m)]}
-             for p, i, m in sorted(set(stated) | set(retracted))],
-        )
+        spans = position_history.rebuild_all(connection)
+        print(f"  {spans} position spans, {time.perf_counter() - started:.0f} s", file=sys.stderr)
         bump(connection)
         if engine.dialect.name == "postgresql":
             for table in ("party", "issue", "source", "statement", "statement_revision"):

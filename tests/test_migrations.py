@@ -3,11 +3,13 @@
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlmodel import Session
 
 from app.config import Settings
 from app.main import create_app
 from app.services import schema
+from seeds.loader import load_seeds
 from tests.conftest import ENGINES, TABLES_CHILD_FIRST
 
 
@@ -71,3 +73,29 @@ def test_readyz_is_503_on_a_database_that_was_not_migrated(make_database, engine
     assert body["status"] == "unavailable"
     assert body["schema_revision"] is None
     assert body["head_revision"] == schema.head_revision()
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_position_history_survives_a_downgrade_and_is_built_from_existing_statements(make_database, engine_name):
+    url = make_database(engine_name)
+    schema.upgrade(url)
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            load_seeds(session)
+        spans_query = text("SELECT party_id, issue_id, valid_from, statement_id, stance, cell FROM position_span ORDER BY 1, 2, 3")
+        with engine.connect() as connection:
+            spans = connection.execute(spans_query).all()
+            stated = connection.execute(text("SELECT count(*) FROM statement")).scalar_one()
+        assert spans
+
+        schema.downgrade(url, "0008")
+        with engine.connect() as connection:
+            tallied = connection.execute(text("SELECT sum(stated), sum(retracted) FROM evidence_tally")).one()
+        assert tuple(tallied) == (stated, 0), "the evidence tally of revision 0008 is refilled"
+
+        schema.upgrade(url)
+        with engine.connect() as connection:
+            assert connection.execute(spans_query).all() == spans
+    finally:
+        engine.dispose()

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Query, Request
 
+from app.services.positions import JSON_OPTIONS
+
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
 
@@ -54,7 +56,7 @@ def _cell_columns(cell: dict[str, Any] | None) -> list[object]:
     return [
         cell["stance"],
         cell["summary"] or "",
-        cell["stated_on"].isoformat(),
+        cell["stated_on"],
         cell["statement"],
         cell["quote"],
         cell["speaker"] or "",
@@ -95,4 +97,4 @@ def diff_csv(diff: dict[str, Any]) -> bytes:
 
 def json_bytes(document: Any) -> bytes:
     """Serialise a matrix or diff document; timestamps end in Z like every other response."""
-    return orjson.dumps(document, option=orjson.OPT_UTC_Z)
+    return orjson.dumps(document, option=JSON_OPTIONS)

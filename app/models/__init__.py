@@ -3,11 +3,11 @@
 from app.models.anchoring import Anchoring
 from app.models.audit import AuditEvent
 from app.models.data_version import DataVersion
-from app.models.evidence import EvidenceTally
 from app.models.issue import Issue
 from app.models.party import Party
+from app.models.position_span import PositionSpan, Projection
 from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
 from app.models.token import ApiToken
 
-__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "EvidenceTally", "Issue", "Party", "Source", "Statement", "StatementRevision"]
+__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "Issue", "Party", "PositionSpan", "Projection", "Source", "Statement", "StatementRevision"]

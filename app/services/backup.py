@@ -36,7 +36,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.models.common import utcnow
 from app.models.data_version import DataVersion
-from app.services import schema
+from app.services import position_history, schema
 
 FORMAT = "stancemap-dump"
 FORMAT_VERSION = 1
@@ -48,11 +48,12 @@ TABLE_ORDER = (
     "statement",
     "statement_revision",
     "anchoring",
-    "evidence_tally",
     "api_token",
     "audit_event",
     "data_version",
 )
+# Derived from the tables above and rebuilt after an import, so never dumped.
+DERIVED_TABLES = ("position_span", "projection")
 HEADER_FIELDS = ("format", "format_version", "schema_revision", "exported_at", "row_counts")
 
 # Rows are inserted in batches of this many, or fewer when their JSON gets this long: source
@@ -513,6 +514,8 @@ def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None 
                 raise BackupError(f"the dump has an unexpected field '{extra}' after its tables")
             reader.expect_end()
             _reset_sequences(connection)
+            # Derived, so not in the dump: built from what was just loaded.
+            position_history.rebuild_all(connection)
             version = _advance_data_version(connection, dumped_version)
     except (DBAPIError, StatementError) as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]

@@ -10,7 +10,17 @@ from app.errors import InvalidField
 from app.models.common import Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
-from app.services.positions import CellData, Scope, positions, standing_statements
+from app.services.positions import (
+    Scope,
+    cell_data,
+    cell_pieces,
+    cells_on_two_days,
+    issue_member,
+    json_array,
+    party_opening,
+    stance_of,
+    standing_statements,
+)
 from app.services.sources import resolve_source
 from app.services.statements import to_public
 
@@ -30,6 +40,17 @@ def classify(before: Stance | None, after: Stance | None) -> ChangeClass:
     return ChangeClass.reversed if crossed else ChangeClass.shifted
 
 
+# Every (before, after) pair of stances as stored (UTF-8, see `stance_of`), to its class: a diff
+# classifies thousands of cells.
+_STORED = [None, *(stance.value.encode() for stance in Stance)]
+_CLASSES = {
+    (before, after): classify(before and Stance(before.decode()), after and Stance(after.decode())).value
+    for before in _STORED
+    for after in _STORED
+}
+_CHANGE_PARTS = {change.value: b'"change":"' + change.value.encode() + b'","before":' for change in ChangeClass}
+
+
 def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
     """`2025-08-14`, or `source:<id>`: as of that source's publication date, that source included."""
     if raw.startswith("source:"):
@@ -45,31 +66,46 @@ def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
 
 
 def diff(
-    session: Session, grid: Grid, start: DiffEnd, end: DiffEnd, *, only_changed: bool = False
+    session: Session, grid: Grid, start: DiffEnd, end: DiffEnd, *, only_changed: bool = False, as_data: bool = False
 ) -> dict[str, Any]:
-    """The diff document, shaped like app.models.matrix.Diff."""
+    """The diff document, shaped like app.models.matrix.Diff. Its changes are one JSON fragment
+    ready for orjson, or plain dicts with `as_data` (as in app.services.matrix.build_matrix)."""
     if start.as_of > end.as_of:
         raise InvalidField("query.from", f"`from` ({start.as_of}) is later than `to` ({end.as_of}).")
-    before = positions(session, grid.scope(start.as_of))
-    after = positions(session, grid.scope(end.as_of))
+    party_ids, issue_ids = [party.id for party in grid.parties], [issue.id for issue in grid.issues]
+    found = cells_on_two_days(session, party_ids, issue_ids, start.as_of, end.as_of)
     summary = dict.fromkeys((change.value for change in ChangeClass), 0)
-    changes: list[dict[str, Any]] = []
+    changes: list[Any] = []  # dicts with `as_data`, else JSON pieces
+    issues = [(issue.id, issue.slug, issue_member(issue.slug)) for issue in grid.issues]
     for party in grid.parties:
-        for issue in grid.issues:
-            key = (party.id, issue.id)
-            old, new = before.get(key), after.get(key)
-            if old is None and new is None:
+        opening = party_opening(party.slug)
+        for issue_id, issue_slug, member in issues:
+            sides = found.get((party.id, issue_id))
+            if sides is None:
                 continue
-            change = classify(_stance(old), _stance(new))
-            summary[change.value] += 1
-            if only_changed and change is ChangeClass.unchanged:
+            before, after = sides
+            change = _CLASSES[(before and stance_of(before), after and stance_of(after))]
+            summary[change] += 1
+            if only_changed and change == "unchanged":
                 continue
-            changes.append({"party": party.slug, "issue": issue.slug, "change": change.value, "before": old, "after": new})
-    return {"from": start.model_dump(), "to": end.model_dump(), "summary": summary, "changes": changes}
-
-
-def _stance(cell: CellData | None) -> Stance | None:
-    return Stance(cell["stance"]) if cell is not None else None
+            if as_data:
+                ends = [cell_data(party.slug, issue_slug, side) if side else None for side in sides]
+                changes.append({"party": party.slug, "issue": issue_slug, "change": change, "before": ends[0], "after": ends[1]})
+                continue
+            # {"party":…,"issue":…,"change":…,"before":<cell or null>,"after":<cell or null>}
+            changes += (opening, member, _CHANGE_PARTS[change])
+            changes += cell_pieces(opening, member, before) if before else (b"null",)
+            changes.append(b',"after":')
+            changes += cell_pieces(opening, member, after) if after else (b"null",)
+            changes.append(b"},")
+    if not as_data and changes:
+        changes[-1] = b"}"  # no comma after the last change
+    return {
+        "from": start.model_dump(),
+        "to": end.model_dump(),
+        "summary": summary,
+        "changes": changes if as_data else json_array(changes),
+    }
 
 
 def timeline(session: Session, grid: Grid, as_of: date) -> Timeline:

@@ -11,10 +11,13 @@ from app.errors import InvalidField
 from app.models.issue import Issue
 from app.models.party import Party
 from app.services.positions import (
-    CellData,
     Scope,
-    empty_cell,
-    positions,
+    cell_data,
+    cell_pieces,
+    cells,
+    issue_member,
+    json_array,
+    party_opening,
     standing_statements,
 )
 from app.services.statements import to_public
@@ -26,8 +29,8 @@ MAX_SLUGS = 500
 class Grid:
     """The rows and columns asked for, in the order asked for."""
 
-    parties: list[Party]
-    issues: list[Issue]
+    parties: list[Any]  # rows of _PARTY_COLUMNS
+    issues: list[Any]  # rows of _ISSUE_COLUMNS
 
     def party_refs(self) -> list[dict[str, str]]:
         return [{"slug": party.slug, "name": party.name, "kind": party.kind} for party in self.parties]
@@ -58,10 +61,16 @@ def parse_slug_list(raw: str | None, field: str) -> list[str] | None:
     return slugs
 
 
-def _select_ordered(session: Session, model: Any, slugs: list[str] | None, field: str, noun: str) -> list[Any]:
+# Rows, not ORM objects: a grid is read on every matrix and diff, and needs only these columns.
+_PARTY_COLUMNS = (Party.id, Party.slug, Party.name, Party.kind)
+_ISSUE_COLUMNS = (Issue.id, Issue.slug, Issue.title, Issue.proposition)
+
+
+def _select_ordered(session: Session, columns: tuple[Any, ...], slugs: list[str] | None, field: str, noun: str) -> list[Any]:
+    row_id, slug = columns[0], columns[1]
     if slugs is None:
-        return list(session.exec(select(model).order_by(model.id)).scalars())
-    found = {row.slug: row for row in session.exec(select(model).where(model.slug.in_(slugs))).scalars()}
+        return list(session.exec(select(*columns).order_by(row_id)).all())
+    found = {row.slug: row for row in session.exec(select(*columns).where(slug.in_(slugs))).all()}
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
         raise InvalidField(field, f"Unknown {noun} slug(s): {', '.join(unknown)}.")
@@ -70,32 +79,47 @@ def _select_ordered(session: Session, model: Any, slugs: list[str] | None, field
 
 def resolve_grid(session: Session, party_slugs: list[str] | None, issue_slugs: list[str] | None) -> Grid:
     return Grid(
-        parties=_select_ordered(session, Party, party_slugs, "query.parties", "party"),
-        issues=_select_ordered(session, Issue, issue_slugs, "query.issues", "issue"),
+        parties=_select_ordered(session, _PARTY_COLUMNS, party_slugs, "query.parties", "party"),
+        issues=_select_ordered(session, _ISSUE_COLUMNS, issue_slugs, "query.issues", "issue"),
     )
 
 
 def build_matrix(
-    session: Session, grid: Grid, *, as_of: date, source_id: int | None = None, with_evidence: bool = False
+    session: Session,
+    grid: Grid,
+    *,
+    as_of: date,
+    source_id: int | None = None,
+    with_evidence: bool = False,
+    as_data: bool = False,
 ) -> dict[str, Any]:
-    """The matrix document, shaped like app.models.matrix.Matrix."""
+    """The matrix document, shaped like app.models.matrix.Matrix. Its cells are one JSON fragment
+    ready for orjson, or plain dicts with `as_data` (for CSV; implied by `with_evidence`)."""
     scope = grid.scope(as_of, source_id)
-    filled = positions(session, scope)
+    filled = cells(session, scope)
     evidence = standing_statements(session, scope) if with_evidence else {}
-    cells: list[CellData] = []
-    for party in grid.parties:
-        for issue in grid.issues:
-            key = (party.id, issue.id)
-            cell = filled.get(key) or empty_cell(party.slug, issue.slug)
-            if with_evidence:
-                cell["evidence"] = [
-                    to_public(row, party.slug, issue.slug).model_dump() for row in evidence.get(key, [])
-                ]
-            cells.append(cell)
+    document_cells: Any = []
+    if as_data or with_evidence:
+        for party in grid.parties:
+            for issue in grid.issues:
+                cell = cell_data(party.slug, issue.slug, filled.get((party.id, issue.id)))
+                if with_evidence:
+                    rows = evidence.get((party.id, issue.id), [])
+                    cell["evidence"] = [to_public(row, party.slug, issue.slug).model_dump() for row in rows]
+                document_cells.append(cell)
+    else:
+        issues = [(issue.id, issue_member(issue.slug)) for issue in grid.issues]
+        pieces: list[bytes] = []
+        for party in grid.parties:
+            opening = party_opening(party.slug)
+            for issue_id, member in issues:
+                pieces += cell_pieces(opening, member, filled.get((party.id, issue_id)))
+                pieces.append(b",")
+        document_cells = json_array(pieces[:-1])
     return {
         "as_of": as_of,
         "source": source_id,
         "parties": grid.party_refs(),
         "issues": grid.issue_refs(),
-        "cells": cells,
+        "cells": document_cells,
     }

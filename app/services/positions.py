@@ -2,9 +2,11 @@
 
 A statement stands on a date when it was stated on or before it and was not retracted by then.
 Of several, the latest `stated_on` wins, and on the same day the later-recorded one (higher id).
-A fixed number of queries whatever the size of the grid: the evidence counts (app/services/evidence.py),
-then one query that picks each cell's newest and oldest standing statement through the
-(party_id, issue_id, stated_on) index and joins the newest one's source.
+
+Cells are read from the position history (app/models/position_span.py): one query that finds, per
+cell, the span holding the date and returns the cell as stored JSON, so a matrix costs one index
+descent per cell and no serialisation. Positions stated in one source (`?source=`) are few and
+are computed from the statements themselves, rendered the same way.
 """
 
 from dataclasses import dataclass
@@ -12,21 +14,23 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, bindparam, or_, select, true
+import orjson
+from sqlalchemy import Date, Integer, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.models.anchoring import Anchoring, awaiting_review
 from app.models.issue import Issue
 from app.models.party import Party
+from app.models.position_span import PositionSpan
 from app.models.source import Source
 from app.models.statement import Statement
-from app.services.evidence import evidence_counts
 
 CellKey = tuple[int, int]  # (party_id, issue_id)
-# A matrix cell as plain data, shaped exactly like app.models.matrix.Cell. Thousands of them make
-# one matrix: building dicts and serialising them in one go costs a fraction of model objects.
+# A matrix cell as plain data, shaped exactly like app.models.matrix.Cell.
 CellData = dict[str, Any]
+# Timestamps end in Z, like every other response.
+JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
 @dataclass(frozen=True)
@@ -59,14 +63,145 @@ def standing(statement: Any, *, from_source: bool) -> Any:
     return and_(*conditions)
 
 
-def _ordered_standing(newest_first: bool, from_source: bool) -> Any:
-    """The id or date of a cell's newest (or oldest) standing statement, correlated to party × issue."""
+# What `render_cell` reads: a statement's columns and its source's (joined on Statement.source_id).
+CELL_COLUMNS = (
+    Statement.id,
+    Statement.stance,
+    Statement.summary,
+    Statement.stated_on,
+    Statement.quote,
+    Statement.quote_start,
+    Statement.quote_end,
+    Statement.quote_prefix,
+    Statement.quote_suffix,
+    Statement.speaker,
+    Source.id.label("source_id"),
+    Source.title,
+    Source.published_at,
+    Source.url,
+)
+_STANCE_PREFIX = b'{"stance":"'
+
+
+def render_cell(row: Any, *, evidence_count: int, evidence_since: date, flag: dict[str, Any] | None) -> bytes:
+    """A filled cell as stored and served, without its `party` and `issue` (see `cell_pieces`).
+    `row` has the CELL_COLUMNS.
+    The stance comes first: `stance_of` reads it back without parsing the rest."""
+    cell = {
+        "stance": row.stance,
+        "summary": row.summary,
+        "stated_on": row.stated_on,
+        "statement": row.id,
+        "quote": row.quote,
+        "selector": {"start": row.quote_start, "end": row.quote_end, "prefix": row.quote_prefix, "suffix": row.quote_suffix},
+        "speaker": row.speaker,
+        "source": {"id": row.source_id, "title": row.title, "published_at": row.published_at, "url": row.url},
+        "evidence_count": evidence_count,
+        "evidence_since": evidence_since,
+        "flag": flag,
+    }
+    return orjson.dumps(cell, option=JSON_OPTIONS)
+
+
+def stance_of(cell: bytes) -> bytes:
+    """The stance of a cell rendered by `render_cell`, as UTF-8: a plain token (a `Stance` value) up front."""
+    return cell[len(_STANCE_PREFIX) : cell.index(b'"', len(_STANCE_PREFIX))]
+
+
+_EMPTY_CELL = orjson.dumps(
+    {
+        **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
+        "evidence_count": 0,
+        "evidence_since": None,
+        "flag": None,
+    }
+)
+
+
+def party_opening(slug: str) -> bytes:
+    """`{"party":"<slug>",`: how a cell, or a change, of that party's row starts."""
+    return b'{"party":' + orjson.dumps(slug) + b","
+
+
+def issue_member(slug: str) -> bytes:
+    """`"issue":"<slug>",`: what follows the party in a cell, or a change, of that issue's column."""
+    return b'"issue":' + orjson.dumps(slug) + b","
+
+
+def cell_pieces(party: bytes, issue: bytes, cell: bytes | None) -> tuple[bytes, bytes, bytes]:
+    """The whole cell as JSON, in pieces to be joined: the stored cell (or an empty one) after its
+    party and issue (from `party_opening` and `issue_member`), as app.models.matrix.Cell lists them."""
+    return party, issue, (cell or _EMPTY_CELL)[1:]
+
+
+def json_array(pieces: list[bytes]) -> orjson.Fragment:
+    """JSON values given as pieces, separated by b"," pieces, as one array embedded verbatim when
+    the document is serialised."""
+    return orjson.Fragment(b"".join([b"[", *pieces, b"]"]))
+
+
+def cell_data(party_slug: str, issue_slug: str, cell: bytes | None) -> CellData:
+    """The whole cell as plain data (for CSV and `?evidence=all`); dates stay ISO strings."""
+    return {"party": party_slug, "issue": issue_slug, **orjson.loads(cell or _EMPTY_CELL)}
+
+
+def _span_cell(day: str) -> Any:
+    """The stored cell of the cell's span holding :day, correlated to party × issue."""
+    span = aliased(PositionSpan)
+    return (
+        select(span.cell)
+        .where(span.party_id == Party.id, span.issue_id == Issue.id, span.valid_from <= bindparam(day, type_=Date))
+        .order_by(span.valid_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _spans_query(days: tuple[str, ...]) -> Any:
+    """Per cell of :party_ids × :issue_ids, its stored cell as of each of `days` (null where it has
+    no position). Built once, with bound parameters, so SQLAlchemy compiles it a single time."""
+    return (
+        select(Party.id, Issue.id, *(_span_cell(day) for day in days))
+        .select_from(Party)
+        .join(Issue, true())
+        .where(Party.id.in_(bindparam("party_ids", expanding=True)), Issue.id.in_(bindparam("issue_ids", expanding=True)))
+    )
+
+
+def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
+    """Each filled cell of the grid as of `scope.as_of`, as stored JSON; cells without a position are absent."""
+    if not scope.party_ids or not scope.issue_ids:
+        return {}
+    if scope.source_id is not None:
+        return _cells_from_source(session, scope)
+    # Core execution on the session's connection: no ORM row handling for thousands of cells.
+    rows = session.connection().execute(_spans_query(("as_of",)), scope.params()).all()
+    return {(row[0], row[1]): row[2] for row in rows if row[2] is not None}
+
+
+def cells_on_two_days(
+    session: Session, party_ids: list[int], issue_ids: list[int], before: date, after: date
+) -> dict[CellKey, tuple[bytes | None, bytes | None]]:
+    """Each cell with a position on either day: its stored cell on both (None where it has none)."""
+    if not party_ids or not issue_ids:
+        return {}
+    params = {"party_ids": party_ids, "issue_ids": issue_ids, "before": before, "after": after}
+    rows = session.connection().execute(_spans_query(("before", "after")), params).all()
+    return {(row[0], row[1]): (row[2], row[3]) for row in rows if row[2] is not None or row[3] is not None}
+
+
+# --- positions stated in one source ---------------------------------------------------------
+
+
+def _ordered_standing(newest_first: bool) -> Any:
+    """The id or date of a cell's newest (or oldest) standing statement from :source_id, correlated to party × issue."""
     candidate = aliased(Statement)
     order = (candidate.stated_on.desc(), candidate.id.desc()) if newest_first else (candidate.stated_on, candidate.id)
     column = candidate.id if newest_first else candidate.stated_on
     return (
         select(column)
-        .where(standing(candidate, from_source=from_source), candidate.party_id == Party.id, candidate.issue_id == Issue.id)
+        .where(standing(candidate, from_source=True), candidate.party_id == Party.id, candidate.issue_id == Issue.id)
         .order_by(*order)
         .limit(1)
         .scalar_subquery()
@@ -87,51 +222,38 @@ def _pending_flag() -> Any:
 
 
 @cache
-def _cells_query(from_source: bool) -> Any:
-    """Built once: per cell of :cell_party_ids × :cell_issue_ids, the newest standing statement with
-    its source, and the date of the oldest. Bound parameters keep SQLAlchemy's compiled form cached."""
+def _source_cells_query() -> Any:
+    """Per cell of :party_ids × :issue_ids, the newest standing statement from :source_id with
+    its source, the date of the oldest, its evidence count and its pending flag."""
     grid = (
         select(
             Party.id.label("party_id"),
             Issue.id.label("issue_id"),
-            _ordered_standing(newest_first=True, from_source=from_source).label("statement_id"),
-            _ordered_standing(newest_first=False, from_source=from_source).label("evidence_since"),
+            _ordered_standing(newest_first=True).label("statement_id"),
+            _ordered_standing(newest_first=False).label("evidence_since"),
         )
         .select_from(Party)
         .join(Issue, true())
-        .where(
-            Party.id.in_(bindparam("cell_party_ids", expanding=True)),
-            Issue.id.in_(bindparam("cell_issue_ids", expanding=True)),
-        )
+        .where(Party.id.in_(bindparam("party_ids", expanding=True)), Issue.id.in_(bindparam("issue_ids", expanding=True)))
         .subquery()
+    )
+    counted = aliased(Statement)
+    evidence_count = (
+        select(func.count())
+        .where(standing(counted, from_source=True), counted.party_id == grid.c.party_id, counted.issue_id == grid.c.issue_id)
+        .scalar_subquery()
     )
     return (
         select(
             grid.c.party_id,
             grid.c.issue_id,
-            Party.slug,
-            Issue.slug,
-            Statement.id,
-            Statement.stance,
-            Statement.summary,
-            Statement.stated_on,
-            Statement.quote,
-            Statement.quote_start,
-            Statement.quote_end,
-            Statement.quote_prefix,
-            Statement.quote_suffix,
-            Statement.speaker,
-            Source.id,
-            Source.title,
-            Source.published_at,
-            Source.url,
+            *CELL_COLUMNS,
             grid.c.evidence_since,
+            evidence_count.label("evidence_count"),
             _pending_flag().label("flag_id"),
         )
         .join(Statement, Statement.id == grid.c.statement_id)
         .join(Source, Source.id == Statement.source_id)
-        .join(Party, Party.id == grid.c.party_id)
-        .join(Issue, Issue.id == grid.c.issue_id)
     )
 
 
@@ -140,62 +262,20 @@ _FLAGS_QUERY = select(Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anch
 )
 
 
-def _flags(session: Session, flag_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The flags by id: rare, so read apart (a join would have PostgreSQL scan every outcome ever recorded)."""
-    if not flag_ids:
-        return {}
-    rows = session.connection().execute(_FLAGS_QUERY, {"flag_ids": flag_ids}).all()
+def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
+    connection = session.connection()
+    rows = connection.execute(_source_cells_query(), scope.params()).all()
+    flag_ids = [row.flag_id for row in rows if row.flag_id is not None]
+    flags = {
+        flag[0]: {"outcome": flag[1], "source": flag[2], "similarity": flag[3], "flagged_at": flag[4]}
+        for flag in (connection.execute(_FLAGS_QUERY, {"flag_ids": flag_ids}).all() if flag_ids else [])
+    }
     return {
-        row[0]: {"outcome": row[1], "source": row[2], "similarity": row[3], "flagged_at": row[4]} for row in rows
+        (row.party_id, row.issue_id): render_cell(
+            row, evidence_count=row.evidence_count, evidence_since=row.evidence_since, flag=flags.get(row.flag_id)
+        )
+        for row in rows
     }
-
-
-def positions(session: Session, scope: Scope) -> dict[CellKey, CellData]:
-    """The filled cells of the grid (cells without a standing statement are absent)."""
-    if not scope.party_ids or not scope.issue_ids:
-        return {}
-    counts = evidence_counts(session, scope)
-    if not counts:
-        return {}
-    params = {
-        **scope.params(),
-        "cell_party_ids": sorted({key[0] for key in counts}),
-        "cell_issue_ids": sorted({key[1] for key in counts}),
-    }
-    # Core execution on the session's connection: no ORM row handling for thousands of cells.
-    rows = session.connection().execute(_cells_query(scope.source_id is not None), params).all()
-    flags = _flags(session, [row[19] for row in rows if row[19] is not None])
-    cells: dict[CellKey, CellData] = {}
-    for row in rows:
-        key = (row[0], row[1])
-        cells[key] = {
-            "party": row[2],
-            "issue": row[3],
-            "stance": row[5],
-            "summary": row[6],
-            "stated_on": row[7],
-            "statement": row[4],
-            "quote": row[8],
-            "selector": {"start": row[9], "end": row[10], "prefix": row[11], "suffix": row[12]},
-            "speaker": row[13],
-            "source": {"id": row[14], "title": row[15], "published_at": row[16], "url": row[17]},
-            "evidence_count": counts.get(key, 0),
-            "evidence_since": row[18],
-            "flag": flags.get(row[19]) if row[19] is not None else None,
-        }
-    return cells
-
-
-def empty_cell(party_slug: str, issue_slug: str) -> CellData:
-    return {
-        "party": party_slug,
-        "issue": issue_slug,
-        **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
-        "evidence_count": 0,
-        "evidence_since": None,
-        "flag": None,
-    }
-
 
 def standing_statements(session: Session, scope: Scope) -> dict[CellKey, list[Statement]]:
     """Every standing statement per cell, oldest first (for `?evidence=all` and timelines)."""

@@ -6,9 +6,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 import migrations
+from app.services import position_history
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
@@ -23,6 +25,19 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    if revision == "head":
+        engine = create_engine(database_url)
+        try:
+            build_derived_tables(engine)
+        finally:
+            engine.dispose()
+
+
+def build_derived_tables(engine: Engine) -> None:
+    """Derived tables are built by the code that reads them, once the schema is at head (a database
+    that is not is left alone: /readyz reports it)."""
+    if current_revision(engine) == head_revision():
+        position_history.ensure_current(engine)
 
 
 def downgrade(database_url: str, revision: str) -> None:

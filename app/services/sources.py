@@ -19,6 +19,7 @@ from app.models.source import (
 from app.models.statement import Statement, StatementRevision
 from app.services.audit import record
 from app.services.pagination import Window, paginate
+from app.services.position_history import touch_statements
 
 
 def text_sha256(text: str) -> str:
@@ -124,7 +125,10 @@ def delete_source(session: Session, source_id: int, *, actor: str) -> None:
     if session.exec(select(superseded)).scalar():
         raise Conflict(f"Source {source_id} has later versions that supersede it and cannot be deleted.")
     record(session, actor=actor, entity="source", entity_id=source_id, action="delete", before=_audit_view(source))
-    # Where quotes of the superseded source landed in this one says nothing once it is gone.
+    # Where quotes of the superseded source landed in this one says nothing once it is gone; the
+    # flags among those outcomes leave the matrix with them.
+    outcomes = select(Anchoring.statement_id).where(Anchoring.source_id == source_id)
+    touch_statements(session, session.exec(outcomes).scalars())
     session.execute(delete(Anchoring).where(Anchoring.source_id == source_id))  # type: ignore[arg-type]
     session.delete(source)
     session.commit()

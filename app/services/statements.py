@@ -31,7 +31,6 @@ from app.models.statement import (
 )
 from app.services.anchoring_review import settle_pending
 from app.services.audit import record, snapshot
-from app.services.evidence import month_of, tally
 from app.services.issues import issues
 from app.services.pagination import Window, paginate
 from app.services.parties import parties
@@ -182,7 +181,6 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     session.add(statement)
     session.flush()  # assigns the id the revision refers to
     session.add(_snapshot(statement, note=None))
-    tally(session, party.id, issue.id, month_of(statement.stated_on), stated=1)
     created = to_public(statement, party.slug, issue.slug)
     record(session, actor=actor, entity="statement", entity_id=statement.id, action="create", after=snapshot(created))
     session.commit()
@@ -249,9 +247,6 @@ def _revise(
     before = to_public(statement, party_slug, issue_slug)
     if not changed:
         return before
-    if "stated_on" in changed:
-        tally(session, statement.party_id, statement.issue_id, month_of(statement.stated_on), stated=-1)
-        tally(session, statement.party_id, statement.issue_id, month_of(changed["stated_on"]), stated=1)
     for name, value in changed.items():
         setattr(statement, name, value)
     statement.revision += 1
@@ -294,7 +289,6 @@ def retract_statement(
     statement.retracted_by = actor
     statement.retraction_reason = data.reason
     session.add(statement)
-    tally(session, statement.party_id, statement.issue_id, month_of(retracted_on), retracted=1)
     settle_pending(session, statement_id, AnchoringResolution.retracted, actor=actor)
     after = to_public(statement, party_slug, issue_slug)
     record(

@@ -57,7 +57,7 @@ def _diff_response(
 
     def render() -> tuple[bytes, str]:
         grid = resolve_grid(session, party_slugs, issue_slugs)
-        result = service.diff(session, grid, start, end, only_changed=only == "changed")
+        result = service.diff(session, grid, start, end, only_changed=only == "changed", as_data=csv)
         if csv:
             return diff_csv(result), CSV_MEDIA_TYPE
         return json_bytes(result), "application/json"

@@ -72,7 +72,7 @@ def get_matrix(
             resolve_source(session, source, "query.source")
         grid = service.resolve_grid(session, party_slugs, issue_slugs)
         matrix = service.build_matrix(
-            session, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all
+            session, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all, as_data=csv
         )
         if csv:
             return matrix_csv(matrix, layout), CSV_MEDIA_TYPE

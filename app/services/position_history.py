@@ -1,0 +1,276 @@
+"""Keeping the position history (app/models/position_span.py) in step with what it is derived from.
+
+A transaction that changes a statement, a source, or an anchoring flag has the spans of every cell
+it touched rebuilt from scratch before it commits, in the same transaction: readers never see a
+statement without its spans, and a failed write leaves both as they were. Rebuilding a whole cell
+instead of patching spans keeps one way of computing them; a cell holds tens of statements in
+practice, a few hundred at most at benchmark scale.
+
+Concurrent writers cannot interleave their rebuilds: every writing transaction bumps the data
+version in its first flush (app/services/data_version.py), which on PostgreSQL locks that one row
+until it commits, and SQLite has one writer at a time anyway. So a rebuild, which runs at commit,
+reads every write committed before it, and no two rebuild the same cell at once.
+
+The rows also hold the cells as rendered JSON, so a change to what a cell contains is a change of
+FORMAT: `ensure_current` then rebuilds every span (after migrations, at start-up), as does a
+backup import, which loads no spans.
+"""
+
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import chain, groupby
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.orm import Session as OrmSession
+
+from app.models.anchoring import Anchoring, awaiting_review
+from app.models.position_span import PositionSpan, Projection
+from app.models.source import Source
+from app.models.statement import Statement
+from app.services.data_version import bump
+from app.services.positions import CELL_COLUMNS, CellKey, render_cell
+
+# Bump when the stored cell JSON or the way spans are cut changes: every span is then rebuilt.
+FORMAT = 1
+PROJECTION = PositionSpan.__tablename__
+_TOUCHED = "stancemap_position_cells_touched"
+_INSERT_BATCH = 2000
+logger = logging.getLogger("stancemap")
+
+
+@dataclass
+class Touched:
+    """What a transaction changed, as far as positions are concerned."""
+
+    cells: set[CellKey] = field(default_factory=set)
+    statements: set[int] = field(default_factory=set)
+    sources: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.cells or self.statements or self.sources)
+
+
+def touched(session: OrmSession) -> Touched:
+    found: Touched | None = session.info.get(_TOUCHED)
+    if found is None:
+        found = session.info[_TOUCHED] = Touched()
+    return found
+
+
+def touch_statements(session: OrmSession, statement_ids: Iterable[int]) -> None:
+    """For writes made with SQL rather than ORM objects, which the hooks below cannot see."""
+    touched(session).statements.update(statement_ids)
+
+
+# --- rebuilding -----------------------------------------------------------------------------
+
+_STATEMENTS = (
+    select(
+        Statement.party_id,
+        Statement.issue_id,
+        Statement.retracted_on,
+        *CELL_COLUMNS,
+    )
+    .join(Source, Source.id == Statement.source_id)
+    .where(Statement.party_id == bindparam("party_id", type_=Integer))
+    .order_by(Statement.issue_id, Statement.stated_on, Statement.id)
+)
+_STATEMENTS_OF_ISSUES = _STATEMENTS.where(Statement.issue_id.in_(bindparam("issue_ids", expanding=True)))
+
+# Flags awaiting review are few: read them apart rather than joining every statement to them.
+_FLAGS = (
+    select(Anchoring.statement_id, Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at)
+    .join(Statement, Statement.id == Anchoring.statement_id)
+    .where(awaiting_review(), Statement.party_id == bindparam("party_id", type_=Integer))
+)
+_FLAGS_OF_ISSUES = _FLAGS.where(Statement.issue_id.in_(bindparam("issue_ids", expanding=True)))
+
+
+def _flags_by_statement(rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
+    """The newest pending flag of each statement."""
+    newest: dict[int, Row[Any]] = {}
+    for row in rows:
+        if row.statement_id not in newest or row.id > newest[row.statement_id].id:
+            newest[row.statement_id] = row
+    return {
+        statement_id: {"outcome": row.outcome, "source": row.source_id, "similarity": row.similarity, "flagged_at": row.created_at}
+        for statement_id, row in newest.items()
+    }
+
+
+def cell_spans(party_id: int, issue_id: int, statements: Sequence[Row[Any]], flags: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The spans of one cell from all its statements, ordered by (stated_on, id).
+
+    Walks the days on which something happens (a statement stated, a retraction taking effect),
+    keeping the standing statements in two heaps: the newest and the oldest standing one are
+    at the top after lazily dropping retracted ones. A span starts on each day the cell changes.
+    """
+    retractions = sorted((row.retracted_on, index) for index, row in enumerate(statements) if row.retracted_on is not None)
+    days = sorted({row.stated_on for row in statements} | {day for day, _ in retractions})
+    standing = [False] * len(statements)
+    newest: list[int] = []  # negated indexes: a max-heap
+    oldest: list[int] = []
+    stated = retracted = count = 0
+    previous: tuple[int, int, date] | None = None
+    spans: list[dict[str, Any]] = []
+    for day in days:
+        while stated < len(statements) and statements[stated].stated_on <= day:
+            retracted_on = statements[stated].retracted_on
+            # A retraction dated on or before its statement's day leaves it never standing.
+            if retracted_on is None or retracted_on > day:
+                standing[stated] = True
+                count += 1
+                heapq.heappush(newest, -stated)
+                heapq.heappush(oldest, stated)
+            stated += 1
+        while retracted < len(retractions) and retractions[retracted][0] <= day:
+            index = retractions[retracted][1]
+            if standing[index]:
+                standing[index] = False
+                count -= 1
+            retracted += 1
+        while newest and not standing[-newest[0]]:
+            heapq.heappop(newest)
+        while oldest and not standing[oldest[0]]:
+            heapq.heappop(oldest)
+        state = (-newest[0], count, statements[oldest[0]].stated_on) if newest else None
+        if state == previous:
+            continue
+        previous = state
+        span: dict[str, Any] = {"party_id": party_id, "issue_id": issue_id, "valid_from": day}
+        if state is None:
+            spans.append({**span, "statement_id": None, "stance": None, "cell": None})
+            continue
+        row = statements[state[0]]
+        cell = render_cell(row, evidence_count=count, evidence_since=state[2], flag=flags.get(row.id))
+        spans.append({**span, "statement_id": row.id, "stance": row.stance, "cell": cell})
+    return spans
+
+
+def _rebuild_party(connection: Connection, party_id: int, issue_ids: set[int] | None) -> int:
+    """Replaces the spans of a party's cells (all of them when `issue_ids` is None); returns how many were written."""
+    params: dict[str, Any] = {"party_id": party_id}
+    deleting = delete(PositionSpan).where(PositionSpan.party_id == party_id)  # type: ignore[arg-type]
+    if issue_ids is not None:
+        params["issue_ids"] = sorted(issue_ids)
+        deleting = deleting.where(PositionSpan.issue_id.in_(params["issue_ids"]))  # type: ignore[attr-defined]
+    connection.execute(deleting)
+    flags = _flags_by_statement(connection.execute(_FLAGS if issue_ids is None else _FLAGS_OF_ISSUES, params).all())
+    rows = connection.execute(_STATEMENTS if issue_ids is None else _STATEMENTS_OF_ISSUES, params).all()
+    spans: list[dict[str, Any]] = []
+    written = 0
+    for issue_id, statements in groupby(rows, key=lambda row: row.issue_id):
+        spans.extend(cell_spans(party_id, issue_id, list(statements), flags))
+        if len(spans) >= _INSERT_BATCH:
+            connection.execute(insert(PositionSpan), spans)
+            written, spans = written + len(spans), []
+    if spans:
+        connection.execute(insert(PositionSpan), spans)
+    return written + len(spans)
+
+
+def rebuild_cells(connection: Connection, cells: Iterable[CellKey]) -> None:
+    by_party: dict[int, set[int]] = defaultdict(set)
+    for party_id, issue_id in cells:
+        by_party[party_id].add(issue_id)
+    for party_id in sorted(by_party):
+        _rebuild_party(connection, party_id, by_party[party_id])
+
+
+def rebuild_all(connection: Connection) -> int:
+    """Every span from scratch, a party at a time (bounded memory); returns how many were written."""
+    connection.execute(delete(PositionSpan))
+    party_ids = connection.execute(select(Statement.party_id).distinct().order_by(Statement.party_id)).scalars().all()
+    return sum(_rebuild_party(connection, party_id, None) for party_id in party_ids)
+
+
+def _cells_of(connection: Connection, found: Touched) -> set[CellKey]:
+    cells = set(found.cells)
+    cell = select(Statement.party_id, Statement.issue_id).distinct()
+    if found.statements:
+        ids = sorted(found.statements)
+        cells.update(tuple(row) for row in connection.execute(cell.where(Statement.id.in_(ids))))  # type: ignore[union-attr]
+    if found.sources:
+        ids = sorted(found.sources)
+        cells.update(tuple(row) for row in connection.execute(cell.where(Statement.source_id.in_(ids))))  # type: ignore[attr-defined]
+    return cells  # type: ignore[return-value]
+
+
+def stored_format(connection: Connection) -> int | None:
+    return connection.execute(select(Projection.format).where(Projection.name == PROJECTION)).scalar_one_or_none()
+
+
+def ensure_current(engine: Engine) -> bool:
+    """Rebuilds every span if they were built by another format (or never); True if it did.
+
+    Safe to run from several processes at once: the check is repeated under a lock (SQLite's write
+    lock; the projection row's lock on PostgreSQL), so one of them rebuilds and the others find it done.
+    """
+    with engine.connect() as connection:
+        if stored_format(connection) == FORMAT:
+            return False
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("UPDATE projection SET format = format WHERE name = 'position_span'")  # takes the write lock
+        else:
+            connection.execute(select(Projection.format).where(Projection.name == PROJECTION).with_for_update())
+        if stored_format(connection) == FORMAT:
+            return False
+        # First, so writers wait behind the rebuild (every write bumps the version first; see above).
+        bump(connection)
+        written = rebuild_all(connection)
+        connection.execute(update(Projection).where(Projection.name == PROJECTION).values(format=FORMAT))  # type: ignore[arg-type]
+    logger.info("rebuilt the position history (format %s): %s spans", FORMAT, written)
+    return True
+
+
+# --- hooks: every ORM write that can change a cell marks it ----------------------------------
+
+
+def _statement_cells(statement: Statement) -> list[CellKey]:
+    """The statement's cell, and the one it was in before this flush if it moved."""
+    state = inspect(statement)
+    parties = state.attrs.party_id.history.deleted or [statement.party_id]
+    issues = state.attrs.issue_id.history.deleted or [statement.issue_id]
+    return [(statement.party_id, statement.issue_id), *((p, i) for p in parties for i in issues)]
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _note_touched(session: OrmSession, _context: Any) -> None:
+    found = touched(session)
+    for instance in chain(session.new, session.dirty, session.deleted):
+        if isinstance(instance, Statement):
+            found.cells.update(_statement_cells(instance))
+        elif isinstance(instance, Anchoring):
+            found.statements.add(instance.statement_id)
+        elif isinstance(instance, Source) and instance.id is not None:
+            found.sources.add(instance.id)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _rebuild_touched(session: OrmSession) -> None:
+    session.flush()  # what is still pending is noted by the hook above
+    found = session.info.pop(_TOUCHED, None)
+    if found:
+        connection = session.connection()
+        rebuild_cells(connection, _cells_of(connection, found))
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_touched(session: OrmSession) -> None:
+    session.info.pop(_TOUCHED, None)

@@ -1,0 +1,179 @@
+"""The position history: spans kept in step by every write, equal to a rebuild from scratch,
+rebuilt when their format is stale, and cut correctly on the days statements come and go."""
+
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from app.main import create_app
+from app.models.position_span import PositionSpan, Projection
+from app.services import position_history
+from app.services.data_version import read_version
+from app.services.positions import render_cell, stance_of
+from tests.test_source_revisions import (
+    EDITED_QUOTE,
+    REMOVED_QUOTE,
+    revise,
+    seed_text,
+    statement_id_quoting,
+    supersede,
+)
+
+
+def spans(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(PositionSpan.__table__).order_by(PositionSpan.party_id, PositionSpan.issue_id, PositionSpan.valid_from))
+        return [tuple(row) for row in rows]
+
+
+def rebuilt(engine: Engine) -> list[tuple[Any, ...]]:
+    """The spans a rebuild from scratch writes (rolled back afterwards)."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        position_history.rebuild_all(connection)
+        rows = connection.execute(select(PositionSpan.__table__).order_by(PositionSpan.party_id, PositionSpan.issue_id, PositionSpan.valid_from))
+        found = [tuple(row) for row in rows]
+        transaction.rollback()
+        return found
+
+
+def test_every_kind_of_write_leaves_the_spans_a_rebuild_would_write(client, seeded, engine):
+    assert spans(engine) == rebuilt(engine) != []
+    edited = statement_id_quoting(client, EDITED_QUOTE)
+    statements = client.get("/v1/statements", params={"limit": 200}).json()["items"]
+    first, second = [item for item in statements if item["quote"] not in (EDITED_QUOTE, REMOVED_QUOTE)][:2]
+    writes = [
+        client.post("/v1/statements", json={**{k: first[k] for k in ("party", "issue", "source", "quote")}, "stance": "support", "stated_on": "2025-08-19"}),
+        client.patch(f"/v1/statements/{first['id']}", json={"stance": "neutral"}),
+        client.patch(f"/v1/statements/{second['id']}", json={"stated_on": "2025-07-01"}),
+        client.post(f"/v1/statements/{second['id']}/retract", json={"reason": "Misread.", "retracted_on": "2025-08-16"}),
+        client.patch(f"/v1/sources/{first['source']}", json={"title": "Retitled"}),
+    ]
+    assert [response.status_code for response in writes] == [201, 200, 200, 200, 200], [w.text for w in writes]
+    assert spans(engine) == rebuilt(engine)
+
+    # Flags: raised by a new version, settled by a confirmation.
+    new = supersede(client, revise(seed_text(client)))
+    assert spans(engine) == rebuilt(engine)
+    flagged = [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[5]]
+    assert flagged, "the drifted statement's spans carry its flag"
+    assert client.post(f"/v1/statements/{edited}/confirm", json={}).status_code == 200
+    assert spans(engine) == rebuilt(engine)
+    assert not [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[5]]
+    assert client.get("/v1/matrix").json()["cells"]
+    assert new["anchoring"]["pending"] == 2
+
+
+def test_deleting_a_version_drops_its_flags_from_the_matrix(client, engine):
+    from tests.helpers import create_issue, create_party, create_source, statement_body
+
+    create_party(client)
+    create_issue(client)
+    old = create_source(client, text="The minister said: “We will never give up the north.” Nothing more.")
+    statement = client.post("/v1/statements", json={**statement_body(old["id"]), "start": None}).json()
+    new = create_source(client, text="The minister said little.", supersedes=old["id"])
+    assert new["anchoring"]["pending"] == 1
+    (cell,) = [cell for cell in client.get("/v1/matrix").json()["cells"] if cell["statement"] == statement["id"]]
+    assert cell["flag"]["outcome"] == "orphaned"
+
+    assert client.delete(f"/v1/sources/{new['id']}").status_code == 204
+
+    (cell,) = [cell for cell in client.get("/v1/matrix").json()["cells"] if cell["statement"] == statement["id"]]
+    assert cell["flag"] is None
+    assert spans(engine) == rebuilt(engine)
+
+
+def test_spans_of_a_stale_format_are_rebuilt_when_the_server_starts(settings, seeded, engine):
+    expected = spans(engine)
+    with engine.begin() as connection:
+        connection.execute(update(Projection).values(format=0))
+        connection.execute(PositionSpan.__table__.delete())
+    version = read_version(engine)
+
+    application = create_app(settings)
+    try:
+        with TestClient(application) as client:
+            matrix = client.get("/v1/matrix", params={"as_of": "2025-08-18"}).json()
+    finally:
+        application.state.engine.dispose()
+        application.state.write_engine.dispose()
+
+    assert spans(engine) == expected
+    assert sum(cell["stance"] is not None for cell in matrix["cells"]) > 0
+    with engine.connect() as connection:
+        assert position_history.stored_format(connection) == position_history.FORMAT
+    assert read_version(engine) == version + 1, "views cached before the rebuild are not served after it"
+
+
+def test_a_current_format_is_left_alone(engine, seeded):
+    assert position_history.ensure_current(engine) is False
+
+
+# --- cutting spans ----------------------------------------------------------------------------
+
+
+def statement(id: int, stated_on: str, retracted_on: str | None = None, stance: str = "oppose") -> SimpleNamespace:
+    return SimpleNamespace(
+        id=id, stance=stance, summary=None, stated_on=date.fromisoformat(stated_on),
+        retracted_on=date.fromisoformat(retracted_on) if retracted_on else None,
+        quote="q", quote_start=0, quote_end=1, quote_prefix="", quote_suffix="", speaker=None,
+        source_id=1, title="t", published_at=None, url=None,
+    )  # fmt: skip
+
+
+def cut(*statements: SimpleNamespace) -> list[tuple[str, int | None, int, str | None]]:
+    """(valid_from, statement, evidence_count, evidence_since) per span."""
+    ordered = sorted(statements, key=lambda row: (row.stated_on, row.id))
+    found = []
+    for span in position_history.cell_spans(1, 1, ordered, {}):
+        cell = orjson.loads(span["cell"]) if span["cell"] else {"evidence_count": 0, "evidence_since": None}
+        found.append((span["valid_from"].isoformat(), span["statement_id"], cell["evidence_count"], cell["evidence_since"]))
+    return found
+
+
+def test_the_later_recorded_statement_wins_a_day_and_both_count():
+    assert cut(statement(2, "2025-08-01"), statement(1, "2025-08-01")) == [("2025-08-01", 2, 2, "2025-08-01")]
+
+
+def test_each_statement_and_retraction_starts_a_span():
+    assert cut(statement(1, "2025-08-01"), statement(2, "2025-08-05", retracted_on="2025-08-09"), statement(3, "2025-08-07")) == [
+        ("2025-08-01", 1, 1, "2025-08-01"),
+        ("2025-08-05", 2, 2, "2025-08-01"),
+        ("2025-08-07", 3, 3, "2025-08-01"),
+        ("2025-08-09", 3, 2, "2025-08-01"),
+    ]
+
+
+def test_the_oldest_standing_statement_dates_the_evidence():
+    assert cut(statement(1, "2025-08-01", retracted_on="2025-08-04"), statement(2, "2025-08-02")) == [
+        ("2025-08-01", 1, 1, "2025-08-01"),
+        ("2025-08-02", 2, 2, "2025-08-01"),
+        ("2025-08-04", 2, 1, "2025-08-02"),
+    ]
+
+
+def test_retracting_every_statement_empties_the_cell_from_that_day():
+    assert cut(statement(1, "2025-08-01", retracted_on="2025-08-03")) == [("2025-08-01", 1, 1, "2025-08-01"), ("2025-08-03", None, 0, None)]
+
+
+@pytest.mark.parametrize("retracted_on", ["2025-08-01", "2025-07-20"])
+def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
+    # The same day is a retraction "effective immediately"; an earlier one arises when a correction
+    # moves `stated_on` past the retraction.
+    assert cut(statement(1, "2025-08-01", retracted_on=retracted_on)) == []
+    assert cut(statement(1, "2025-08-01", retracted_on=retracted_on), statement(2, "2025-07-25")) == [
+        ("2025-07-25", 2, 1, "2025-07-25")
+    ]
+
+
+@pytest.mark.parametrize("stance", ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"])
+def test_the_stance_is_read_back_from_the_stored_cell(stance):
+    cell = render_cell(statement(1, "2025-08-01", stance=stance), evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
+    assert stance_of(cell) == stance.encode()
+    assert orjson.loads(cell)["stance"] == stance
