@@ -111,6 +111,17 @@ def run_wrk(
     }
 
 
+def cpu_reference_ms() -> float:
+    """Median time of a fixed pure-Python loop: how fast this machine is right now. Latencies from
+    runs on different machines (or on a shared one at different times) compare after scaling by it."""
+    timings = []
+    for _ in range(7):
+        started = time.perf_counter()
+        sum(number * number for number in range(1_000_000))
+        timings.append((time.perf_counter() - started) * 1000)
+    return sorted(timings)[len(timings) // 2]
+
+
 def peak_memory_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of the server and its children."""
     total = 0
@@ -166,6 +177,7 @@ def main() -> None:
             results.append({"scenario": name, "caching": caching, "c1": single, "c32": loaded})
             print(f"  {name}: {loaded['req_per_s']:.0f} req/s, p50 {single['p50_ms']:.1f} ms", file=sys.stderr)
         memory = peak_memory_mb(server.pid)
+        reference = cpu_reference_ms()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -177,6 +189,7 @@ def main() -> None:
         "grid_cells": cells,
         "seconds_per_run": args.seconds,
         "peak_server_memory_mb": round(memory, 1),
+        "cpu_reference_ms": round(reference, 1),
         "scenarios": results,
     }
     RESULTS.mkdir(exist_ok=True)
@@ -192,7 +205,7 @@ def main() -> None:
             f"| {row['scenario']} | {row['caching']} | {c32['req_per_s']:.0f} | {c32['req_per_s'] / healthz:.0%} "
             f"| {c1['p50_ms']:.1f} | {c1['p99_ms']:.1f} | {c32['p50_ms']:.1f} | {c32['p99_ms']:.1f} | {errors} |"
         )
-    print(f"\nPeak server memory (VmHWM): {memory:.0f} MB")
+    print(f"\nPeak server memory (VmHWM): {memory:.0f} MB. CPU reference (bench/load.py `cpu_reference_ms`): {reference:.0f} ms")
 
 
 if __name__ == "__main__":
