@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.config import get_settings
-from app.db import make_engine
+from app.db import dispose_engines, make_engine
 from app.models.party import Party
 from app.services import backup, schema
 
@@ -134,8 +134,7 @@ def _openapi(args: argparse.Namespace) -> None:
     try:
         document = openapi_json(app)
     finally:
-        app.state.engine.dispose()
-        app.state.write_engine.dispose()
+        dispose_engines(app.state)
     if args.output == "-":
         sys.stdout.buffer.write(document.encode("utf-8"))
         sys.stdout.flush()

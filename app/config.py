@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     # Page cache per SQLite connection; matrix queries read index pages over and over.
     sqlite_cache_mb: int = Field(default=8, ge=1, le=4096)
+    # Page cache of each SQLite connection that builds matrices and diffs (max_concurrent_builds
+    # of them): a full matrix reads a few thousand pages, and a cache that holds them all keeps
+    # the next build from reading them again.
+    sqlite_view_cache_mb: int = Field(default=24, ge=1, le=4096)
     # Connections kept open per server process (and as many more under load).
     pool_size: int = Field(default=4, ge=1, le=100)
     # How long a request waits for a free connection before it gets 503 with Retry-After.

@@ -1,5 +1,5 @@
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -18,10 +18,30 @@ def make_engine(settings: Settings, *, for_writes: bool = False) -> Engine:
     write lock up front (waiting up to the busy timeout) instead of failing with "database is
     locked" when a read transaction later tries to write after another writer committed.
     """
+    return _engine(settings, settings.pool_size, settings.pool_size, settings.sqlite_cache_mb, for_writes=for_writes)
+
+
+def make_view_engine(settings: Settings, read_engine: Engine) -> Engine:
+    """The engine matrices, diffs and timelines are built on. On SQLite, a pool of its own, one
+    connection per concurrent build, each with the larger view page cache: memory stays bounded
+    by the build limit, not by the number of connections. Elsewhere, the read engine."""
+    if not settings.database_url.startswith("sqlite"):
+        return read_engine
+    builds = settings.max_concurrent_builds
+    return _engine(settings, builds, 0, settings.sqlite_view_cache_mb, for_writes=False)
+
+
+def dispose_engines(state: Any) -> None:
+    """Closes the connections of every engine an application holds (`app.state`)."""
+    for engine in {id(e): e for e in (state.engine, state.write_engine, state.view_engine)}.values():
+        engine.dispose()
+
+
+def _engine(settings: Settings, pool_size: int, max_overflow: int, cache_mb: int, *, for_writes: bool) -> Engine:
     url = settings.database_url
     pool = {
-        "pool_size": settings.pool_size,
-        "max_overflow": settings.pool_size,
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
         "pool_timeout": settings.pool_timeout_s,
         # Most recently used first: under light load requests keep reusing the same few
         # connections, whose page caches (SQLite) and plans stay warm.
@@ -30,13 +50,13 @@ def make_engine(settings: Settings, *, for_writes: bool = False) -> Engine:
     if url.startswith("sqlite"):
         # check_same_thread off: FastAPI runs sync endpoints in a thread pool.
         engine = create_engine(url, echo=settings.log_sql, connect_args={"check_same_thread": False}, **pool)
-        _configure_sqlite(engine, settings, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
+        _configure_sqlite(engine, settings, cache_mb, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
         return engine
     # No pre-ping: it would cost a round trip per request; stale connections are recycled instead.
     return create_engine(url, echo=settings.log_sql, pool_recycle=1800, **pool)
 
 
-def _configure_sqlite(engine: Engine, settings: Settings, *, begin: str) -> None:
+def _configure_sqlite(engine: Engine, settings: Settings, cache_mb: int, *, begin: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # The driver's own implicit transactions are turned off; "begin" below opens them.
@@ -47,7 +67,7 @@ def _configure_sqlite(engine: Engine, settings: Settings, *, begin: str) -> None
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
-        cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_mb) * 1024}")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

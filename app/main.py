@@ -29,7 +29,7 @@ from app.api.routes import (
     viewer,
 )
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db import dispose_engines, make_engine, make_view_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from app.limits import BodySizeLimit
 from app.models.examples import SHOWN
@@ -83,8 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.version_probe is not None:
             # Joins the probe's thread: off the event loop, which other apps in the process may share.
             await anyio.to_thread.run_sync(app.state.version_probe.close)
-        app.state.engine.dispose()
-        app.state.write_engine.dispose()
+        dispose_engines(app.state)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -100,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.write_engine = (
         make_engine(settings, for_writes=True) if settings.database_url.startswith("sqlite") else app.state.engine
     )
+    app.state.view_engine = make_view_engine(settings, app.state.engine)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CachedViewShortcut)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.config import Settings
+from app.db import dispose_engines
 from app.main import create_app
 from app.models.token import TokenScope
 from app.services import schema
@@ -89,8 +90,7 @@ def app(settings: Settings) -> Iterator:
     yield application
     if application.state.version_probe is not None:
         application.state.version_probe.close()
-    application.state.engine.dispose()
-    application.state.write_engine.dispose()
+    dispose_engines(application.state)
 
 
 @pytest.fixture

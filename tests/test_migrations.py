@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session
 
 from app.config import Settings
+from app.db import dispose_engines
 from app.main import create_app
 from app.services import schema
 from seeds.loader import load_seeds
@@ -67,7 +68,7 @@ def test_readyz_is_503_on_a_database_that_was_not_migrated(make_database, engine
         with TestClient(app, raise_server_exceptions=False) as client:
             response = client.get("/readyz")
     finally:
-        app.state.engine.dispose()
+        dispose_engines(app.state)
     assert response.status_code == 503, response.text
     body = response.json()
     assert body["status"] == "unavailable"

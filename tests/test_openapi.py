@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from app.api.routes.health import Health, Readiness
 from app.api.routes.problems import ProblemType
 from app.config import Settings
+from app.db import dispose_engines
 from app.main import TAGS, create_app, openapi_json
 from app.models import examples
 from app.models.anchoring import AnchoringReport, TextDiff
@@ -94,8 +95,7 @@ def document_text() -> str:
     try:
         return openapi_json(app)
     finally:
-        app.state.engine.dispose()
-        app.state.write_engine.dispose()
+        dispose_engines(app.state)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from app.db import dispose_engines
 from app.main import create_app
 from app.models.position_span import PositionSpan, Projection
 from app.services import position_history
@@ -101,8 +102,7 @@ def test_spans_of_a_stale_format_are_rebuilt_when_the_server_starts(settings, se
         with TestClient(application) as client:
             matrix = client.get("/v1/matrix", params={"as_of": "2025-08-18"}).json()
     finally:
-        application.state.engine.dispose()
-        application.state.write_engine.dispose()
+        dispose_engines(application.state)
 
     assert spans(engine) == expected
     assert sum(cell["stance"] is not None for cell in matrix["cells"]) > 0

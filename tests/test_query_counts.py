@@ -24,8 +24,10 @@ FIRST_DAY = date(2025, 8, 12)
 
 
 class QueryCounter:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Statements sent through any of the engines given (requests read on one, build views on another)."""
+
+    def __init__(self, *engines: Engine) -> None:
+        self.engines = list({id(engine): engine for engine in engines}.values())
         self.count = 0
 
     def _on_execute(self, *_args: Any) -> None:
@@ -33,16 +35,18 @@ class QueryCounter:
 
     def __enter__(self) -> "QueryCounter":
         self.count = 0
-        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._on_execute)
         return self
 
     def __exit__(self, *_exc: Any) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._on_execute)
 
 
 @pytest.fixture
-def counter(engine: Engine) -> Iterator[QueryCounter]:
-    yield QueryCounter(engine)
+def counter(app) -> Iterator[QueryCounter]:
+    yield QueryCounter(app.state.engine, app.state.view_engine)
 
 
 def grow(engine: Engine, n_parties: int, n_issues: int, per_cell: int) -> None:

@@ -122,7 +122,7 @@ class ViewRenderer:
         self._answered_lock = Lock()
 
     def respond(
-        self, request: Request, session: Session, view_key: str, render: Callable[[], tuple[bytes, str]]
+        self, request: Request, session: Session, view_key: str, render: Callable[[Session], tuple[bytes, str]]
     ) -> Response:
         cache_key = f"{current_version(session)}|{view_key}"
         rendered = self.cache.get(cache_key)
@@ -135,7 +135,10 @@ class ViewRenderer:
             with self.builds:
                 rendered = self.cache.get(cache_key)  # another request may have built it meanwhile
                 if rendered is None:
-                    body, media_type = render()
+                    # On the engine kept for builds (app.db.make_view_engine), whose connections'
+                    # caches hold what the previous builds read.
+                    with Session(request.app.state.view_engine) as build_session:
+                        body, media_type = render(build_session)
                     etag = '"' + hashlib.sha256(cache_key.encode()).hexdigest()[:32] + '"'
                     rendered = Rendered(body, media_type, etag)
                     self.cache.put(cache_key, rendered)
@@ -178,8 +181,9 @@ class ViewRenderer:
 
 
 def conditional_view(
-    request: Request, session: Session, view_key: str, render: Callable[[], tuple[bytes, str]]
+    request: Request, session: Session, view_key: str, render: Callable[[Session], tuple[bytes, str]]
 ) -> Response:
+    """The view under `view_key`, from cache or built by `render` with the session it is given."""
     renderer: ViewRenderer = request.app.state.view_renderer
     return renderer.respond(request, session, view_key, render)
 

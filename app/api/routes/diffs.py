@@ -55,9 +55,9 @@ def _diff_response(
     party_slugs = parse_slug_list(parties, "query.parties")
     issue_slugs = parse_slug_list(issues, "query.issues")
 
-    def render() -> tuple[bytes, str]:
-        grid = resolve_grid(session, party_slugs, issue_slugs)
-        result = service.diff(session, grid, start, end, only_changed=only == "changed", as_data=csv)
+    def render(build: Session) -> tuple[bytes, str]:
+        grid = resolve_grid(build, party_slugs, issue_slugs)
+        result = service.diff(build, grid, start, end, only_changed=only == "changed", as_data=csv)
         if csv:
             return diff_csv(result), CSV_MEDIA_TYPE
         return json_bytes(result), "application/json"

@@ -2,6 +2,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
 
 from app.api.caching import conditional_view
 from app.api.deps import (
@@ -67,12 +68,12 @@ def get_matrix(
     csv = wants_csv(request, format)
     view_key = f"matrix|{day}|{party_slugs}|{issue_slugs}|{source}|{evidence}|{csv}|{layout if csv else ''}"
 
-    def render() -> tuple[bytes, str]:
+    def render(build: Session) -> tuple[bytes, str]:
         if source is not None:
-            resolve_source(session, source, "query.source")
-        grid = service.resolve_grid(session, party_slugs, issue_slugs)
+            resolve_source(build, source, "query.source")
+        grid = service.resolve_grid(build, party_slugs, issue_slugs)
         matrix = service.build_matrix(
-            session, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all, as_data=csv
+            build, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all, as_data=csv
         )
         if csv:
             return matrix_csv(matrix, layout), CSV_MEDIA_TYPE

@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
 
 from app.api.caching import conditional_view
 from app.api.deps import (
@@ -41,7 +42,7 @@ def get_timeline(
     day = as_of or utcnow().date()
     grid = Grid(parties=[parties.get(session, party)], issues=[issues.get(session, issue)])
 
-    def render() -> tuple[bytes, str]:
-        return timeline(session, grid, day).model_dump_json().encode(), "application/json"
+    def render(build: Session) -> tuple[bytes, str]:
+        return timeline(build, grid, day).model_dump_json().encode(), "application/json"
 
     return conditional_view(request, session, f"timeline|{party}|{issue}|{day}", render)
