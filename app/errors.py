@@ -41,6 +41,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "(only text/html and text/plain are read) or `no-text`. Nothing was stored; retry later, or send the text in `text`.",
     "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
     "busy": "The server had no database connection free in time; retry after the `Retry-After` seconds.",
+    "outdated-server": "This server runs an older release than the database it writes to (during an upgrade); "
+    "nothing was changed. Retry after the `Retry-After` seconds: a server of the newer release can take the write.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
 
@@ -134,6 +136,13 @@ class AlreadyRetracted(ProblemError):
     status = 409
     type_name = "already-retracted"
     title = "Statement already retracted"
+
+
+class OutdatedServer(ProblemError):
+    status = 503
+    type_name = "outdated-server"
+    title = "Server outdated"
+    headers = {"Retry-After": "5"}
 
 
 class FetchRefused(ProblemError):

@@ -1,6 +1,7 @@
 """The Stancemap application: create_app() wires settings, database, routes and error handling."""
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,6 +10,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.auth import read_access
 from app.api.caching import CachedViewShortcut, ViewRenderer
@@ -35,6 +37,8 @@ from app.limits import BodySizeLimit
 from app.models.examples import SHOWN
 from app.services.data_version import version_probe
 from app.services.schema import build_derived_tables
+
+logger = logging.getLogger("stancemap")
 
 DESCRIPTION = """
 Who stands where: for every party and issue, the party's stance backed by a verbatim quote from a
@@ -77,8 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync endpoints run in this thread pool. Builds are bounded anyway (max_concurrent_builds)
         # and connections by the pool, so more threads would only add memory.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        # A server started without `stancemap migrate` must still not serve stale positions.
-        await anyio.to_thread.run_sync(build_derived_tables, app.state.write_engine)
+        # A server started without `stancemap migrate` must still not serve stale positions. An
+        # unreachable database does not stop the start: /readyz reports it, and the spans.
+        try:
+            await anyio.to_thread.run_sync(build_derived_tables, app.state.write_engine)
+        except SQLAlchemyError as error:
+            logger.error("could not check the position history at start-up: %s", error)
         yield
         if app.state.version_probe is not None:
             # Joins the probe's thread: off the event loop, which other apps in the process may share.

@@ -36,25 +36,31 @@ def main() -> None:
     parser.add_argument("--source", type=int, default=77, help="a source to retitle")
     args = parser.parse_args()
     engine = make_engine(Settings(database_url=args.database_url), for_writes=True)
+    try:
+        _time_writes(engine, args.statement, args.source)
+    finally:
+        engine.dispose()
+
+
+def _time_writes(engine, statement_id: int, source_id: int) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
-        quoted = session.get(Statement, args.statement)
+        quoted = session.get(Statement, statement_id)
         if quoted is None or quoted.retracted_on is not None:
-            sys.exit(f"statement {args.statement} does not exist or is retracted")
+            sys.exit(f"statement {statement_id} does not exist or is retracted")
         in_cell = session.exec(
             select(func.count()).where(Statement.party_id == quoted.party_id, Statement.issue_id == quoted.issue_id)
         ).one()
-        on_source = session.exec(select(func.count()).where(Statement.source_id == args.source)).one()
+        on_source = session.exec(select(func.count()).where(Statement.source_id == source_id)).one()
         new = StatementCreate(
             party=f"party-{quoted.party_id:03d}", issue=f"issue-{quoted.issue_id:03d}", source=quoted.source_id,
             quote=quoted.quote, start=quoted.quote_start, stance="support",
         )  # fmt: skip
         timed(f"record a statement in a cell of {in_cell}", lambda: create_statement(session, new, actor="bench"))
-        timed("retract a statement", lambda: retract_statement(session, args.statement, StatementRetract(reason="bench"), actor="bench"))
+        timed("retract a statement", lambda: retract_statement(session, statement_id, StatementRetract(reason="bench"), actor="bench"))
         timed(
             f"retitle a source quoted by {on_source} statements",
-            lambda: update_source(session, args.source, SourceUpdate(title="Retitled"), actor="bench"),
+            lambda: update_source(session, source_id, SourceUpdate(title="Retitled"), actor="bench"),
         )
-    engine.dispose()
 
 
 if __name__ == "__main__":

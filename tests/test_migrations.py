@@ -84,7 +84,7 @@ def test_position_history_survives_a_downgrade_and_is_built_from_existing_statem
     try:
         with Session(engine) as session:
             load_seeds(session)
-        spans_query = text("SELECT party_id, issue_id, valid_from, statement_id, stance, cell FROM position_span ORDER BY 1, 2, 3")
+        spans_query = text("SELECT party_id, issue_id, valid_from, statement_id, cell FROM position_span ORDER BY 1, 2, 3")
         with engine.connect() as connection:
             spans = connection.execute(spans_query).all()
             stated = connection.execute(text("SELECT count(*) FROM statement")).scalar_one()

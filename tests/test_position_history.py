@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from app.config import Settings
 from app.db import dispose_engines
 from app.main import create_app
 from app.models.position_span import PositionSpan, Projection
@@ -62,11 +63,11 @@ def test_every_kind_of_write_leaves_the_spans_a_rebuild_would_write(client, seed
     # Flags: raised by a new version, settled by a confirmation.
     new = supersede(client, revise(seed_text(client)))
     assert spans(engine) == rebuilt(engine)
-    flagged = [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[5]]
+    flagged = [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[4]]
     assert flagged, "the drifted statement's spans carry its flag"
     assert client.post(f"/v1/statements/{edited}/confirm", json={}).status_code == 200
     assert spans(engine) == rebuilt(engine)
-    assert not [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[5]]
+    assert not [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[4]]
     assert client.get("/v1/matrix").json()["cells"]
     assert new["anchoring"]["pending"] == 2
 
@@ -164,8 +165,8 @@ def test_retracting_every_statement_empties_the_cell_from_that_day():
 
 @pytest.mark.parametrize("retracted_on", ["2025-08-01", "2025-07-20"])
 def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
-    # The same day is a retraction "effective immediately"; an earlier one arises when a correction
-    # moves `stated_on` past the retraction.
+    # The same day is a retraction "effective immediately"; an earlier one cannot be recorded
+    # through the API, but a restored dump or a hand-edited database may hold one.
     assert cut(statement(1, "2025-08-01", retracted_on=retracted_on)) == []
     assert cut(statement(1, "2025-08-01", retracted_on=retracted_on), statement(2, "2025-07-25")) == [
         ("2025-07-25", 2, 1, "2025-07-25")
@@ -177,3 +178,61 @@ def test_the_stance_is_read_back_from_the_stored_cell(stance):
     cell = render_cell(statement(1, "2025-08-01", stance=stance), evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
     assert stance_of(cell) == stance.encode()
     assert orjson.loads(cell)["stance"] == stance
+
+
+# --- failure modes ----------------------------------------------------------------------------
+
+
+def test_a_savepoint_rolled_back_keeps_the_cells_touched_before_it(client, seeded, engine, app):
+    from sqlmodel import Session
+
+    from app.models.statement import Statement
+
+    with Session(app.state.write_engine) as session:
+        statement = session.get(Statement, client.get("/v1/statements", params={"limit": 1}).json()["items"][0]["id"])
+        statement.stance = "unclear" if statement.stance != "unclear" else "support"
+        session.add(statement)
+        session.flush()
+        with pytest.raises(RuntimeError), session.begin_nested():
+            raise RuntimeError("the savepoint's own work is undone")
+        session.commit()
+    assert spans(engine) == rebuilt(engine)
+
+
+def test_a_server_of_an_older_release_refuses_writes_and_changes_nothing(client, seeded, engine):
+    before = spans(engine)
+    with engine.begin() as connection:
+        connection.execute(update(Projection).values(format=position_history.FORMAT + 1))
+    try:
+        statement = client.get("/v1/statements", params={"limit": 1}).json()["items"][0]
+        response = client.patch(f"/v1/statements/{statement['id']}", json={"stance": "unclear"})
+        assert response.status_code == 503, response.text
+        assert response.json()["type"] == "/problems/outdated-server"
+        assert response.headers["Retry-After"] == "5"
+        assert client.get(f"/v1/statements/{statement['id']}").json()["stance"] == statement["stance"]
+        assert spans(engine) == before
+    finally:
+        with engine.begin() as connection:
+            connection.execute(update(Projection).values(format=position_history.FORMAT))
+
+
+def test_readiness_reports_a_position_history_not_built_for_this_release(client, engine):
+    with engine.begin() as connection:
+        connection.execute(update(Projection).values(format=0))
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert "position history" in response.json()["database"]
+    finally:
+        assert position_history.ensure_current(engine) is True
+    assert client.get("/readyz").status_code == 200
+
+
+def test_a_server_starts_on_an_unreachable_database_and_says_it_is_not_ready(tmp_path):
+    application = create_app(Settings(database_url=f"sqlite:///{tmp_path}/missing/directory/stancemap.db"))
+    try:
+        with TestClient(application, raise_server_exceptions=False) as client:
+            response = client.get("/readyz")
+    finally:
+        dispose_engines(application.state)
+    assert response.status_code == 503 and response.json()["database"] == "unreachable"

@@ -9,7 +9,7 @@ anchoring flags, and rebuilt from them (app/services/position_history.py).
 
 from datetime import date
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -23,9 +23,8 @@ class PositionSpan(SQLModel, table=True):
     party_id: int = Field(sa_column=Column(Integer, ForeignKey("party.id"), primary_key=True))
     issue_id: int = Field(sa_column=Column(Integer, ForeignKey("issue.id"), primary_key=True))
     valid_from: date = Field(primary_key=True)
-    # All four null when every statement of the cell has been retracted by `valid_from`.
+    # Both null when every statement of the cell has been retracted by `valid_from`.
     statement_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("statement.id"), nullable=True))
-    stance: str | None = Field(default=None, sa_type=String(16))
     # The matrix cell as UTF-8 JSON, without its `party` and `issue` slugs (added when it is served,
     # so renaming a party touches no span). Bytes, not text: served as they are, never decoded.
     cell: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

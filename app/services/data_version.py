@@ -168,16 +168,23 @@ def bump(connection_or_session: Any) -> None:
     )
 
 
+def bump_once(session: OrmSession) -> None:
+    """Bumps the version in the session's transaction, unless it already did: a write and its
+    version bump commit or fail together, and on PostgreSQL the bump locks the version row, so
+    writers queue behind one another from their first write until they commit."""
+    if not session.info.get(_BUMPED):
+        session.info[_BUMPED] = True
+        bump(session)
+
+
 @event.listens_for(OrmSession, "before_flush")
 def _bump_on_write(session: OrmSession, _context: Any, _instances: Any) -> None:
-    # Once per transaction, in that transaction: a write and its version bump commit or fail together.
-    if session.info.get(_BUMPED) or not (session.new or session.dirty or session.deleted):
-        return
-    session.info[_BUMPED] = True
-    bump(session)
+    if session.new or session.dirty or session.deleted:
+        bump_once(session)
 
 
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _transaction_over(session: OrmSession) -> None:
-    session.info.pop(_BUMPED, None)
+@event.listens_for(OrmSession, "after_transaction_end")
+def _transaction_over(session: OrmSession, transaction: Any) -> None:
+    # The outermost transaction only: a savepoint rolled back inside it leaves its bump in place.
+    if transaction.parent is None:
+        session.info.pop(_BUMPED, None)

@@ -7,13 +7,17 @@ instead of patching spans keeps one way of computing them; a cell holds tens of 
 practice, a few hundred at most at benchmark scale.
 
 Concurrent writers cannot interleave their rebuilds: every writing transaction bumps the data
-version in its first flush (app/services/data_version.py), which on PostgreSQL locks that one row
-until it commits, and SQLite has one writer at a time anyway. So a rebuild, which runs at commit,
-reads every write committed before it, and no two rebuild the same cell at once.
+version by its first flush, and at the latest before it rebuilds (app/services/data_version.py),
+which on PostgreSQL locks that one row until it commits; SQLite has one writer at a time anyway.
+So a rebuild, which runs at commit, reads every write committed before it, and no two rebuild the
+same cell at once.
 
 The rows also hold the cells as rendered JSON, so a change to what a cell contains is a change of
 FORMAT: `ensure_current` then rebuilds every span (after migrations, at start-up), as does a
-backup import, which loads no spans.
+backup import, which loads no spans. A server of an older release refuses to write once a newer
+one has rebuilt them, and /readyz reports spans of an older format. A migration that changes
+statements, sources or anchoring rows with SQL must set the stored format to 0, so the spans are
+rebuilt after it.
 """
 
 import heapq
@@ -38,11 +42,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import Session as OrmSession
 
+from app.errors import OutdatedServer
 from app.models.anchoring import Anchoring, awaiting_review
 from app.models.position_span import PositionSpan, Projection
 from app.models.source import Source
 from app.models.statement import Statement
-from app.services.data_version import bump
+from app.services.data_version import bump, bump_once
 from app.services.positions import CELL_COLUMNS, CellKey, render_cell
 
 # Bump when the stored cell JSON or the way spans are cut changes: every span is then rebuilt.
@@ -50,6 +55,7 @@ FORMAT = 1
 PROJECTION = PositionSpan.__tablename__
 _TOUCHED = "stancemap_position_cells_touched"
 _INSERT_BATCH = 2000
+_ID_CHUNK = 5000
 logger = logging.getLogger("stancemap")
 
 
@@ -154,11 +160,11 @@ def cell_spans(party_id: int, issue_id: int, statements: Sequence[Row[Any]], fla
         previous = state
         span: dict[str, Any] = {"party_id": party_id, "issue_id": issue_id, "valid_from": day}
         if state is None:
-            spans.append({**span, "statement_id": None, "stance": None, "cell": None})
+            spans.append({**span, "statement_id": None, "cell": None})
             continue
         row = statements[state[0]]
         cell = render_cell(row, evidence_count=count, evidence_since=state[2], flag=flags.get(row.id))
-        spans.append({**span, "statement_id": row.id, "stance": row.stance, "cell": cell})
+        spans.append({**span, "statement_id": row.id, "cell": cell})
     return spans
 
 
@@ -202,17 +208,21 @@ def rebuild_all(connection: Connection) -> int:
 def _cells_of(connection: Connection, found: Touched) -> set[CellKey]:
     cells = set(found.cells)
     cell = select(Statement.party_id, Statement.issue_id).distinct()
-    if found.statements:
-        ids = sorted(found.statements)
-        cells.update(tuple(row) for row in connection.execute(cell.where(Statement.id.in_(ids))))  # type: ignore[union-attr]
-    if found.sources:
-        ids = sorted(found.sources)
-        cells.update(tuple(row) for row in connection.execute(cell.where(Statement.source_id.in_(ids))))  # type: ignore[attr-defined]
-    return cells  # type: ignore[return-value]
+    # In chunks: a source can be quoted by more statements than a query may have parameters.
+    for column, ids in ((Statement.id, sorted(found.statements)), (Statement.source_id, sorted(found.sources))):
+        for start in range(0, len(ids), _ID_CHUNK):
+            rows = connection.execute(cell.where(column.in_(ids[start : start + _ID_CHUNK])))  # type: ignore[attr-defined]
+            cells.update((party_id, issue_id) for party_id, issue_id in rows)
+    return cells
 
 
 def stored_format(connection: Connection) -> int | None:
     return connection.execute(select(Projection.format).where(Projection.name == PROJECTION)).scalar_one_or_none()
+
+
+def is_current(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return stored_format(connection) == FORMAT
 
 
 def ensure_current(engine: Engine) -> bool:
@@ -221,9 +231,8 @@ def ensure_current(engine: Engine) -> bool:
     Safe to run from several processes at once: the check is repeated under a lock (SQLite's write
     lock; the projection row's lock on PostgreSQL), so one of them rebuilds and the others find it done.
     """
-    with engine.connect() as connection:
-        if stored_format(connection) == FORMAT:
-            return False
+    if is_current(engine):
+        return False
     with engine.begin() as connection:
         if engine.dialect.name == "sqlite":
             connection.exec_driver_sql("UPDATE projection SET format = format WHERE name = 'position_span'")  # takes the write lock
@@ -267,10 +276,26 @@ def _rebuild_touched(session: OrmSession) -> None:
     session.flush()  # what is still pending is noted by the hook above
     found = session.info.pop(_TOUCHED, None)
     if found:
+        bump_once(session)  # holds the version lock from here on, even after SQL-only writes
         connection = session.connection()
+        _refuse_a_newer_format(connection)
         rebuild_cells(connection, _cells_of(connection, found))
 
 
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_touched(session: OrmSession) -> None:
-    session.info.pop(_TOUCHED, None)
+def _refuse_a_newer_format(connection: Connection) -> None:
+    """A process of an older release, still running beside a newer one that rebuilt every span in
+    its own format, must not write cells in the old one: its writes fail until it is replaced."""
+    stored = stored_format(connection)
+    if stored is not None and stored > FORMAT:
+        raise OutdatedServer(
+            f"This server writes position history format {FORMAT}, and the database holds format {stored}; "
+            "nothing was changed. Retry: a server of the newer release can take the write."
+        )
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_touched(session: OrmSession, transaction: Any) -> None:
+    # The outermost transaction only: after a savepoint's rollback, the cells touched before it
+    # still need rebuilding when the transaction commits.
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)

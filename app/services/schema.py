@@ -25,12 +25,11 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
-    if revision == "head":
-        engine = create_engine(database_url)
-        try:
-            build_derived_tables(engine)
-        finally:
-            engine.dispose()
+    engine = create_engine(database_url)
+    try:
+        build_derived_tables(engine)
+    finally:
+        engine.dispose()
 
 
 def build_derived_tables(engine: Engine) -> None:

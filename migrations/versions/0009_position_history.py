@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column(
             "statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True
         ),
-        sa.Column("stance", sa.String(16), nullable=True),
         sa.Column("cell", sa.LargeBinary(), nullable=True),
         sqlite_with_rowid=False,
     )

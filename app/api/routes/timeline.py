@@ -16,7 +16,7 @@ from app.models.common import BoundedDate, utcnow
 from app.models.matrix import Timeline
 from app.services.diffs import timeline
 from app.services.issues import issues
-from app.services.matrix import Grid
+from app.services.matrix import resolve_grid
 from app.services.parties import parties
 
 router = APIRouter(tags=["timeline"])
@@ -40,9 +40,11 @@ def get_timeline(
     """Standing statements in date order; the first is `new`, each later one is classified against
     the one before it (`unchanged`, `shifted`, `reversed`)."""
     day = as_of or utcnow().date()
-    grid = Grid(parties=[parties.get(session, party)], issues=[issues.get(session, issue)])
+    parties.get(session, party), issues.get(session, issue)  # 404 for an unknown slug
 
     def render(build: Session) -> tuple[bytes, str]:
+        # Read on the build's own session: the request's objects are expired before a build.
+        grid = resolve_grid(build, [party], [issue])
         return timeline(build, grid, day).model_dump_json().encode(), "application/json"
 
     return conditional_view(request, session, f"timeline|{party}|{issue}|{day}", render)
