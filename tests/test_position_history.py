@@ -10,14 +10,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.config import Settings
 from app.db import dispose_engines
 from app.main import create_app
 from app.models.position_span import PositionSpan, Projection
+from app.models.statement import Statement
 from app.services import position_history
 from app.services.data_version import read_version
 from app.services.positions import render_cell, stance_of
+from tests.helpers import create_issue, create_party, create_source, statement_body
 from tests.test_source_revisions import (
     EDITED_QUOTE,
     REMOVED_QUOTE,
@@ -73,8 +76,6 @@ def test_every_kind_of_write_leaves_the_spans_a_rebuild_would_write(client, seed
 
 
 def test_deleting_a_version_drops_its_flags_from_the_matrix(client, engine):
-    from tests.helpers import create_issue, create_party, create_source, statement_body
-
     create_party(client)
     create_issue(client)
     old = create_source(client, text="The minister said: “We will never give up the north.” Nothing more.")
@@ -184,10 +185,6 @@ def test_the_stance_is_read_back_from_the_stored_cell(stance):
 
 
 def test_a_savepoint_rolled_back_keeps_the_cells_touched_before_it(client, seeded, engine, app):
-    from sqlmodel import Session
-
-    from app.models.statement import Statement
-
     with Session(app.state.write_engine) as session:
         statement = session.get(Statement, client.get("/v1/statements", params={"limit": 1}).json()["items"][0]["id"])
         statement.stance = "unclear" if statement.stance != "unclear" else "support"

@@ -67,10 +67,10 @@ _ISSUE_COLUMNS = (Issue.id, Issue.slug, Issue.title, Issue.proposition)
 
 
 def _select_ordered(session: Session, columns: tuple[Any, ...], slugs: list[str] | None, field: str, noun: str) -> list[Any]:
-    row_id, slug = columns[0], columns[1]
+    id_column, slug_column = columns[0], columns[1]
     if slugs is None:
-        return list(session.exec(select(*columns).order_by(row_id)).all())
-    found = {row.slug: row for row in session.exec(select(*columns).where(slug.in_(slugs))).all()}
+        return list(session.exec(select(*columns).order_by(id_column)).all())
+    found = {row.slug: row for row in session.exec(select(*columns).where(slug_column.in_(slugs))).all()}
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
         raise InvalidField(field, f"Unknown {noun} slug(s): {', '.join(unknown)}.")

@@ -48,7 +48,7 @@ from app.models.position_span import PositionSpan, Projection
 from app.models.source import Source
 from app.models.statement import Statement
 from app.services.data_version import bump, bump_once
-from app.services.positions import CELL_COLUMNS, CellKey, render_cell
+from app.services.positions import CELL_COLUMNS, CellKey, flag_data, render_cell
 
 # Bump when the stored cell JSON or the way spans are cut changes: every span is then rebuilt.
 FORMAT = 1
@@ -114,7 +114,7 @@ def _flags_by_statement(rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
         if row.statement_id not in newest or row.id > newest[row.statement_id].id:
             newest[row.statement_id] = row
     return {
-        statement_id: {"outcome": row.outcome, "source": row.source_id, "similarity": row.similarity, "flagged_at": row.created_at}
+        statement_id: flag_data(row.outcome, row.source_id, row.similarity, row.created_at)
         for statement_id, row in newest.items()
     }
 

@@ -257,6 +257,11 @@ def _source_cells_query() -> Any:
     )
 
 
+def flag_data(outcome: str, source_id: int, similarity: float | None, flagged_at: Any) -> dict[str, Any]:
+    """A cell's `flag`: the pending re-anchoring outcome of its statement."""
+    return {"outcome": outcome, "source": source_id, "similarity": similarity, "flagged_at": flagged_at}
+
+
 _FLAGS_QUERY = select(Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at).where(
     Anchoring.id.in_(bindparam("flag_ids", expanding=True))  # type: ignore[union-attr]
 )
@@ -267,7 +272,7 @@ def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
     rows = connection.execute(_source_cells_query(), scope.params()).all()
     flag_ids = [row.flag_id for row in rows if row.flag_id is not None]
     flags = {
-        flag[0]: {"outcome": flag[1], "source": flag[2], "similarity": flag[3], "flagged_at": flag[4]}
+        flag[0]: flag_data(*flag[1:])
         for flag in (connection.execute(_FLAGS_QUERY, {"flag_ids": flag_ids}).all() if flag_ids else [])
     }
     return {
