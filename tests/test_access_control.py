@@ -156,6 +156,9 @@ def test_reads_can_be_made_to_need_a_token(private_client, tokens, seeded):
         assert_problem(private_client.get(path), 401, "unauthorized")
         response = private_client.get(path, headers={"Authorization": f"Bearer {tokens['read']}"})
         assert response.status_code == 200, path
+        # A view answered once is kept ready to serve again, but only to a request that may read it.
+        assert_problem(private_client.get(path), 401, "unauthorized")
+        assert_problem(private_client.get(path, headers={"Authorization": "Bearer sm_not-a-token"}), 401, "unauthorized")
     # Probes stay open for load balancers.
     assert private_client.get("/healthz").status_code == 200
     assert private_client.get("/readyz").status_code == 200

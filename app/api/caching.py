@@ -202,14 +202,16 @@ async def _current_version(state: Any) -> int | None:
 class CachedViewShortcut:
     """ASGI middleware answering a view request seen before straight from the cache, without
     routing, parameter parsing or a session, after one query confirms no write happened since.
-    Anything it cannot answer goes on to the application unchanged."""
+    Anything it cannot answer goes on to the application unchanged, as does every request when
+    reads need a token."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            state = scope["app"].state
+        state = scope["app"].state if scope["type"] == "http" else None
+        # Only where reads are public: a token is checked by the routes' dependencies, which this skips.
+        if state is not None and scope["method"] == "GET" and not state.settings.read_requires_token:
             renderer: ViewRenderer = state.view_renderer
             if renderer.knows(scope):
                 version = await _current_version(state)
