@@ -58,7 +58,7 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
     engine = create_engine(database_url)
     now = datetime.now(UTC).replace(tzinfo=None) if database_url.startswith("sqlite") else datetime.now(UTC)
     with engine.begin() as connection:
-        for table in ("position_span", "statement_revision", "statement", "source", "issue", "party"):
+        for table in ("position_span", "position_cell", "statement_revision", "statement", "source", "issue", "party"):
             connection.execute(text(f"DELETE FROM {table}"))
         connection.execute(
             insert(Party),

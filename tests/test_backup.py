@@ -23,7 +23,7 @@ from app.models.statement import (
     StatementUpdate,
 )
 from app.models.token import TokenScope
-from app.services import backup, schema
+from app.services import backup, position_history, schema
 from app.services.backup import DERIVED_TABLES, TABLE_ORDER
 from app.services.data_version import read_version
 from app.services.sources import create_source
@@ -77,6 +77,9 @@ def table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
                 table = SQLModel.metadata.tables[name]
                 query = select(table).order_by(*table.primary_key.columns)
                 rows[name] = [dict(row) for row in connection.execute(query).mappings()]
+            # Cells may be numbered differently: compared by party, issue and day instead.
+            del rows["position_cell"]
+            rows["position_span"] = position_history.readable_spans(connection)
     finally:
         engine.dispose()
     return rows

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import dispose_engines
 from app.main import create_app
-from app.services import schema
+from app.services import position_history, schema
 from seeds.loader import load_seeds
 from tests.conftest import ENGINES, TABLES_CHILD_FIRST
 
@@ -84,9 +84,8 @@ def test_position_history_survives_a_downgrade_and_is_built_from_existing_statem
     try:
         with Session(engine) as session:
             load_seeds(session)
-        spans_query = text("SELECT party_id, issue_id, valid_from, statement_id, cell FROM position_span ORDER BY 1, 2, 3")
         with engine.connect() as connection:
-            spans = connection.execute(spans_query).all()
+            spans = position_history.readable_spans(connection)
             stated = connection.execute(text("SELECT count(*) FROM statement")).scalar_one()
         assert spans
 
@@ -97,6 +96,6 @@ def test_position_history_survives_a_downgrade_and_is_built_from_existing_statem
 
         schema.upgrade(url)
         with engine.connect() as connection:
-            assert connection.execute(spans_query).all() == spans
+            assert position_history.readable_spans(connection) == spans
     finally:
         engine.dispose()

@@ -15,7 +15,14 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import dispose_engines
 from app.main import create_app
-from app.models.position_span import PositionSpan, Projection
+from app.models.issue import Issue
+from app.models.party import Party
+from app.models.position_span import (
+    PositionCell,
+    PositionSpan,
+    Projection,
+    span_cell_and_day,
+)
 from app.models.statement import Statement
 from app.services import position_history
 from app.services.data_version import read_version
@@ -33,8 +40,7 @@ from tests.test_source_revisions import (
 
 def spans(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
-        rows = connection.execute(select(PositionSpan.__table__).order_by(PositionSpan.party_id, PositionSpan.issue_id, PositionSpan.valid_from))
-        return [tuple(row) for row in rows]
+        return position_history.readable_spans(connection)
 
 
 def rebuilt(engine: Engine) -> list[tuple[Any, ...]]:
@@ -42,8 +48,7 @@ def rebuilt(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
         transaction = connection.begin()
         position_history.rebuild_all(connection)
-        rows = connection.execute(select(PositionSpan.__table__).order_by(PositionSpan.party_id, PositionSpan.issue_id, PositionSpan.valid_from))
-        found = [tuple(row) for row in rows]
+        found = position_history.readable_spans(connection)
         transaction.rollback()
         return found
 
@@ -92,6 +97,33 @@ def test_deleting_a_version_drops_its_flags_from_the_matrix(client, engine):
     assert spans(engine) == rebuilt(engine)
 
 
+def test_a_cell_left_without_statements_is_dropped_and_its_party_and_issue_can_be_deleted(client, engine):
+    create_party(client)
+    create_party(client, "southland")
+    create_issue(client)
+    create_issue(client, "cede-south", title="Ceding the south", proposition="Southland cedes the south")
+    source = create_source(client)
+    statement = client.post("/v1/statements", json=statement_body(source["id"])).json()
+    with engine.connect() as connection:
+        ids = dict(connection.execute(select(Party.slug, Party.id)).all()) | dict(connection.execute(select(Issue.slug, Issue.id)).all())
+    # The API has no way to move a statement; a correction made in the database does.
+    with Session(engine) as session:
+        moving = session.get(Statement, statement["id"])
+        moving.party_id, moving.issue_id = ids["southland"], ids["cede-south"]
+        session.add(moving)
+        session.commit()
+    assert spans(engine) == rebuilt(engine)
+    with engine.connect() as connection:
+        cells = connection.execute(select(PositionCell.party_id, PositionCell.issue_id)).all()
+    assert [tuple(cell) for cell in cells] == [(ids["southland"], ids["cede-south"])], "the emptied cell is dropped"
+    assert {span[:2] for span in spans(engine)} == {(ids["southland"], ids["cede-south"])}
+
+    assert client.delete("/v1/parties/northland").status_code == 204
+    assert client.delete("/v1/issues/cede-north").status_code == 204
+    (cell,) = client.get("/v1/matrix").json()["cells"]
+    assert (cell["party"], cell["issue"], cell["statement"]) == ("southland", "cede-south", statement["id"])
+
+
 def test_spans_of_a_stale_format_are_rebuilt_when_the_server_starts(settings, seeded, engine):
     expected = spans(engine)
     with engine.begin() as connection:
@@ -130,12 +162,14 @@ def statement(id: int, stated_on: str, retracted_on: str | None = None, stance: 
 
 
 def cut(*statements: SimpleNamespace) -> list[tuple[str, int | None, int, str | None]]:
-    """(valid_from, statement, evidence_count, evidence_since) per span."""
+    """(first day, statement, evidence_count, evidence_since) per span."""
     ordered = sorted(statements, key=lambda row: (row.stated_on, row.id))
     found = []
-    for span in position_history.cell_spans(1, 1, ordered, {}):
+    for span in position_history.cell_spans(7, ordered, {}):
+        cell_id, day = span_cell_and_day(span["span_key"])
+        assert cell_id == 7
         cell = orjson.loads(span["cell"]) if span["cell"] else {"evidence_count": 0, "evidence_since": None}
-        found.append((span["valid_from"].isoformat(), span["statement_id"], cell["evidence_count"], cell["evidence_since"]))
+        found.append((day.isoformat(), span["statement_id"], cell["evidence_count"], cell["evidence_since"]))
     return found
 
 

@@ -5,9 +5,9 @@ from app.models.audit import AuditEvent
 from app.models.data_version import DataVersion
 from app.models.issue import Issue
 from app.models.party import Party
-from app.models.position_span import PositionSpan, Projection
+from app.models.position_span import PositionCell, PositionSpan, Projection
 from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
 from app.models.token import ApiToken
 
-__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "Issue", "Party", "PositionSpan", "Projection", "Source", "Statement", "StatementRevision"]
+__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "Issue", "Party", "PositionCell", "PositionSpan", "Projection", "Source", "Statement", "StatementRevision"]

@@ -5,29 +5,67 @@ since when) changes only on the days a statement of that cell was stated or a re
 took effect. Between two such days it is constant; each stretch is one `PositionSpan` row, which
 holds the cell as the matrix serves it. These rows are derived from statements, sources and
 anchoring flags, and rebuilt from them (app/services/position_history.py).
+
+A span is found by one integer key, `span_key(cell, day)`: the cell's number times DAYS_PER_CELL
+plus the day's ordinal. The span holding a date is then the greatest key at or below the date's,
+within the cell's range of keys: one descent of the table's own B-tree, whose interior pages
+hold nothing but integers and stay in memory. (A composite key of party, issue and date needs a
+second index or, clustered, carries the stored cells up into its interior pages: both cost two
+to three times as much per cell on SQLite.)
 """
 
 from datetime import date
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
+
+# Every date's ordinal (date.max's is 3,652,059) is below 2**22.
+DAYS_PER_CELL = 2**22
+
+
+class PositionCell(SQLModel, table=True):
+    """A party × issue pair that has statements; its number keys its spans."""
+
+    __tablename__ = "position_cell"
+    __table_args__ = (UniqueConstraint("party_id", "issue_id", name="uq_position_cell_party_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_id: int = Field(sa_column=Column(Integer, ForeignKey("party.id", name="fk_position_cell_party"), nullable=False))
+    issue_id: int = Field(sa_column=Column(Integer, ForeignKey("issue.id", name="fk_position_cell_issue"), nullable=False))
 
 
 class PositionSpan(SQLModel, table=True):
-    """A cell's position from `valid_from` until the cell's next span (or for good)."""
+    """A cell's position from its day (see `span_key`) until the cell's next span, or for good."""
 
     __tablename__ = "position_span"
-    # Clustered by cell and date in SQLite: the span for a date is found and read in one descent.
-    __table_args__ = {"sqlite_with_rowid": False}
 
-    party_id: int = Field(sa_column=Column(Integer, ForeignKey("party.id"), primary_key=True))
-    issue_id: int = Field(sa_column=Column(Integer, ForeignKey("issue.id"), primary_key=True))
-    valid_from: date = Field(primary_key=True)
-    # Both null when every statement of the cell has been retracted by `valid_from`.
-    statement_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("statement.id"), nullable=True))
+    # INTEGER on SQLite, where that makes it the rowid itself; 64 bits elsewhere.
+    span_key: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    )
+    # Both null when every statement of the cell has been retracted by the span's day.
+    statement_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True),
+    )
     # The matrix cell as UTF-8 JSON, without its `party` and `issue` slugs (added when it is served,
     # so renaming a party touches no span). Bytes, not text: served as they are, never decoded.
     cell: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+def span_key(cell_id: int, day: date) -> int:
+    return cell_id * DAYS_PER_CELL + day.toordinal()
+
+
+def cell_key_range(cell_id: int) -> tuple[int, int]:
+    """The first and last possible key of a cell's spans."""
+    return cell_id * DAYS_PER_CELL, (cell_id + 1) * DAYS_PER_CELL - 1
+
+
+def span_cell_and_day(key: int) -> tuple[int, date]:
+    """The cell number and the first day of the span with this key."""
+    cell_id, ordinal = divmod(key, DAYS_PER_CELL)
+    return cell_id, date.fromordinal(ordinal)
 
 
 class Projection(SQLModel, table=True):

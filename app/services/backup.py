@@ -53,7 +53,7 @@ TABLE_ORDER = (
     "data_version",
 )
 # Derived from the tables above and rebuilt after an import, so never dumped.
-DERIVED_TABLES = ("position_span", "projection")
+DERIVED_TABLES = ("position_span", "position_cell", "projection")
 HEADER_FIELDS = ("format", "format_version", "schema_revision", "exported_at", "row_counts")
 
 # Rows are inserted in batches of this many, or fewer when their JSON gets this long: source

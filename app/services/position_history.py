@@ -30,6 +30,7 @@ from itertools import chain, groupby
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
     bindparam,
     delete,
@@ -44,14 +45,22 @@ from sqlalchemy.orm import Session as OrmSession
 
 from app.errors import OutdatedServer
 from app.models.anchoring import Anchoring, awaiting_review
-from app.models.position_span import PositionSpan, Projection
+from app.models.position_span import (
+    PositionCell,
+    PositionSpan,
+    Projection,
+    cell_key_range,
+    span_cell_and_day,
+    span_key,
+)
 from app.models.source import Source
 from app.models.statement import Statement
 from app.services.data_version import bump, bump_once
 from app.services.positions import CELL_COLUMNS, CellKey, flag_data, render_cell
 
-# Bump when the stored cell JSON or the way spans are cut changes: every span is then rebuilt.
-FORMAT = 1
+# Bump when the stored cell JSON, or the way spans are cut or keyed, changes: every span is then
+# rebuilt. 2: spans keyed by cell number and day (migration 0010).
+FORMAT = 2
 PROJECTION = PositionSpan.__tablename__
 _TOUCHED = "stancemap_position_cells_touched"
 _INSERT_BATCH = 2000
@@ -119,7 +128,7 @@ def _flags_by_statement(rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
     }
 
 
-def cell_spans(party_id: int, issue_id: int, statements: Sequence[Row[Any]], flags: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def cell_spans(cell_id: int, statements: Sequence[Row[Any]], flags: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """The spans of one cell from all its statements, ordered by (stated_on, id).
 
     Walks the days on which something happens (a statement stated, a retraction taking effect),
@@ -158,30 +167,51 @@ def cell_spans(party_id: int, issue_id: int, statements: Sequence[Row[Any]], fla
         if state == previous:
             continue
         previous = state
-        span: dict[str, Any] = {"party_id": party_id, "issue_id": issue_id, "valid_from": day}
+        key = span_key(cell_id, day)
         if state is None:
-            spans.append({**span, "statement_id": None, "cell": None})
+            spans.append({"span_key": key, "statement_id": None, "cell": None})
             continue
         row = statements[state[0]]
         cell = render_cell(row, evidence_count=count, evidence_since=state[2], flag=flags.get(row.id))
-        spans.append({**span, "statement_id": row.id, "cell": cell})
+        spans.append({"span_key": key, "statement_id": row.id, "cell": cell})
     return spans
+
+
+_PARTY_CELLS = select(PositionCell.issue_id, PositionCell.id).where(PositionCell.party_id == bindparam("party_id", type_=Integer))
+_PARTY_CELLS_OF_ISSUES = _PARTY_CELLS.where(PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)))  # type: ignore[attr-defined]
+_DELETE_CELL_SPANS = delete(PositionSpan).where(
+    PositionSpan.span_key.between(bindparam("first", type_=BigInteger), bindparam("last", type_=BigInteger))  # type: ignore[attr-defined]
+)
+
+
+def _number_cells(connection: Connection, party_id: int, params: dict[str, Any], stated: set[int]) -> dict[int, int]:
+    """The party's cells being rebuilt, issue id to cell number: cells without statements are
+    dropped with their spans, and cells that gained their first statement are numbered."""
+    cells: dict[int, int] = dict(connection.execute(_PARTY_CELLS if "issue_ids" not in params else _PARTY_CELLS_OF_ISSUES, params).all())
+    if cells:
+        connection.execute(_DELETE_CELL_SPANS, [dict(zip(("first", "last"), cell_key_range(cell), strict=True)) for cell in cells.values()])
+    emptied = [cells.pop(issue_id) for issue_id in sorted(cells.keys() - stated)]
+    if emptied:
+        connection.execute(delete(PositionCell).where(PositionCell.id.in_(emptied)))  # type: ignore[union-attr]
+    new = sorted(stated - cells.keys())
+    if new:
+        connection.execute(insert(PositionCell), [{"party_id": party_id, "issue_id": issue_id} for issue_id in new])
+        cells.update(connection.execute(_PARTY_CELLS_OF_ISSUES, {"party_id": party_id, "issue_ids": new}).all())
+    return cells
 
 
 def _rebuild_party(connection: Connection, party_id: int, issue_ids: set[int] | None) -> int:
     """Replaces the spans of a party's cells (all of them when `issue_ids` is None); returns how many were written."""
     params: dict[str, Any] = {"party_id": party_id}
-    deleting = delete(PositionSpan).where(PositionSpan.party_id == party_id)  # type: ignore[arg-type]
     if issue_ids is not None:
         params["issue_ids"] = sorted(issue_ids)
-        deleting = deleting.where(PositionSpan.issue_id.in_(params["issue_ids"]))  # type: ignore[attr-defined]
-    connection.execute(deleting)
     flags = _flags_by_statement(connection.execute(_FLAGS if issue_ids is None else _FLAGS_OF_ISSUES, params).all())
     rows = connection.execute(_STATEMENTS if issue_ids is None else _STATEMENTS_OF_ISSUES, params).all()
+    cells = _number_cells(connection, party_id, params, {row.issue_id for row in rows})
     spans: list[dict[str, Any]] = []
     written = 0
     for issue_id, statements in groupby(rows, key=lambda row: row.issue_id):
-        spans.extend(cell_spans(party_id, issue_id, list(statements), flags))
+        spans.extend(cell_spans(cells[issue_id], list(statements), flags))
         if len(spans) >= _INSERT_BATCH:
             connection.execute(insert(PositionSpan), spans)
             written, spans = written + len(spans), []
@@ -201,8 +231,20 @@ def rebuild_cells(connection: Connection, cells: Iterable[CellKey]) -> None:
 def rebuild_all(connection: Connection) -> int:
     """Every span from scratch, a party at a time (bounded memory); returns how many were written."""
     connection.execute(delete(PositionSpan))
+    connection.execute(delete(PositionCell))
     party_ids = connection.execute(select(Statement.party_id).distinct().order_by(Statement.party_id)).scalars().all()
     return sum(_rebuild_party(connection, party_id, None) for party_id in party_ids)
+
+
+def readable_spans(connection: Connection) -> list[tuple[int, int, date, int | None, bytes | None]]:
+    """Every span as (party_id, issue_id, first day, statement_id, cell), in that order: how two
+    databases' position histories compare, whatever numbers their cells were given."""
+    cells = {row.id: (row.party_id, row.issue_id) for row in connection.execute(select(PositionCell.__table__))}  # type: ignore[attr-defined]
+    spans = []
+    for key, statement_id, cell in connection.execute(select(PositionSpan.span_key, PositionSpan.statement_id, PositionSpan.cell)):
+        cell_id, day = span_cell_and_day(key)
+        spans.append((*cells[cell_id], day, statement_id, cell))
+    return sorted(spans, key=lambda span: span[:3])
 
 
 def _cells_of(connection: Connection, found: Touched) -> set[CellKey]:

@@ -4,7 +4,7 @@ A statement stands on a date when it was stated on or before it and was not retr
 Of several, the latest `stated_on` wins, and on the same day the later-recorded one (higher id).
 
 Cells are read from the position history (app/models/position_span.py): one query that finds, per
-cell, the span holding the date and returns the cell as stored JSON, so a matrix costs one index
+cell, the span holding the date and returns the cell as stored JSON, so a matrix costs one B-tree
 descent per cell and no serialisation. Positions stated in one source (`?source=`) are few and
 are computed from the statements themselves, rendered the same way.
 """
@@ -15,14 +15,25 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Date, Integer, and_, bindparam, func, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.models.anchoring import Anchoring, awaiting_review
 from app.models.issue import Issue
 from app.models.party import Party
-from app.models.position_span import PositionSpan
+from app.models.position_span import DAYS_PER_CELL, PositionCell, PositionSpan
 from app.models.source import Source
 from app.models.statement import Statement
 
@@ -146,12 +157,14 @@ def cell_data(party_slug: str, issue_slug: str, cell: bytes | None) -> CellData:
 
 
 def _span_cell(day: str) -> Any:
-    """The stored cell of the cell's span holding :day, correlated to party × issue."""
+    """The stored cell of the cell's span holding :day (a date's ordinal), correlated to the cell:
+    the greatest span key of the cell at or below that day's (see app/models/position_span.py)."""
     span = aliased(PositionSpan)
+    first_key = cast(PositionCell.id, BigInteger) * DAYS_PER_CELL
     return (
         select(span.cell)
-        .where(span.party_id == Party.id, span.issue_id == Issue.id, span.valid_from <= bindparam(day, type_=Date))
-        .order_by(span.valid_from.desc())
+        .where(span.span_key.between(first_key, first_key + bindparam(day, type_=BigInteger)))
+        .order_by(span.span_key.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -159,13 +172,12 @@ def _span_cell(day: str) -> Any:
 
 @cache
 def _spans_query(days: tuple[str, ...]) -> Any:
-    """Per cell of :party_ids × :issue_ids, its stored cell as of each of `days` (null where it has
-    no position). Built once, with bound parameters, so SQLAlchemy compiles it a single time."""
-    return (
-        select(Party.id, Issue.id, *(_span_cell(day) for day in days))
-        .select_from(Party)
-        .join(Issue, true())
-        .where(Party.id.in_(bindparam("party_ids", expanding=True)), Issue.id.in_(bindparam("issue_ids", expanding=True)))
+    """Per cell of :party_ids × :issue_ids with statements, its stored cell as of each of `days`
+    (null where it has no position). Built once, with bound parameters, so SQLAlchemy compiles it
+    a single time."""
+    return select(PositionCell.party_id, PositionCell.issue_id, *(_span_cell(day) for day in days)).where(
+        PositionCell.party_id.in_(bindparam("party_ids", expanding=True)),  # type: ignore[attr-defined]
+        PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)),  # type: ignore[attr-defined]
     )
 
 
@@ -175,8 +187,9 @@ def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
         return {}
     if scope.source_id is not None:
         return _cells_from_source(session, scope)
+    params = {"party_ids": scope.party_ids, "issue_ids": scope.issue_ids, "as_of": scope.as_of.toordinal()}
     # Core execution on the session's connection: no ORM row handling for thousands of cells.
-    rows = session.connection().execute(_spans_query(("as_of",)), scope.params()).all()
+    rows = session.connection().execute(_spans_query(("as_of",)), params).all()
     return {(row[0], row[1]): row[2] for row in rows if row[2] is not None}
 
 
@@ -186,7 +199,7 @@ def cells_on_two_days(
     """Each cell with a position on either day: its stored cell on both (None where it has none)."""
     if not party_ids or not issue_ids:
         return {}
-    params = {"party_ids": party_ids, "issue_ids": issue_ids, "before": before, "after": after}
+    params = {"party_ids": party_ids, "issue_ids": issue_ids, "before": before.toordinal(), "after": after.toordinal()}
     rows = session.connection().execute(_spans_query(("before", "after")), params).all()
     return {(row[0], row[1]): (row[2], row[3]) for row in rows if row[2] is not None or row[3] is not None}
 
