@@ -8,6 +8,9 @@ with wrk, and prints a Markdown table; raw figures go to bench/results/<label>.j
 Each scenario runs twice: with 1 connection (latency: what one request costs) and with 32
 connections over 2 threads (throughput, as `wrk -t2 -c32`). "Uncached" scenarios give every
 request a different `as_of` (or `from`), so neither the response cache nor ETags can help.
+At 32 connections it also reads the server's CPU time from /proc: what a request costs the server
+(and how much of it is kernel time, such as copying a response into the socket), apart from the
+share of the two cores that wrk itself takes.
 """
 
 import argparse
@@ -103,6 +106,7 @@ def run_wrk(
         os.unlink(script.name)
     figures = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
     return {
+        "requests": figures["requests"],
         "req_per_s": figures["requests"] / (figures["duration_us"] / 1e6),
         "p50_ms": figures["p50_us"] / 1000,
         "p99_ms": figures["p99_us"] / 1000,
@@ -130,6 +134,17 @@ def peak_memory_mb(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, kernel) CPU seconds the server and its children have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    user = kernel = 0
+    for process in [pid, *_children(pid)]:
+        # Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        user, kernel = user + int(fields[11]), kernel + int(fields[12])
+    return user / ticks, kernel / ticks
 
 
 def _children(pid: int) -> list[int]:
@@ -173,7 +188,12 @@ def main() -> None:
         results = []
         for name, caching, expression, headers in scenarios(args.party, args.issue):
             single = run_wrk(base_url, expression, headers, connections=1, threads=1, seconds=args.seconds)
+            before = cpu_seconds(server.pid)
             loaded = run_wrk(base_url, expression, headers, connections=32, threads=2, seconds=args.seconds)
+            # What one request costs the server, whatever share of the two cores wrk itself takes.
+            user, kernel = (after - start for after, start in zip(cpu_seconds(server.pid), before, strict=True))
+            loaded["server_cpu_us_per_request"] = (user + kernel) / loaded["requests"] * 1e6
+            loaded["server_kernel_share"] = kernel / (user + kernel) if user + kernel else 0.0
             results.append({"scenario": name, "caching": caching, "c1": single, "c32": loaded})
             print(f"  {name}: {loaded['req_per_s']:.0f} req/s, p50 {single['p50_ms']:.1f} ms", file=sys.stderr)
         memory = peak_memory_mb(server.pid)
@@ -196,14 +216,18 @@ def main() -> None:
     (RESULTS / f"{args.label}.json").write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"### {args.label}: {cells} cells, one uvicorn worker, {args.seconds} s per run\n")
-    print("| endpoint | caching | req/s (c32) | vs /healthz | p50 ms (c1) | p99 ms (c1) | p50 ms (c32) | p99 ms (c32) | errors |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| endpoint | caching | req/s (c32) | vs /healthz | p50 ms (c1) | p99 ms (c1) | p50 ms (c32) | p99 ms (c32) "
+        "| server CPU µs/req (c32) | in kernel | errors |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in results:
         c1, c32 = row["c1"], row["c32"]
         errors = c1["errors"] + c1["non_2xx"] + c32["errors"] + c32["non_2xx"]
         print(
             f"| {row['scenario']} | {row['caching']} | {c32['req_per_s']:.0f} | {c32['req_per_s'] / healthz:.0%} "
-            f"| {c1['p50_ms']:.1f} | {c1['p99_ms']:.1f} | {c32['p50_ms']:.1f} | {c32['p99_ms']:.1f} | {errors} |"
+            f"| {c1['p50_ms']:.1f} | {c1['p99_ms']:.1f} | {c32['p50_ms']:.1f} | {c32['p99_ms']:.1f} "
+            f"| {c32['server_cpu_us_per_request']:.0f} | {c32['server_kernel_share']:.0%} | {errors} |"
         )
     print(f"\nPeak server memory (VmHWM): {memory:.0f} MB. CPU reference (bench/load.py `cpu_reference_ms`): {reference:.0f} ms")
 
