@@ -41,8 +41,10 @@ PROBLEM_TYPES: dict[str, str] = {
     "(only text/html and text/plain are read) or `no-text`. Nothing was stored; retry later, or send the text in `text`.",
     "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
     "busy": "The server had no database connection free in time; retry after the `Retry-After` seconds.",
-    "outdated-server": "This server runs an older release than the database it writes to (during an upgrade); "
-    "nothing was changed. Retry after the `Retry-After` seconds: a server of the newer release can take the write.",
+    "outdated-server": "This server runs an older release than the database it serves (during an upgrade); "
+    "nothing was changed. Retry after the `Retry-After` seconds: a server of the newer release can take the request.",
+    "rebuilding": "The position history that matrices, diffs and timelines are read from is being rebuilt (after an "
+    "upgrade or a restore). Retry after the `Retry-After` seconds.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
 
@@ -142,6 +144,13 @@ class OutdatedServer(ProblemError):
     status = 503
     type_name = "outdated-server"
     title = "Server outdated"
+    headers = {"Retry-After": "5"}
+
+
+class Rebuilding(ProblemError):
+    status = 503
+    type_name = "rebuilding"
+    title = "Position history being rebuilt"
     headers = {"Retry-After": "5"}
 
 

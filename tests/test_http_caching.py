@@ -3,11 +3,14 @@ and invalidation by every write, whichever server process handles it."""
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+import app.api.caching as caching
+import app.api.routes.matrix as matrix_route
 from app.main import create_app
 from tests.helpers import assert_problem
 
@@ -254,3 +257,15 @@ def test_two_app_instances_agree_on_etags_and_both_see_a_write(client, second_cl
 def test_if_none_match_star_does_not_hide_an_invalid_request(client, seeded, url):
     assert_problem(fetch(client, url), 422)
     assert_problem(fetch(client, url, "*"), 422)
+
+
+def test_a_view_built_across_midnight_is_not_served_for_the_new_day(client, seeded, monkeypatch):
+    evening, morning = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC)
+    # The route defaults `as_of` to the evening's day; the clock has passed midnight once the view is built.
+    monkeypatch.setattr(matrix_route, "utcnow", lambda: evening)
+    cache_clock = iter([evening, evening])  # the shortcut's look-up, then the request's arrival at the cache
+    monkeypatch.setattr(caching, "utcnow", lambda: next(cache_clock, morning))
+    assert client.get("/v1/matrix").json()["as_of"] == "2026-03-01"
+
+    monkeypatch.setattr(matrix_route, "utcnow", lambda: morning)
+    assert client.get("/v1/matrix").json()["as_of"] == "2026-03-02"

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from app.config import Settings
@@ -18,6 +18,7 @@ from app.main import create_app
 from app.models.issue import Issue
 from app.models.party import Party
 from app.models.position_span import (
+    DAYS_PER_CELL,
     PositionCell,
     PositionSpan,
     Projection,
@@ -25,9 +26,15 @@ from app.models.position_span import (
 )
 from app.models.statement import Statement
 from app.services import position_history
-from app.services.data_version import read_version
+from app.services.data_version import bump, read_version
 from app.services.positions import render_cell, stance_of
-from tests.helpers import create_issue, create_party, create_source, statement_body
+from tests.helpers import (
+    assert_problem,
+    create_issue,
+    create_party,
+    create_source,
+    statement_body,
+)
 from tests.test_source_revisions import (
     EDITED_QUOTE,
     REMOVED_QUOTE,
@@ -43,11 +50,18 @@ def spans(engine: Engine) -> list[tuple[Any, ...]]:
         return position_history.readable_spans(connection)
 
 
+def numbered_cells(connection: Connection) -> list[tuple[int, int]]:
+    return sorted(tuple(row) for row in connection.execute(select(PositionCell.party_id, PositionCell.issue_id)))
+
+
 def rebuilt(engine: Engine) -> list[tuple[Any, ...]]:
-    """The spans a rebuild from scratch writes (rolled back afterwards)."""
+    """The spans a rebuild from scratch writes (rolled back afterwards). It must also number the
+    same cells: none left over without statements, none missing."""
     with engine.connect() as connection:
         transaction = connection.begin()
+        numbered = numbered_cells(connection)
         position_history.rebuild_all(connection)
+        assert numbered_cells(connection) == numbered
         found = position_history.readable_spans(connection)
         transaction.rollback()
         return found
@@ -242,21 +256,51 @@ def test_a_server_of_an_older_release_refuses_writes_and_changes_nothing(client,
         assert response.headers["Retry-After"] == "5"
         assert client.get(f"/v1/statements/{statement['id']}").json()["stance"] == statement["stance"]
         assert spans(engine) == before
+        # Nor does it serve views from spans it cannot read.
+        assert_problem(client.get("/v1/matrix", params={"as_of": "2025-08-10"}), 503, "outdated-server")
     finally:
         with engine.begin() as connection:
             connection.execute(update(Projection).values(format=position_history.FORMAT))
 
 
-def test_readiness_reports_a_position_history_not_built_for_this_release(client, engine):
+def test_readiness_reports_a_position_history_not_built_for_this_release(client, seeded, engine):
     with engine.begin() as connection:
         connection.execute(update(Projection).values(format=0))
     try:
         response = client.get("/readyz")
         assert response.status_code == 503
         assert "position history" in response.json()["database"]
+        # Views wait for the rebuild rather than show cells that are missing or in another format.
+        for url in ("/v1/matrix", "/v1/diff?from=2025-08-14", "/v1/parties/russia/issues/security-guarantees/timeline"):
+            refused = client.get(url)
+            assert_problem(refused, 503, "rebuilding")
+            assert refused.headers["Retry-After"] == "5"
     finally:
         assert position_history.ensure_current(engine) is True
     assert client.get("/readyz").status_code == 200
+    assert client.get("/v1/matrix").status_code == 200
+
+
+def test_cell_numbers_past_32_bits_of_key_still_find_their_spans(client, seeded, engine):
+    """Keys above 2**31 (from cell 512 on): 64-bit arithmetic on PostgreSQL too."""
+    matrix = client.get("/v1/matrix", params={"as_of": "2025-08-18"}).json()
+    diff = client.get("/v1/diff", params={"from": "2025-08-14", "to": "2025-08-18"}).json()
+    expected = spans(engine)
+    shift = 1_000_000
+    with engine.begin() as connection:
+        connection.execute(update(PositionCell).values(id=PositionCell.id + shift))
+        connection.execute(update(PositionSpan).values(span_key=PositionSpan.span_key + shift * DAYS_PER_CELL))
+        assert connection.execute(select(func.min(PositionSpan.span_key))).scalar_one() > 2**41
+        bump(connection)
+    assert spans(engine) == expected
+    assert client.get("/v1/matrix", params={"as_of": "2025-08-18"}).json() == matrix
+    assert client.get("/v1/diff", params={"from": "2025-08-14", "to": "2025-08-18"}).json() == diff
+
+    first = client.get("/v1/statements", params={"limit": 1}).json()["items"][0]
+    assert client.patch(f"/v1/statements/{first['id']}", json={"stance": "unclear"}).status_code == 200
+    assert spans(engine) == rebuilt(engine)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.min(PositionCell.id))).scalar_one() > shift
 
 
 def test_a_server_starts_on_an_unreachable_database_and_says_it_is_not_ready(tmp_path):

@@ -18,12 +18,14 @@ from typing import Any
 
 import anyio
 from fastapi import Request, Response
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.models.common import utcnow
+from app.services import position_history
 from app.services.data_version import current_version, read_version
 
 CACHE_CONTROL = "no-cache"  # clients may store, but must revalidate: any write can change any view
@@ -124,6 +126,9 @@ class ViewRenderer:
     def respond(
         self, request: Request, session: Session, view_key: str, render: Callable[[Session], tuple[bytes, str]]
     ) -> Response:
+        # Taken now, with the day the route has just defaulted `as_of` to: a build that runs past
+        # midnight must not file yesterday's view under today's date.
+        request_key = _request_key(request.scope)
         cache_key = f"{current_version(session)}|{view_key}"
         rendered = self.cache.get(cache_key)
         if rendered is None:
@@ -138,12 +143,13 @@ class ViewRenderer:
                     # On the engine kept for builds (app.db.make_view_engine), whose connections'
                     # caches hold what the previous builds read.
                     with Session(request.app.state.view_engine) as build_session:
+                        position_history.require_current(build_session.connection())
                         body, media_type = render(build_session)
                     etag = '"' + hashlib.sha256(cache_key.encode()).hexdigest()[:32] + '"'
                     rendered = Rendered(body, media_type, etag)
                     self.cache.put(cache_key, rendered)
         with self._answered_lock:
-            self._answered[_request_key(request.scope)] = cache_key
+            self._answered[request_key] = cache_key
             if len(self._answered) > self._answered_limit:
                 self._answered.popitem(last=False)
         return self._answer(request.headers, cache_key, rendered)
@@ -195,7 +201,7 @@ async def _current_version(state: Any) -> int | None:
         if probe is not None:
             return await probe.read_async()
         return await anyio.to_thread.run_sync(read_version, state.engine)
-    except (PoolTimeout, sqlite3.Error):
+    except (PoolTimeout, DBAPIError, sqlite3.Error):
         return None
 
 

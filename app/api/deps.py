@@ -79,6 +79,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         422: "Invalid fields",
         502: "An upstream server failed: the page to fetch could not be read",
+        503: "The position history is being rebuilt (after an upgrade or an import), or this server is of an older "
+        "release than the database; retry after `Retry-After` seconds",
     }
     # Documented as application/json here; create_app() moves them to application/problem+json.
     return {status: {"model": Problem, "description": descriptions.get(status, "Error")} for status in statuses}

@@ -8,10 +8,11 @@ anchoring flags, and rebuilt from them (app/services/position_history.py).
 
 A span is found by one integer key, `span_key(cell, day)`: the cell's number times DAYS_PER_CELL
 plus the day's ordinal. The span holding a date is then the greatest key at or below the date's,
-within the cell's range of keys: one descent of the table's own B-tree, whose interior pages
-hold nothing but integers and stay in memory. (A composite key of party, issue and date needs a
-second index or, clustered, carries the stored cells up into its interior pages: both cost two
-to three times as much per cell on SQLite.)
+within the cell's range of keys. On SQLite that key is the rowid: one descent of the table's own
+B-tree, whose interior pages hold nothing but integers and stay in memory. (A composite key of
+party, issue and date needs a second index or, clustered, carries the stored cells up into its
+interior pages: both cost two to three times as much per cell there.) On PostgreSQL it is one
+primary-key index probe and the row, as with any key.
 """
 
 from datetime import date

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import Session as OrmSession
 
-from app.errors import OutdatedServer
+from app.errors import OutdatedServer, Rebuilding
 from app.models.anchoring import Anchoring, awaiting_review
 from app.models.position_span import (
     PositionCell,
@@ -265,6 +265,21 @@ def stored_format(connection: Connection) -> int | None:
 def is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         return stored_format(connection) == FORMAT
+
+
+def require_current(connection: Connection) -> None:
+    """Views are read from the spans only when they are in this code's format: not while they are
+    missing or being rebuilt (after a migration or an import), nor once a newer release has
+    rebuilt them in its own format."""
+    stored = stored_format(connection)
+    if stored == FORMAT:
+        return
+    if stored is not None and stored > FORMAT:
+        raise OutdatedServer(
+            f"This server reads position history format {FORMAT}, and the database holds format {stored}. "
+            "Retry: a server of the newer release can answer."
+        )
+    raise Rebuilding(f"The position history is being rebuilt in format {FORMAT}; retry in a few seconds.")
 
 
 def ensure_current(engine: Engine) -> bool:

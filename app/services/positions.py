@@ -187,9 +187,10 @@ def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
         return {}
     if scope.source_id is not None:
         return _cells_from_source(session, scope)
-    params = {"party_ids": scope.party_ids, "issue_ids": scope.issue_ids, "as_of": scope.as_of.toordinal()}
+    # Days are bound as ordinals (see `_span_cell`), under names of their own.
+    params = {"party_ids": scope.party_ids, "issue_ids": scope.issue_ids, "day": scope.as_of.toordinal()}
     # Core execution on the session's connection: no ORM row handling for thousands of cells.
-    rows = session.connection().execute(_spans_query(("as_of",)), params).all()
+    rows = session.connection().execute(_spans_query(("day",)), params).all()
     return {(row[0], row[1]): row[2] for row in rows if row[2] is not None}
 
 
@@ -199,8 +200,8 @@ def cells_on_two_days(
     """Each cell with a position on either day: its stored cell on both (None where it has none)."""
     if not party_ids or not issue_ids:
         return {}
-    params = {"party_ids": party_ids, "issue_ids": issue_ids, "before": before.toordinal(), "after": after.toordinal()}
-    rows = session.connection().execute(_spans_query(("before", "after")), params).all()
+    params = {"party_ids": party_ids, "issue_ids": issue_ids, "day_before": before.toordinal(), "day_after": after.toordinal()}
+    rows = session.connection().execute(_spans_query(("day_before", "day_after")), params).all()
     return {(row[0], row[1]): (row[2], row[3]) for row in rows if row[2] is not None or row[3] is not None}
 
 

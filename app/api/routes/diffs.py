@@ -70,7 +70,7 @@ def _diff_response(
     "/v1/diff",
     name="get",
     response_model=Diff,
-    responses={**DIFF_RESPONSES, **problems(422)},
+    responses={**DIFF_RESPONSES, **problems(422, 503)},
     summary="How positions changed between two moments",
 )
 def get_diff(
@@ -97,7 +97,7 @@ def get_diff(
     "/v1/sources/{source_id}/diff",
     name="since-source",
     response_model=Diff,
-    responses={**DIFF_RESPONSES, **problems(404, 422)},
+    responses={**DIFF_RESPONSES, **problems(404, 422, 503)},
     summary="How positions changed since a source",
 )
 def diff_since_source(

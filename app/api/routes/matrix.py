@@ -43,7 +43,7 @@ class Evidence(StrEnum):
     responses={
         200: {"content": CSV_CONTENT, "headers": VIEW_HEADERS, "description": "The matrix, as JSON or CSV"},
         **NOT_MODIFIED,
-        **problems(422),
+        **problems(422, 503),
     },
     summary="Party-by-issue matrix as of a date",
 )
