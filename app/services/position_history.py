@@ -274,11 +274,7 @@ def require_current(connection: Connection) -> None:
     stored = stored_format(connection)
     if stored == FORMAT:
         return
-    if stored is not None and stored > FORMAT:
-        raise OutdatedServer(
-            f"This server reads position history format {FORMAT}, and the database holds format {stored}. "
-            "Retry: a server of the newer release can answer."
-        )
+    _refuse_a_newer_format(stored, "reads", "")
     raise Rebuilding(f"The position history is being rebuilt in format {FORMAT}; retry in a few seconds.")
 
 
@@ -335,18 +331,18 @@ def _rebuild_touched(session: OrmSession) -> None:
     if found:
         bump_once(session)  # holds the version lock from here on, even after SQL-only writes
         connection = session.connection()
-        _refuse_a_newer_format(connection)
+        _refuse_a_newer_format(stored_format(connection), "writes", " nothing was changed.")
         rebuild_cells(connection, _cells_of(connection, found))
 
 
-def _refuse_a_newer_format(connection: Connection) -> None:
+def _refuse_a_newer_format(stored: int | None, action: str, outcome: str) -> None:
     """A process of an older release, still running beside a newer one that rebuilt every span in
-    its own format, must not write cells in the old one: its writes fail until it is replaced."""
-    stored = stored_format(connection)
+    its own format, must neither write cells in the old one nor read the new ones: it answers 503
+    until it is replaced."""
     if stored is not None and stored > FORMAT:
         raise OutdatedServer(
-            f"This server writes position history format {FORMAT}, and the database holds format {stored}; "
-            "nothing was changed. Retry: a server of the newer release can take the write."
+            f"This server {action} position history format {FORMAT}, and the database holds format {stored};"
+            f"{outcome} Retry: a server of the newer release can answer."
         )
 
 
