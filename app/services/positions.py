@@ -181,16 +181,21 @@ def _spans_query(days: tuple[str, ...]) -> Any:
     )
 
 
+def _stored_cells(session: Session, party_ids: list[int], issue_ids: list[int], days: dict[str, date]) -> list[Any]:
+    """Rows of (party_id, issue_id, stored cell on each of `days`), for the grid's cells with statements."""
+    # Days are bound as ordinals (see `_span_cell`), under names of their own.
+    params = {"party_ids": party_ids, "issue_ids": issue_ids, **{name: day.toordinal() for name, day in days.items()}}
+    # Core execution on the session's connection: no ORM row handling for thousands of cells.
+    return session.connection().execute(_spans_query(tuple(days)), params).all()
+
+
 def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
     """Each filled cell of the grid as of `scope.as_of`, as stored JSON; cells without a position are absent."""
     if not scope.party_ids or not scope.issue_ids:
         return {}
     if scope.source_id is not None:
         return _cells_from_source(session, scope)
-    # Days are bound as ordinals (see `_span_cell`), under names of their own.
-    params = {"party_ids": scope.party_ids, "issue_ids": scope.issue_ids, "day": scope.as_of.toordinal()}
-    # Core execution on the session's connection: no ORM row handling for thousands of cells.
-    rows = session.connection().execute(_spans_query(("day",)), params).all()
+    rows = _stored_cells(session, scope.party_ids, scope.issue_ids, {"day": scope.as_of})
     return {(row[0], row[1]): row[2] for row in rows if row[2] is not None}
 
 
@@ -200,8 +205,7 @@ def cells_on_two_days(
     """Each cell with a position on either day: its stored cell on both (None where it has none)."""
     if not party_ids or not issue_ids:
         return {}
-    params = {"party_ids": party_ids, "issue_ids": issue_ids, "day_before": before.toordinal(), "day_after": after.toordinal()}
-    rows = session.connection().execute(_spans_query(("day_before", "day_after")), params).all()
+    rows = _stored_cells(session, party_ids, issue_ids, {"day_before": before, "day_after": after})
     return {(row[0], row[1]): (row[2], row[3]) for row in rows if row[2] is not None or row[3] is not None}
 
 
