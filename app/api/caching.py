@@ -154,13 +154,13 @@ class ViewRenderer:
                 self._answered.popitem(last=False)
         return self._answer(request.headers, cache_key, rendered)
 
-    def knows(self, scope: Scope) -> bool:
-        return _request_key(scope) in self._answered
+    def answered_with(self, scope: Scope) -> str | None:
+        """The cache key of the view a request like this one was last answered with, if any."""
+        return self._answered.get(_request_key(scope))
 
-    def shortcut(self, scope: Scope, version: int) -> Response | None:
-        """The cached answer to a request seen before, if no write happened since; else None."""
-        cache_key = self._answered.get(_request_key(scope))
-        if cache_key is None or not cache_key.startswith(f"{version}|"):
+    def shortcut(self, scope: Scope, cache_key: str, version: int) -> Response | None:
+        """The cached answer under `cache_key` (from `answered_with`), if no write happened since; else None."""
+        if not cache_key.startswith(f"{version}|"):
             return None
         rendered = self.cache.get(cache_key)
         if rendered is None:
@@ -219,9 +219,10 @@ class CachedViewShortcut:
         # Only where reads are public: a token is checked by the routes' dependencies, which this skips.
         if state is not None and scope["method"] == "GET" and not state.settings.read_requires_token:
             renderer: ViewRenderer = state.view_renderer
-            if renderer.knows(scope):
+            cache_key = renderer.answered_with(scope)
+            if cache_key is not None:
                 version = await _current_version(state)
-                response = renderer.shortcut(scope, version) if version is not None else None
+                response = renderer.shortcut(scope, cache_key, version) if version is not None else None
                 if response is not None:
                     await response(scope, receive, send)
                     return
