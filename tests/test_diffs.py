@@ -272,6 +272,15 @@ def test_synthetic_diff_filters_by_party_and_issue_and_only_changed(client, scen
     )
 
 
+@pytest.mark.parametrize("issues", ["disappears", "appears", "holds,disappears", "holds,appears", "appears,holds"])
+def test_a_diff_ending_on_any_kind_of_change_is_valid_json(client, scenario, issues):
+    # The changes are joined from stored JSON pieces: whichever side is null in the last change,
+    # the document must still parse.
+    response = client.get("/v1/diff", params={"from": "2025-03-01", "to": "2025-06-01", "parties": "northland", "issues": issues})
+    assert response.status_code == 200
+    assert [change["issue"] for change in response.json()["changes"]] == issues.split(",")
+
+
 def test_same_moment_on_both_sides_is_all_unchanged(client, scenario):
     diff = get_diff(client, **{"from": "2025-06-01", "to": "2025-06-01"})
     assert diff["summary"]["unchanged"] == len(diff["changes"]) > 0

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import dispose_engines
 from app.main import create_app
+from app.models.common import Stance
 from app.models.issue import Issue
 from app.models.party import Party
 from app.models.position_span import (
@@ -27,7 +28,7 @@ from app.models.position_span import (
 from app.models.statement import Statement
 from app.services import position_history
 from app.services.data_version import bump, read_version
-from app.services.positions import render_cell, stance_of
+from app.services.positions import STANCE_BY_KEY, STANCE_KEY, render_cell
 from tests.helpers import (
     assert_problem,
     create_issue,
@@ -225,8 +226,12 @@ def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
 @pytest.mark.parametrize("stance", ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"])
 def test_the_stance_is_read_back_from_the_stored_cell(stance):
     cell = render_cell(statement(1, "2025-08-01", stance=stance), evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
-    assert stance_of(cell) == stance.encode()
+    assert STANCE_BY_KEY[cell[STANCE_KEY]] == stance
     assert orjson.loads(cell)["stance"] == stance
+
+
+def test_every_stance_has_a_key_of_its_own():
+    assert len(STANCE_BY_KEY) == len(Stance)
 
 
 # --- failure modes ----------------------------------------------------------------------------

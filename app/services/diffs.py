@@ -11,14 +11,14 @@ from app.models.common import Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
 from app.services.positions import (
+    STANCE_BY_KEY,
+    STANCE_KEY,
     Scope,
     cell_data,
-    cell_pieces,
     cells_on_two_days,
     issue_member,
     json_array,
     party_opening,
-    stance_of,
     standing_statements,
 )
 from app.services.sources import resolve_source
@@ -40,13 +40,13 @@ def classify(before: Stance | None, after: Stance | None) -> ChangeClass:
     return ChangeClass.reversed if crossed else ChangeClass.shifted
 
 
-# Every (before, after) pair of stances as stored (UTF-8, see `stance_of`), to its class: a diff
-# classifies thousands of cells.
-_STORED = [None, *(stance.value.encode() for stance in Stance)]
+# Every (before, after) pair of stored stances (their `STANCE_KEY` bytes, None for no position) to
+# its class: a diff classifies thousands of cells.
+_STORED = [(None, None), *STANCE_BY_KEY.items()]
 _CLASSES = {
-    (before, after): classify(before and Stance(before.decode()), after and Stance(after.decode())).value
-    for before in _STORED
-    for after in _STORED
+    (before_key, after_key): classify(before, after).value
+    for before_key, before in _STORED
+    for after_key, after in _STORED
 }
 _CHANGE_PARTS = {change.value: b'"change":"' + change.value.encode() + b'","before":' for change in ChangeClass}
 
@@ -76,30 +76,35 @@ def diff(
     found = cells_on_two_days(session, party_ids, issue_ids, start.as_of, end.as_of)
     summary = dict.fromkeys((change.value for change in ChangeClass), 0)
     changes: list[Any] = []  # dicts with `as_data`, else JSON pieces
+    add = changes.extend
+    # Plain values and a single `extend` per change: this loop runs for every cell of the grid.
     issues = [(issue.id, issue.slug, issue_member(issue.slug)) for issue in grid.issues]
-    for party in grid.parties:
-        opening = party_opening(party.slug)
+    for party_id, party_slug in [(party.id, party.slug) for party in grid.parties]:
+        opening = party_opening(party_slug)
         for issue_id, issue_slug, member in issues:
-            sides = found.get((party.id, issue_id))
+            sides = found.get((party_id, issue_id))
             if sides is None:
                 continue
             before, after = sides
-            change = _CLASSES[(before and stance_of(before), after and stance_of(after))]
+            change = _CLASSES[(before and before[STANCE_KEY], after and after[STANCE_KEY])]
             summary[change] += 1
             if only_changed and change == "unchanged":
                 continue
             if as_data:
-                ends = [cell_data(party.slug, issue_slug, side) if side else None for side in sides]
-                changes.append({"party": party.slug, "issue": issue_slug, "change": change, "before": ends[0], "after": ends[1]})
+                ends = [cell_data(party_slug, issue_slug, side) if side else None for side in sides]
+                changes.append({"party": party_slug, "issue": issue_slug, "change": change, "before": ends[0], "after": ends[1]})
                 continue
-            # {"party":…,"issue":…,"change":…,"before":<cell or null>,"after":<cell or null>}
-            changes += (opening, member, _CHANGE_PARTS[change])
-            changes += cell_pieces(opening, member, before) if before else (b"null",)
-            changes.append(b',"after":')
-            changes += cell_pieces(opening, member, after) if after else (b"null",)
-            changes.append(b"},")
+            # {"party":…,"issue":…,"change":…,"before":<cell or null>,"after":<cell or null>},
+            # each cell being its party and issue, then the stored cell after its "{" (as in
+            # positions.cell_pieces).
+            if before and after:
+                add((opening, member, _CHANGE_PARTS[change], opening, member, before[1:], b',"after":', opening, member, after[1:], b"},"))
+            elif before:
+                add((opening, member, _CHANGE_PARTS[change], opening, member, before[1:], b',"after":null},'))
+            else:
+                add((opening, member, _CHANGE_PARTS[change], b'null,"after":', opening, member, after[1:], b"},"))
     if not as_data and changes:
-        changes[-1] = b"}"  # no comma after the last change
+        changes[-1] = changes[-1][:-1]  # no comma after the last change
     return {
         "from": start.model_dump(),
         "to": end.model_dump(),

@@ -110,11 +110,12 @@ def build_matrix(
     else:
         issues = [(issue.id, issue_member(issue.slug)) for issue in grid.issues]
         pieces: list[bytes] = []
-        for party in grid.parties:
-            opening = party_opening(party.slug)
+        add = pieces.extend
+        # Plain values and a single `extend` per cell: this loop runs for every cell of the grid.
+        for party_id, party_slug in [(party.id, party.slug) for party in grid.parties]:
+            opening = party_opening(party_slug)
             for issue_id, member in issues:
-                pieces += cell_pieces(opening, member, filled.get((party.id, issue_id)))
-                pieces.append(b",")
+                add((*cell_pieces(opening, member, filled.get((party_id, issue_id))), b","))
         document_cells = json_array(pieces[:-1])
     return {
         "as_of": as_of,
