@@ -125,6 +125,12 @@ def exported(request: pytest.FixtureRequest, make_database, tmp_path_factory) ->
     return request.param, url, dump
 
 
+def test_every_enumerated_column_exists():
+    # A renamed table or column must not silently turn its check off.
+    for table, column in backup._ENUMERATED:
+        assert column in SQLModel.metadata.tables[table].c, (table, column)
+
+
 def test_every_table_is_dumped_after_the_tables_it_refers_to():
     assert set(TABLE_ORDER) | set(DERIVED_TABLES) == set(SQLModel.metadata.tables)
     assert not set(TABLE_ORDER) & set(DERIVED_TABLES)
@@ -269,10 +275,11 @@ def test_a_dump_of_another_format_or_schema_is_refused(exported, make_database, 
         (lambda dump: dump.replace(b'"slug": ', b'"slug" ', 1), "the dump is not valid JSON at character"),
         (lambda dump: dump.replace(b'"id": 1,', b'"id": "1",', 1), "table party, row 1, column id: expected int"),
         (lambda dump: dump.replace(b'\n]\n}}', b',\n{}\n]\n}}'), "table data_version has more rows than the 1"),
+        (lambda dump: dump.replace(b'"stance": "', b'"stance": "maybe-', 1), "table statement, row 1, column stance: 'maybe-"),
     ],
     ids=[
         "cut-mid-value", "cut-between-tables", "garbage", "empty", "not-utf8", "no-tables",
-        "bad-json-in-a-row", "wrong-type", "extra-row",
+        "bad-json-in-a-row", "wrong-type", "extra-row", "unknown-stance",
     ],
 )
 def test_a_damaged_dump_gives_a_clear_error_and_imports_nothing(exported, make_database, tmp_path, content, reason):

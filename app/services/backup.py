@@ -7,6 +7,7 @@ neither needs the whole database in memory.
 """
 
 import codecs
+import enum
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -34,8 +35,12 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from app.models.common import utcnow
+from app.models.anchoring import AnchoringOutcome, AnchoringResolution
+from app.models.common import Stance, utcnow
 from app.models.data_version import DataVersion
+from app.models.party import PartyKind
+from app.models.source import SourceKind
+from app.models.token import TokenScope
 from app.services import position_history, schema
 
 FORMAT = "stancemap-dump"
@@ -347,9 +352,25 @@ def _refuse_unless_empty(connection: Connection) -> None:
         )
 
 
+# Columns stored as plain strings that the API fills only from an enumeration. A dump must not
+# bring in a value the API could never have written: diffs classify cells by their stance.
+_ENUMERATED: dict[tuple[str, str], type[enum.StrEnum]] = {
+    ("statement", "stance"): Stance,
+    ("statement_revision", "stance"): Stance,
+    ("party", "kind"): PartyKind,
+    ("source", "kind"): SourceKind,
+    ("anchoring", "outcome"): AnchoringOutcome,
+    ("anchoring", "resolution"): AnchoringResolution,
+    ("api_token", "scope"): TokenScope,
+}
+
+
 def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
     """Turns a column's JSON value back into the Python value the database takes, or raises ValueError."""
     kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    allowed = _ENUMERATED.get((column.table.name, column.name))
+    if allowed is not None:
+        return _one_of(allowed)
 
     def expect(*types: type) -> Callable[[Any], Any]:
         def check(value: Any) -> Any:
@@ -380,6 +401,17 @@ def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
     if isinstance(kind, JSON):
         return lambda value: value
     raise NotImplementedError(f"no dump decoding for {column.table.name}.{column.name} ({kind!r})")
+
+
+def _one_of(allowed: type[enum.StrEnum]) -> Callable[[Any], Any]:
+    values = [member.value for member in allowed]
+
+    def check(value: Any) -> Any:
+        if value not in values:  # a non-string is never among them either
+            raise ValueError(f"{value!r} is not one of {', '.join(values)}")
+        return value
+
+    return check
 
 
 class _RowDecoder:
