@@ -223,7 +223,7 @@ def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
     ]
 
 
-@pytest.mark.parametrize("stance", ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"])
+@pytest.mark.parametrize("stance", list(Stance))
 def test_the_stance_is_read_back_from_the_stored_cell(stance):
     cell = render_cell(statement(1, "2025-08-01", stance=stance), evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
     assert STANCE_BY_KEY[cell[STANCE_KEY]] == stance

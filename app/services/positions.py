@@ -93,10 +93,11 @@ CELL_COLUMNS = (
     Source.url,
 )
 _STANCE_PREFIX = b'{"stance":"'
-# The bytes of a stored cell that name its stance: the first six letters of a `Stance` value tell
-# the six apart, so a diff classifies thousands of cells by a slice, without parsing them.
+# The bytes of a stored cell that name its stance: the first six bytes of a `Stance` value and the
+# quotation mark closing it tell the six apart, so a diff classifies thousands of cells by a slice,
+# without parsing them.
 STANCE_KEY = slice(len(_STANCE_PREFIX), len(_STANCE_PREFIX) + 6)
-STANCE_BY_KEY = {stance.value.encode()[:6]: stance for stance in Stance}
+STANCE_BY_KEY = {(stance.value.encode() + b'"')[:6]: stance for stance in Stance}
 
 
 def render_cell(row: Any, *, evidence_count: int, evidence_since: date, flag: dict[str, Any] | None) -> bytes:
