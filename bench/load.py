@@ -11,7 +11,13 @@ request a different `as_of` (or `from`), so neither the response cache nor ETags
 At 32 connections it also reads the server's CPU time from /proc: what a request costs the server
 (and how much of it is kernel time, such as copying a response into the socket), apart from the
 share of the two cores that wrk itself takes.
-"""
+
+This machine's speed changes from minute to minute, so one pass over the scenarios can put
+/healthz in a fast minute and the matrix in a slow one. The run therefore goes over all scenarios
+in several rounds, in alternating order, and reports per scenario the median over the rounds; a
+ratio to /healthz is taken within each round (against that round's /healthz) before the median.
+One more row serves the cached matrix's own bytes from a bare ASGI app on the same uvicorn
+(bench/static_body.py): what sending that many bytes costs here with no application at all."""
 
 import argparse
 import json
@@ -22,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -30,11 +38,20 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 # wrk Lua: each request may get its own path; `done` prints one JSON line with the figures.
+# Thread k counts k, k + threads, k + 2 * threads, ...: no two threads ask for the same "uncached"
+# view (the second would be answered from the cache, or wait for the first one's build).
 LUA_TEMPLATE = """
 local counter = 0
-math.randomseed(os.time())
+local threads_set_up = 0
+setup = function(thread)
+  thread:set("first", threads_set_up)
+  threads_set_up = threads_set_up + 1
+end
+init = function(args)
+  counter = first - %(threads)d
+end
 request = function()
-  counter = counter + 1
+  counter = counter + %(threads)d
   local path = %(path_expression)s
   return wrk.format("GET", path, {%(headers)s})
 end
@@ -56,33 +73,40 @@ DATE_FN = """(function(base_year, offset)
 GZIP = '["Accept-Encoding"] = "gzip"'
 
 
-def scenarios(party: str, issue: str, matrix_etag: str) -> list[tuple[str, str, str, str]]:
-    """(name, caching, Lua expression for the request path, Lua request headers)."""
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    caching: str
+    path: str  # a Lua expression giving each request's path
+    headers: str = ""  # Lua table entries
+    static: bool = False  # served by bench/static_body.py rather than by Stancemap
+
+
+HEALTHZ = "/healthz"
+
+
+def scenarios(party: str, issue: str, matrix_etag: str) -> list[Scenario]:
     # What a browser does with a view it holds (Cache-Control: no-cache): revalidate, and get a 304.
     revalidate = f"[\"If-None-Match\"] = '{matrix_etag}'"
     return [
-        ("/healthz", "-", '"/healthz"', ""),
-        ("/v1/matrix (latest, repeated)", "cached", '"/v1/matrix"', ""),
-        ("/v1/matrix (latest, repeated, gzip)", "cached", '"/v1/matrix"', GZIP),
-        ("/v1/matrix (latest, repeated, If-None-Match: 304)", "cached", '"/v1/matrix"', revalidate),
-        ("/v1/matrix (latest, uncached)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2030, counter % 3000)', ""),
-        (
-            "/v1/matrix (past as_of, uncached)",
-            "uncached",
-            f'"/v1/matrix?as_of=" .. {DATE_FN}(2024, 150 + counter % 450)',
-            "",
+        Scenario(HEALTHZ, "-", '"/healthz"'),
+        Scenario("/v1/matrix (latest, repeated)", "cached", '"/v1/matrix"'),
+        Scenario("/v1/matrix (latest, repeated, gzip)", "cached", '"/v1/matrix"', GZIP),
+        Scenario("/v1/matrix (latest, repeated, If-None-Match: 304)", "cached", '"/v1/matrix"', revalidate),
+        Scenario("the repeated matrix's bytes from a bare ASGI app (ceiling)", "static", '"/"', static=True),
+        Scenario("/v1/matrix (latest, uncached)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2030, counter % 3000)'),
+        Scenario(
+            "/v1/matrix (past as_of, uncached)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2024, 150 + counter % 450)'
         ),
-        (
+        Scenario(
             "/v1/diff (uncached)",
             "uncached",
             f'"/v1/diff?from=" .. {DATE_FN}(2024, 100 + counter % 300) .. "&to=" .. {DATE_FN}(2025, counter % 300)',
-            "",
         ),
-        (
+        Scenario(
             "/v1/statements?party&issue (filtered list)",
             "not cached",
             f'"/v1/statements?party={party}&issue={issue}&limit=50"',
-            "",
         ),
     ]
 
@@ -97,7 +121,7 @@ def run_wrk(
     base_url: str, path_expression: str, headers: str, connections: int, threads: int, seconds: int
 ) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA_TEMPLATE % {"path_expression": path_expression, "headers": headers})
+        script.write(LUA_TEMPLATE % {"path_expression": path_expression, "headers": headers, "threads": threads})
     try:
         output = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, base_url],
@@ -155,85 +179,165 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in found.read_text().split()] if found.exists() else []
 
 
+def start(command: list[str], env: dict[str, str], ready_url: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop(process)
+    sys.exit(f"{' '.join(command)} did not become ready")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def measure(scenario: Scenario, base_url: str, pid: int, seconds: int) -> dict[str, dict[str, float]]:
+    single = run_wrk(base_url, scenario.path, scenario.headers, connections=1, threads=1, seconds=seconds)
+    before = cpu_seconds(pid)
+    loaded = run_wrk(base_url, scenario.path, scenario.headers, connections=32, threads=2, seconds=seconds)
+    # What one request costs the server, whatever share of the two cores wrk itself takes.
+    user, kernel = (after - start for after, start in zip(cpu_seconds(pid), before, strict=True))
+    loaded["server_cpu_us_per_request"] = (user + kernel) / loaded["requests"] * 1e6 if loaded["requests"] else 0.0
+    loaded["server_kernel_share"] = kernel / (user + kernel) if user + kernel else 0.0
+    return {"c1": single, "c32": loaded}
+
+
+def summarise(all_scenarios: list[Scenario], rounds: list[dict]) -> list[dict]:
+    """Per scenario, the median over the rounds of each figure; ratios to /healthz within a round."""
+    summary = []
+    for scenario in all_scenarios:
+        runs = [one_round["results"][scenario.name] for one_round in rounds]
+        ratios = [
+            run["c32"]["req_per_s"] / one_round["results"][HEALTHZ]["c32"]["req_per_s"]
+            for run, one_round in zip(runs, rounds, strict=True)
+        ]
+
+        def middle(concurrency: str, figure: str, runs: list[dict] = runs) -> float:
+            return median(run[concurrency][figure] for run in runs)
+
+        summary.append(
+            {
+                "scenario": scenario.name,
+                "caching": scenario.caching,
+                "req_per_s": middle("c32", "req_per_s"),
+                "vs_healthz": median(ratios),
+                "vs_healthz_per_round": ratios,
+                "c1_p50_ms": middle("c1", "p50_ms"),
+                "c1_p99_ms": middle("c1", "p99_ms"),
+                "c32_p50_ms": middle("c32", "p50_ms"),
+                "c32_p99_ms": middle("c32", "p99_ms"),
+                "server_cpu_us_per_request": middle("c32", "server_cpu_us_per_request"),
+                "server_kernel_share": middle("c32", "server_kernel_share"),
+                "errors": sum(run[c]["errors"] + run[c]["non_2xx"] for run in runs for c in ("c1", "c32")),
+            }
+        )
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--label", required=True, help="names the results file, e.g. sqlite-500k")
-    parser.add_argument("--seconds", type=int, default=10, help="per scenario and concurrency")
+    parser.add_argument("--seconds", type=int, default=5, help="per scenario, concurrency and round")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over all scenarios; figures are medians")
     parser.add_argument("--party", default="party-007")
     parser.add_argument("--issue", default="issue-012")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    if args.rounds < 1 or args.seconds < 1:
+        sys.exit("--rounds and --seconds must be at least 1")
 
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "STANCEMAP_DATABASE_URL": args.database_url}
+    port, static_port = free_port(), free_port()
+    base_url, static_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{static_port}"
     # The server as deployed (`stancemap serve`), less the per-request access log.
-    server = subprocess.Popen(
+    server = start(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1", "--no-access-log"],
-        cwd=ROOT,
-        env=env,
+        {**os.environ, "STANCEMAP_DATABASE_URL": args.database_url},
+        f"{base_url}/readyz",
     )
+    static_server = None
+    scratch = tempfile.TemporaryDirectory()
+    body_file = Path(scratch.name) / "matrix.json"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            sys.exit("server did not become ready")
         scale = httpx.get(f"{base_url}/v1/matrix", params={"as_of": "2000-01-01"}, timeout=60).json()
         cells = len(scale["cells"])
-        results = []
-        matrix_etag = httpx.get(f"{base_url}/v1/matrix", timeout=60).headers["etag"]
-        for name, caching, expression, headers in scenarios(args.party, args.issue, matrix_etag):
-            single = run_wrk(base_url, expression, headers, connections=1, threads=1, seconds=args.seconds)
-            before = cpu_seconds(server.pid)
-            loaded = run_wrk(base_url, expression, headers, connections=32, threads=2, seconds=args.seconds)
-            # What one request costs the server, whatever share of the two cores wrk itself takes.
-            user, kernel = (after - start for after, start in zip(cpu_seconds(server.pid), before, strict=True))
-            loaded["server_cpu_us_per_request"] = (user + kernel) / loaded["requests"] * 1e6
-            loaded["server_kernel_share"] = kernel / (user + kernel) if user + kernel else 0.0
-            results.append({"scenario": name, "caching": caching, "c1": single, "c32": loaded})
-            print(f"  {name}: {loaded['req_per_s']:.0f} req/s, p50 {single['p50_ms']:.1f} ms", file=sys.stderr)
+        latest = httpx.get(f"{base_url}/v1/matrix", headers={"Accept-Encoding": "identity"}, timeout=60)
+        latest.raise_for_status()  # the ceiling must serve the matrix, not a problem document
+        body_file.write_bytes(latest.content)
+        static_server = start(
+            [sys.executable, "-m", "uvicorn", "bench.static_body:app", "--port", str(static_port), "--no-access-log"],
+            {**os.environ, "STATIC_BODY_FILE": str(body_file), "MALLOC_ARENA_MAX": "2"},
+            static_url,
+        )
+        all_scenarios = scenarios(args.party, args.issue, latest.headers["etag"])
+        rounds = []
+        for number in range(args.rounds):
+            # Alternate the order, so that no scenario always runs at the same point of a drift.
+            ordered = all_scenarios if number % 2 == 0 else all_scenarios[::-1]
+            results = {}
+            for scenario in ordered:
+                url, pid = (static_url, static_server.pid) if scenario.static else (base_url, server.pid)
+                results[scenario.name] = measure(scenario, url, pid, args.seconds)
+                print(f"  round {number + 1}, {scenario.name}: {results[scenario.name]['c32']['req_per_s']:.0f} req/s", file=sys.stderr)
+            rounds.append({"cpu_reference_ms": round(cpu_reference_ms(), 1), "results": results})
         memory = peak_memory_mb(server.pid)
-        reference = cpu_reference_ms()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        try:
+            for process in (server, static_server):
+                if process is not None:
+                    stop(process)
+        finally:
+            scratch.cleanup()
 
-    healthz = results[0]["c32"]["req_per_s"]
+    summary = summarise(all_scenarios, rounds)
+    references = [one_round["cpu_reference_ms"] for one_round in rounds]
     report = {
         "label": args.label,
         "database": args.database_url.split(":")[0],
         "grid_cells": cells,
+        "matrix_bytes": len(latest.content),
         "seconds_per_run": args.seconds,
+        "rounds": args.rounds,
         "peak_server_memory_mb": round(memory, 1),
-        "cpu_reference_ms": round(reference, 1),
-        "scenarios": results,
+        "cpu_reference_ms": median(references),
+        "summary": summary,
+        "per_round": rounds,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.label}.json").write_text(json.dumps(report, indent=2) + "\n")
 
-    print(f"### {args.label}: {cells} cells, one uvicorn worker, {args.seconds} s per run\n")
     print(
-        "| endpoint | caching | req/s (c32) | vs /healthz | p50 ms (c1) | p99 ms (c1) | p50 ms (c32) | p99 ms (c32) "
-        "| server CPU µs/req (c32) | in kernel | errors |"
+        f"### {args.label}: {cells} cells, one uvicorn worker; medians of {args.rounds} rounds, "
+        f"{args.seconds} s per run\n"
+    )
+    print(
+        "| endpoint | caching | req/s (c32) | vs /healthz (rounds) | p50 ms (c1) | p99 ms (c1) | p50 ms (c32) "
+        "| p99 ms (c32) | server CPU µs/req (c32) | in kernel | errors |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in results:
-        c1, c32 = row["c1"], row["c32"]
-        errors = c1["errors"] + c1["non_2xx"] + c32["errors"] + c32["non_2xx"]
+    for row in summary:
+        spread = " ".join(f"{ratio:.0%}" for ratio in row["vs_healthz_per_round"])
         print(
-            f"| {row['scenario']} | {row['caching']} | {c32['req_per_s']:.0f} | {c32['req_per_s'] / healthz:.0%} "
-            f"| {c1['p50_ms']:.1f} | {c1['p99_ms']:.1f} | {c32['p50_ms']:.1f} | {c32['p99_ms']:.1f} "
-            f"| {c32['server_cpu_us_per_request']:.0f} | {c32['server_kernel_share']:.0%} | {errors} |"
+            f"| {row['scenario']} | {row['caching']} | {row['req_per_s']:.0f} | {row['vs_healthz']:.0%} ({spread}) "
+            f"| {row['c1_p50_ms']:.1f} | {row['c1_p99_ms']:.1f} | {row['c32_p50_ms']:.1f} | {row['c32_p99_ms']:.1f} "
+            f"| {row['server_cpu_us_per_request']:.0f} | {row['server_kernel_share']:.0%} | {row['errors']} |"
         )
-    print(f"\nPeak server memory (VmHWM): {memory:.0f} MB. CPU reference (bench/load.py `cpu_reference_ms`): {reference:.0f} ms")
+    print(
+        f"\nMatrix body: {len(latest.content):,} bytes. Peak server memory (VmHWM): {memory:.0f} MB. "
+        f"CPU reference (bench/load.py `cpu_reference_ms`), per round: {', '.join(f'{r:.0f}' for r in references)} ms"
+    )
 
 
 if __name__ == "__main__":
