@@ -1,6 +1,8 @@
 """Conditional GET on the derived views: strong ETags from the database's data version, 304s,
 and invalidation by every write, whichever server process handles it."""
 
+import gzip
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -269,3 +271,57 @@ def test_a_view_built_across_midnight_is_not_served_for_the_new_day(client, seed
 
     monkeypatch.setattr(matrix_route, "utcnow", lambda: morning)
     assert client.get("/v1/matrix").json()["as_of"] == "2026-03-02"
+
+
+def _raw(client: TestClient, url: str, **headers: str) -> tuple[Any, bytes]:
+    """The response and its body as sent, not decoded (TestClient would undo the gzip)."""
+    with client.stream("GET", url, headers=headers) as response:
+        return response, b"".join(response.iter_raw())
+
+
+@pytest.mark.parametrize("url", VIEWS.values(), ids=VIEWS.keys())
+def test_a_view_is_gzipped_for_clients_that_accept_it_with_an_etag_of_its_own(client, seeded, url):
+    plain, plain_body = _raw(client, url, **{"Accept-Encoding": "identity"})
+    packed, packed_body = _raw(client, url, **{"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(packed_body) == plain_body and len(packed_body) < len(plain_body)
+    for response in (plain, packed):
+        assert "Accept-Encoding" in response.headers["vary"]
+        assert STRONG_ETAG.match(response.headers["etag"])
+    assert packed.headers["etag"] != plain.headers["etag"]
+    # A strong ETag promises the same bytes every time: gzip's header carries no timestamp.
+    assert _raw(client, url, **{"Accept-Encoding": "gzip"})[1] == packed_body
+    # Either tag revalidates, whichever encoding the cache holds.
+    for etag in (plain.headers["etag"], packed.headers["etag"]):
+        assert fetch(client, url, etag, **{"Accept-Encoding": "gzip"}).status_code == 304
+        assert fetch(client, url, etag, **{"Accept-Encoding": "identity"}).status_code == 304
+
+
+@pytest.mark.parametrize(
+    "accept_encoding, gzipped",
+    [
+        ("gzip, deflate, br", True),
+        ("GZIP;q=0.5", True),
+        ("x-gzip", True),
+        ("br, *;q=0.1", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("deflate, br", False),
+        ("gzip;q=not-a-number", False),
+    ],
+)
+def test_gzip_follows_the_weights_of_accept_encoding(client, seeded, accept_encoding, gzipped):
+    response, body = _raw(client, MATRIX, **{"Accept-Encoding": accept_encoding})
+    assert response.status_code == 200
+    assert (response.headers.get("content-encoding") == "gzip") is gzipped
+    document = gzip.decompress(body) if gzipped else body
+    assert json.loads(document)["as_of"] == "2025-08-18"
+
+
+def test_a_small_view_is_sent_uncompressed(client, seeded):
+    url = "/v1/matrix?as_of=2025-08-18&parties=russia&issues=crimea&format=csv"
+    response, body = _raw(client, url, **{"Accept-Encoding": "gzip"})
+    assert len(body) < caching.GZIP_MIN_BYTES
+    assert response.status_code == 200 and "content-encoding" not in response.headers

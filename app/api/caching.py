@@ -31,6 +31,11 @@ from app.services.data_version import current_version, read_version
 CACHE_CONTROL = "no-cache"  # clients may store, but must revalidate: any write can change any view
 # Below this a body is sent as it is: compressing it would cost more than it saves.
 GZIP_MIN_BYTES = 1024
+# zlib's levels 1-3 use its fast string matcher, 4-9 the lazy one, which takes about twice as
+# long. Level 3, the strongest fast one, compresses a full benchmark matrix (1.1 MB) in 7.7 ms
+# against 13.3 ms at level 5, for 16% more bytes (135 KB against 117 KB), and a 2.4 MB diff in
+# 15 ms against 31 ms. A first request for a view waits for its compression: time matters more.
+GZIP_LEVEL = 3
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Rendered:
     def gzip_body(self) -> bytes:
         if self.gzipped is None:
             # mtime 0: the same body always compresses to the same bytes, as a strong ETag requires.
-            self.gzipped = gzip.compress(self.body, compresslevel=5, mtime=0)
+            self.gzipped = gzip.compress(self.body, compresslevel=GZIP_LEVEL, mtime=0)
         return self.gzipped
 
 
@@ -103,6 +108,30 @@ def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
         if candidate == "*" or candidate.removeprefix("W/") in etags:
             return True
     return False
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """RFC 9110 Accept-Encoding: gzip (or x-gzip) with a non-zero weight, or `*` with one when gzip
+    is not named. `gzip;q=0` refuses it."""
+    named = wildcard = None
+    for item in accept_encoding.lower().split(","):
+        coding, _, parameters = item.partition(";")
+        coding = coding.strip()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        weight = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0  # a weight that cannot be read accepts nothing
+        if coding == "*":
+            wildcard = weight > 0
+        else:
+            named = bool(named) or weight > 0
+    return named if named is not None else bool(wildcard)
 
 
 def _request_key(scope: Scope) -> tuple[str, bytes, str, date]:
@@ -168,7 +197,7 @@ class ViewRenderer:
         return self._answer(Headers(scope=scope), cache_key, rendered)
 
     def _answer(self, headers: Headers, cache_key: str, rendered: Rendered) -> Response:
-        compress = "gzip" in headers.get("accept-encoding", "").lower() and len(rendered.body) >= GZIP_MIN_BYTES
+        compress = len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(headers.get("accept-encoding", ""))
         etag = rendered.gzip_etag if compress else rendered.etag
         if etag_matches(headers.get("if-none-match"), (rendered.etag, rendered.gzip_etag)):
             return Response(status_code=304, headers=self._headers(etag))
