@@ -82,7 +82,9 @@ def freeze_startup_heap() -> None:
     live as long as the process. A full collection walks all of them: 75-110 ms on the 2-core
     benchmark machine, every few dozen matrix or diff requests, which showed in their p99 (see
     bench/README.md). Frozen, they are skipped, and a full collection takes 1-3 ms. Objects freed
-    by reference counting are freed as before.
+    by reference counting are freed as before; the cost is that a reference cycle among frozen
+    objects, should it ever become garbage, is never collected. Start-up's objects live as long as
+    the process, so that is at most a few of them.
     """
     if gc.get_freeze_count() == 0:
         gc.collect()

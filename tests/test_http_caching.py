@@ -1,13 +1,17 @@
 """Conditional GET on the derived views: strong ETags from the database's data version, 304s,
-and invalidation by every write, whichever server process handles it."""
+and invalidation by every write, whichever server process handles it; their gzip form, made
+once per view and counted once in the cache."""
 
 import gzip
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -273,9 +277,9 @@ def test_a_view_built_across_midnight_is_not_served_for_the_new_day(client, seed
     assert client.get("/v1/matrix").json()["as_of"] == "2026-03-02"
 
 
-def _raw(client: TestClient, url: str, **headers: str) -> tuple[Any, bytes]:
+def _raw(client: TestClient, url: str, headers: Any = None, **named: str) -> tuple[httpx.Response, bytes]:
     """The response and its body as sent, not decoded (TestClient would undo the gzip)."""
-    with client.stream("GET", url, headers=headers) as response:
+    with client.stream("GET", url, headers=headers if headers is not None else named) as response:
         return response, b"".join(response.iter_raw())
 
 
@@ -309,15 +313,63 @@ def test_a_view_is_gzipped_for_clients_that_accept_it_with_an_etag_of_its_own(cl
         ("gzip;q=0, *", False),
         ("*;q=0", False),
         ("deflate, br", False),
+        (" , ,gzip", True),
+        ("identity;q=0, gzip", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.000", False),
+        ("gzip ; q = 0", False),
+        ("gzip;Q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("deflate, br", False),
+        ("", False),
         ("gzip;q=not-a-number", False),
     ],
 )
 def test_gzip_follows_the_weights_of_accept_encoding(client, seeded, accept_encoding, gzipped):
-    response, body = _raw(client, MATRIX, **{"Accept-Encoding": accept_encoding})
-    assert response.status_code == 200
-    assert (response.headers.get("content-encoding") == "gzip") is gzipped
-    document = gzip.decompress(body) if gzipped else body
-    assert json.loads(document)["as_of"] == "2025-08-18"
+    # The second request is answered by the cached-view shortcut, the first by the route.
+    for _ in range(2):
+        response, body = _raw(client, MATRIX, **{"Accept-Encoding": accept_encoding})
+        assert response.status_code == 200
+        assert (response.headers.get("content-encoding") == "gzip") is gzipped
+        document = gzip.decompress(body) if gzipped else body
+        assert json.loads(document)["as_of"] == "2025-08-18"
+
+
+def test_accept_encoding_on_several_lines_is_one_list(client, seeded):
+    response, body = _raw(client, MATRIX, headers=[("Accept-Encoding", "br"), ("Accept-Encoding", "gzip")])
+    assert response.headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["as_of"] == "2025-08-18"
+
+
+def test_requests_racing_to_compress_a_view_count_its_gzip_form_once(monkeypatch):
+    cache = caching.RenderedCache(max_bytes=1 << 20)
+    view = caching.Rendered(b"[" + b"1," * 5000 + b"1]", "application/json", '"v"')
+    cache.put("view", view)
+    both_compressing = threading.Barrier(2, timeout=10)
+    real_compress = caching.compress
+
+    def compress_together(body: bytes) -> bytes:
+        both_compressing.wait()  # neither has stored its result when the other starts
+        return real_compress(body)
+
+    monkeypatch.setattr(caching, "compress", compress_together)
+    with ThreadPoolExecutor(2) as pool:
+        forms = list(pool.map(lambda _: cache.gzip_of("view", view), range(2)))
+    assert forms[0] == forms[1] == view.gzipped
+    assert cache.held_bytes == len(view.body) + len(view.gzipped)
+
+
+def test_the_gzip_form_of_a_replaced_view_is_not_counted():
+    cache = caching.RenderedCache(max_bytes=1 << 20)
+    older = caching.Rendered(b"a" * 4000, "application/json", '"1"')
+    newer = caching.Rendered(b"b" * 3000, "application/json", '"2"')
+    cache.put("view", older)
+    cache.put("view", newer)
+    assert cache.gzip_of("view", older) == gzip.compress(older.body, compresslevel=caching.GZIP_LEVEL, mtime=0)
+    assert cache.held_bytes == len(newer.body)
+    cache.gzip_of("view", newer)
+    assert cache.held_bytes == len(newer.body) + len(newer.gzipped)
 
 
 def test_a_small_view_is_sent_uncompressed(client, seeded):

@@ -31,10 +31,10 @@ from app.services.data_version import current_version, read_version
 CACHE_CONTROL = "no-cache"  # clients may store, but must revalidate: any write can change any view
 # Below this a body is sent as it is: compressing it would cost more than it saves.
 GZIP_MIN_BYTES = 1024
-# zlib's levels 1-3 use its fast string matcher, 4-9 the lazy one, which takes about twice as
-# long. Level 3, the strongest fast one, compresses a full benchmark matrix (1.1 MB) in 7.7 ms
-# against 13.3 ms at level 5, for 16% more bytes (135 KB against 117 KB), and a 2.4 MB diff in
-# 15 ms against 31 ms. A first request for a view waits for its compression: time matters more.
+# zlib's levels 1-3 use its fast string matcher, 4-9 the lazy one. Level 3, the strongest fast
+# one, takes half to 60% of level 5's time for 16% more bytes: on the benchmark's full matrix
+# (1.1 MB), 6.2 ms and 135 KB against 12.1 ms and 117 KB; on a 2.4 MB diff, 16.6 ms against
+# 29.4 ms (bench/gzip_levels.py). A first request for a view waits for its compression.
 GZIP_LEVEL = 3
 
 
@@ -53,11 +53,10 @@ class Rendered:
     def gzip_etag(self) -> str:
         return self.etag[:-1] + '-gzip"'
 
-    def gzip_body(self) -> bytes:
-        if self.gzipped is None:
-            # mtime 0: the same body always compresses to the same bytes, as a strong ETag requires.
-            self.gzipped = gzip.compress(self.body, compresslevel=GZIP_LEVEL, mtime=0)
-        return self.gzipped
+
+def compress(body: bytes) -> bytes:
+    # mtime 0: the same body always compresses to the same bytes, as a strong ETag requires.
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 class RenderedCache:
@@ -87,11 +86,25 @@ class RenderedCache:
             self._bytes += value.size
             self._evict()
 
-    def grew(self, key: str, by: int) -> None:
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+    def gzip_of(self, key: str, rendered: Rendered) -> bytes:
+        """The view's gzip form, made on first demand and kept with it; counted once in the cache's
+        bytes, and only while `rendered` is the entry under `key`."""
+        if rendered.gzipped is not None:
+            return rendered.gzipped
+        # Outside the lock: requests for other views must not wait for this one's compression.
+        # Requests for this view that arrive meanwhile compress it too, to the same bytes.
+        packed = compress(rendered.body)
         with self._lock:
-            if key in self._entries:
-                self._bytes += by
-                self._evict()
+            if rendered.gzipped is None:
+                rendered.gzipped = packed
+                if self._entries.get(key) is rendered:
+                    self._bytes += len(packed)
+                    self._evict()
+            return rendered.gzipped
 
     def _evict(self) -> None:
         while self._bytes > self.max_bytes and self._entries:
@@ -112,7 +125,8 @@ def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
 
 def accepts_gzip(accept_encoding: str) -> bool:
     """RFC 9110 Accept-Encoding: gzip (or x-gzip) with a non-zero weight, or `*` with one when gzip
-    is not named. `gzip;q=0` refuses it."""
+    is not named. `gzip;q=0` refuses it. A refusal of `identity` is not honoured: a client that
+    refuses both still gets the body as it is, which RFC 9110 allows."""
     named = wildcard = None
     for item in accept_encoding.lower().split(","):
         coding, _, parameters = item.partition(";")
@@ -197,18 +211,15 @@ class ViewRenderer:
         return self._answer(Headers(scope=scope), cache_key, rendered)
 
     def _answer(self, headers: Headers, cache_key: str, rendered: Rendered) -> Response:
-        compress = len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(headers.get("accept-encoding", ""))
-        etag = rendered.gzip_etag if compress else rendered.etag
+        # Every Accept-Encoding field line counts (RFC 9110 5.3: they combine as one list).
+        gzipped = len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(", ".join(headers.getlist("accept-encoding")))
+        etag = rendered.gzip_etag if gzipped else rendered.etag
         if etag_matches(headers.get("if-none-match"), (rendered.etag, rendered.gzip_etag)):
             return Response(status_code=304, headers=self._headers(etag))
-        if not compress:
+        if not gzipped:
             return Response(rendered.body, media_type=rendered.media_type, headers=self._headers(etag))
-        fresh = rendered.gzipped is None
-        body = rendered.gzip_body()
-        if fresh:
-            self.cache.grew(cache_key, len(body))
         headers_out = {**self._headers(etag), "Content-Encoding": "gzip"}
-        return Response(body, media_type=rendered.media_type, headers=headers_out)
+        return Response(self.cache.gzip_of(cache_key, rendered), media_type=rendered.media_type, headers=headers_out)
 
     @staticmethod
     def _headers(etag: str) -> dict[str, str]:
