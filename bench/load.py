@@ -320,7 +320,6 @@ def main() -> None:
             {**os.environ, "STATIC_BODY_FILE": str(body_file), "MALLOC_ARENA_MAX": "2"},
             static_url,
         )
-        all_scenarios = scenarios(args.party, args.issue, latest.headers["etag"])
         rounds = []
         for number in range(args.rounds):
             # The latest matrix is the one as of today (UTC): after midnight it is another view with
