@@ -1,14 +1,22 @@
-"""The data version as the cached-view shortcut reads it: from a probe of its own (SQLite: a
+"""The data version as repeated view requests read it (app.api.caching.answer_again): from a probe of its own (SQLite: a
 direct connection; PostgreSQL: one thread batching the requests that wait), never stale with
 respect to a write committed before the read began, and never hanging when the database is away."""
 
 import asyncio
+import shutil
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
-from app.services.data_version import PostgresVersionProbe, bump, read_version
+from app.services.data_version import (
+    PostgresVersionProbe,
+    SqliteVersionProbe,
+    bump,
+    read_version,
+)
 
 
 def _bump_elsewhere(database_url: str) -> int:
@@ -75,3 +83,64 @@ def test_the_probe_recovers_from_an_unforeseen_failure(app, settings, monkeypatc
     monkeypatch.setattr(data_version.psycopg, "connect", connect)
     assert asyncio.run(probe.read_async()) is None
     assert asyncio.run(probe.read_async()) == read_version(app.state.engine)
+
+
+def _sqlite_only(settings) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the WAL-index is SQLite's")
+
+
+def _versioned_database(path: Path, journal_mode: str) -> sqlite3.Connection:
+    """A database holding only a data version (1), and a connection to it that writers can use."""
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute(f"PRAGMA journal_mode={journal_mode}")
+    writer.execute("CREATE TABLE data_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+    writer.execute("INSERT INTO data_version VALUES (1, 1)")
+    return writer
+
+
+def test_the_sqlite_probe_queries_only_once_something_was_committed(app, settings):
+    _sqlite_only(settings)
+    probe = app.state.version_probe
+    version = probe.read()
+    assert probe.read() == version  # the first read maps the WAL-index; this one records its header
+    queries = probe.queries
+    for _ in range(5):
+        assert probe.read() == version
+    assert probe.queries == queries, "nothing was committed, and the WAL-index header showed it"
+    for _ in range(3):
+        committed = _bump_elsewhere(settings.database_url)
+        assert probe.read() == committed
+        queries += 1
+        assert probe.queries == queries
+        assert probe.read() == committed and probe.queries == queries
+
+
+def test_without_a_wal_the_sqlite_probe_queries_on_every_read(tmp_path):
+    path = tmp_path / "journal.db"
+    writer = _versioned_database(path, "DELETE")
+    probe = SqliteVersionProbe(str(path))
+    try:
+        assert [probe.read(), probe.read()] == [1, 1]
+        writer.execute("UPDATE data_version SET version = 2")
+        assert probe.read() == 2
+        assert probe.queries == 3
+    finally:
+        probe.close()
+        writer.close()
+
+
+def test_the_sqlite_probe_reads_the_wal_index_of_the_file_a_symbolic_link_names(tmp_path):
+    real, link = tmp_path / "real.db", tmp_path / "link.db"
+    writer = _versioned_database(real, "WAL")
+    link.symlink_to(real)
+    # A stale copy of the WAL-index beside the link: SQLite does not use it, and neither may the probe.
+    shutil.copy(f"{real}-shm", f"{link}-shm")
+    probe = SqliteVersionProbe(str(link))
+    try:
+        assert [probe.read(), probe.read()] == [1, 1]
+        writer.execute("UPDATE data_version SET version = 2")
+        assert probe.read() == 2
+    finally:
+        probe.close()
+        writer.close()
