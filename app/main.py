@@ -12,9 +12,10 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import Receive, Scope, Send
 
 from app.api.auth import read_access
-from app.api.caching import CachedViewShortcut, ViewRenderer
+from app.api.caching import ViewRenderer, answer_again
 from app.api.deps import READ_PROBLEMS
 from app.api.routes import (
     anchoring,
@@ -91,6 +92,17 @@ def freeze_startup_heap() -> None:
         gc.freeze()
 
 
+class StancemapAPI(FastAPI):
+    """The application, with a repeated view request answered from the view cache before any
+    middleware runs (app.api.caching.answer_again): for a cached matrix, the middleware stack
+    cost more than the rest of the answer together, sending aside."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and await answer_again(self.state, scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     @asynccontextmanager
@@ -111,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(app.state.version_probe.close)
         dispose_engines(app.state)
 
-    app = FastAPI(
+    app = StancemapAPI(
         lifespan=lifespan,
         title="Stancemap",
         version="0.1.0",
@@ -128,7 +140,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.view_engine = make_view_engine(settings, app.state.engine)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(CachedViewShortcut)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

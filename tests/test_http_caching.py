@@ -269,7 +269,7 @@ def test_a_view_built_across_midnight_is_not_served_for_the_new_day(client, seed
     evening, morning = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC)
     # The route defaults `as_of` to the evening's day; the clock has passed midnight once the view is built.
     monkeypatch.setattr(matrix_route, "utcnow", lambda: evening)
-    cache_clock = iter([evening, evening])  # the shortcut's look-up, then the request's arrival at the cache
+    cache_clock = iter([evening, evening])  # the look-up ahead of the routes, then the request's arrival at the cache
     monkeypatch.setattr(caching, "utcnow", lambda: next(cache_clock, morning))
     assert client.get("/v1/matrix").json()["as_of"] == "2026-03-01"
 
@@ -323,7 +323,7 @@ def test_a_view_is_gzipped_for_clients_that_accept_it_with_an_etag_of_its_own(cl
     ],
 )
 def test_gzip_follows_the_weights_of_accept_encoding(client, seeded, accept_encoding, gzipped):
-    # The second request is answered by the cached-view shortcut, the first by the route.
+    # The second request is answered from the cache ahead of the routes, the first by the route.
     for _ in range(2):
         response, body = _raw(client, MATRIX, **{"Accept-Encoding": accept_encoding})
         assert response.status_code == 200
@@ -373,3 +373,48 @@ def test_a_small_view_is_sent_uncompressed(client, seeded):
     response, body = _raw(client, url, **{"Accept-Encoding": "gzip"})
     assert len(body) < caching.GZIP_MIN_BYTES
     assert response.status_code == 200 and "content-encoding" not in response.headers
+
+
+@pytest.fixture
+def route_answers(monkeypatch) -> list[str]:
+    """The paths of the view requests the routes answered (the others came from the cache ahead of them)."""
+    answered: list[str] = []
+    respond = caching.ViewRenderer.respond
+
+    def counted(self, request, *args, **kwargs):
+        answered.append(request.url.path)
+        return respond(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(caching.ViewRenderer, "respond", counted)
+    return answered
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+@pytest.mark.parametrize("url", [*VIEWS.values(), MATRIX + "&format=csv"], ids=[*VIEWS.keys(), "matrix-csv"])
+def test_a_repeated_view_comes_from_the_cache_with_the_routes_headers(client, seeded, route_answers, url, encoding):
+    first, first_body = _raw(client, url, **{"Accept-Encoding": encoding})
+    again, again_body = _raw(client, url, **{"Accept-Encoding": encoding})
+    assert len(route_answers) == 1, "the second request was answered ahead of the routes"
+    assert (again.status_code, again_body) == (first.status_code, first_body)
+    assert sorted(again.headers.multi_items()) == sorted(first.headers.multi_items())
+    assert int(again.headers["content-length"]) == len(again_body)
+    if url.endswith("csv"):
+        assert again.headers["content-type"] == "text/csv; charset=utf-8"
+    held = fetch(client, url, again.headers["etag"], **{"Accept-Encoding": encoding})
+    assert_not_modified(held, again.headers["etag"])
+    assert "content-type" not in held.headers and "content-encoding" not in held.headers
+    assert len(route_answers) == 1
+
+
+def test_with_cors_on_a_repeated_view_from_a_browser_keeps_its_cors_headers(settings, seeded, route_answers):
+    app = create_app(settings.model_copy(update={"cors_origins": "https://desk.example"}))
+    with TestClient(app) as browser:
+        for _ in range(2):
+            response = browser.get(MATRIX, headers={"Origin": "https://desk.example"})
+            assert response.status_code == 200
+            assert response.headers["access-control-allow-origin"] == "https://desk.example"
+            assert "etag" in response.headers["access-control-expose-headers"].lower()
+        assert len(route_answers) == 2, "requests from a browser go through the CORS middleware"
+        # Without an Origin (a script, a server), the cache answers.
+        assert browser.get(MATRIX).status_code == 200
+        assert len(route_answers) == 2

@@ -21,14 +21,15 @@ from fastapi import Request, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from app.models.common import utcnow
 from app.services import position_history
 from app.services.data_version import current_version, read_version
 
 CACHE_CONTROL = "no-cache"  # clients may store, but must revalidate: any write can change any view
+VARY = "Accept, Accept-Encoding"
+VIEW_PATHS = "/v1/"  # where views are; other requests (probes, the viewer's files) go straight on
 # Below this a body is sent as it is: compressing it would cost more than it saves.
 GZIP_MIN_BYTES = 1024
 # zlib's levels 1-3 use its fast string matcher, 4-9 the lazy one. Level 3, the strongest fast
@@ -38,12 +39,18 @@ GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 3
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
 @dataclass
 class Rendered:
     body: bytes
     media_type: str
     etag: str
     gzipped: bytes | None = field(default=None)
+    # Response headers per (status, gzipped), built on first use: a repeated view is sent with
+    # headers made once, not assembled anew for every request.
+    _heads: dict[tuple[int, bool], RawHeaders] = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> int:
@@ -52,6 +59,23 @@ class Rendered:
     @property
     def gzip_etag(self) -> str:
         return self.etag[:-1] + '-gzip"'
+
+    def head(self, status: int, gzipped: bool) -> RawHeaders:
+        """The response's headers (a fresh list: middleware may add to it); for 200 with `gzipped`,
+        only once the gzip form exists."""
+        found = self._heads.get((status, gzipped))
+        if found is None:
+            etag = self.gzip_etag if gzipped else self.etag
+            found = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode()), (b"vary", VARY.encode())]
+            if status == 200:
+                body = self.gzipped if gzipped else self.body
+                assert body is not None, "the gzip form is made before its headers"
+                # Views' media types name their charset where they need one (CSV's does).
+                found += [(b"content-type", self.media_type.encode()), (b"content-length", str(len(body)).encode())]
+                if gzipped:
+                    found.append((b"content-encoding", b"gzip"))
+            self._heads[(status, gzipped)] = found  # the same value whichever thread stores it
+        return list(found)
 
 
 def compress(body: bytes) -> bytes:
@@ -148,10 +172,41 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return named if named is not None else bool(wildcard)
 
 
-def _request_key(scope: Scope) -> tuple[str, bytes, str, date]:
-    """What identifies a view request before any parsing: path, raw query, Accept, and today's
-    date (the default `as_of`)."""
-    return (scope["path"], scope["query_string"], Headers(scope=scope).get("accept", ""), utcnow().date())
+RequestKey = tuple[str, bytes, str, date]
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """What a view's answer depends on in a request, read from its raw headers in one pass."""
+
+    # Path, raw query, Accept, and today's date (the default `as_of`): identifies a view request
+    # before any parsing.
+    key: RequestKey
+    accept_encoding: str
+    if_none_match: str
+    origin: bool
+
+    @classmethod
+    def of(cls, scope: Scope) -> "ViewRequest":
+        accept: str | None = None
+        encodings: list[str] = []
+        tags: list[str] = []
+        origin = False
+        for name, value in scope["headers"]:
+            if name == b"accept":
+                accept = value.decode("latin-1") if accept is None else accept  # the first, as Starlette reads it
+            elif name == b"accept-encoding":
+                encodings.append(value.decode("latin-1"))
+            elif name == b"if-none-match":
+                tags.append(value.decode("latin-1"))
+            elif name == b"origin":
+                origin = True
+        # Field lines of a list-valued header combine into one list (RFC 9110 5.3).
+        key = (scope["path"], scope["query_string"], accept or "", utcnow().date())
+        return cls(key, ", ".join(encodings), ", ".join(tags), origin)
+
+
+Answer = tuple[int, RawHeaders, bytes]
 
 
 class ViewRenderer:
@@ -161,8 +216,8 @@ class ViewRenderer:
     def __init__(self, max_cache_bytes: int, max_concurrent_builds: int) -> None:
         self.cache = RenderedCache(max_cache_bytes)
         self.builds = BoundedSemaphore(max_concurrent_builds)
-        # Raw request -> cache key of the view it was last answered with, for the shortcut below.
-        self._answered: OrderedDict[tuple[str, bytes, str, date], str] = OrderedDict()
+        # Raw request -> cache key of the view it was last answered with, for `answer_again`.
+        self._answered: OrderedDict[RequestKey, str] = OrderedDict()
         self._answered_limit = 4096
         self._answered_lock = Lock()
 
@@ -171,7 +226,7 @@ class ViewRenderer:
     ) -> Response:
         # Taken now, with the day the route has just defaulted `as_of` to: a build that runs past
         # midnight must not file yesterday's view under today's date.
-        request_key = _request_key(request.scope)
+        view_request = ViewRequest.of(request.scope)
         cache_key = f"{current_version(session)}|{view_key}"
         rendered = self.cache.get(cache_key)
         if rendered is None:
@@ -192,38 +247,25 @@ class ViewRenderer:
                     rendered = Rendered(body, media_type, etag)
                     self.cache.put(cache_key, rendered)
         with self._answered_lock:
-            self._answered[request_key] = cache_key
+            self._answered[view_request.key] = cache_key
             if len(self._answered) > self._answered_limit:
                 self._answered.popitem(last=False)
-        return self._answer(request.headers, cache_key, rendered)
+        status, headers, body = self.answer(view_request, cache_key, rendered)
+        response = Response(body, status_code=status)
+        response.raw_headers = headers
+        return response
 
-    def answered_with(self, scope: Scope) -> str | None:
+    def answered_with(self, key: RequestKey) -> str | None:
         """The cache key of the view a request like this one was last answered with, if any."""
-        return self._answered.get(_request_key(scope))
+        return self._answered.get(key)
 
-    def shortcut(self, scope: Scope, cache_key: str, version: int) -> Response | None:
-        """The cached answer under `cache_key` (from `answered_with`), if no write happened since; else None."""
-        if not cache_key.startswith(f"{version}|"):
-            return None
-        rendered = self.cache.get(cache_key)
-        if rendered is None:
-            return None
-        return self._answer(Headers(scope=scope), cache_key, rendered)
-
-    def _answer(self, headers: Headers, cache_key: str, rendered: Rendered) -> Response:
-        # Every Accept-Encoding field line counts (RFC 9110 5.3: they combine as one list).
-        gzipped = len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(", ".join(headers.getlist("accept-encoding")))
-        etag = rendered.gzip_etag if gzipped else rendered.etag
-        if etag_matches(headers.get("if-none-match"), (rendered.etag, rendered.gzip_etag)):
-            return Response(status_code=304, headers=self._headers(etag))
-        if not gzipped:
-            return Response(rendered.body, media_type=rendered.media_type, headers=self._headers(etag))
-        headers_out = {**self._headers(etag), "Content-Encoding": "gzip"}
-        return Response(self.cache.gzip_of(cache_key, rendered), media_type=rendered.media_type, headers=headers_out)
-
-    @staticmethod
-    def _headers(etag: str) -> dict[str, str]:
-        return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept, Accept-Encoding"}
+    def answer(self, request: ViewRequest, cache_key: str, rendered: Rendered) -> Answer:
+        """Status, headers and body for `rendered`: 304 when the client holds it, gzip when accepted."""
+        gzipped = len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(request.accept_encoding)
+        if etag_matches(request.if_none_match, (rendered.etag, rendered.gzip_etag)):
+            return 304, rendered.head(304, gzipped), b""
+        body = self.cache.gzip_of(cache_key, rendered) if gzipped else rendered.body
+        return 200, rendered.head(200, gzipped), body
 
 
 def conditional_view(
@@ -245,25 +287,31 @@ async def _current_version(state: Any) -> int | None:
         return None
 
 
-class CachedViewShortcut:
-    """ASGI middleware answering a view request seen before straight from the cache, without
-    routing, parameter parsing or a session, after one query confirms no write happened since.
-    Anything it cannot answer goes on to the application unchanged, as does every request when
-    reads need a token."""
+async def answer_again(state: Any, scope: Scope, send: Send) -> bool:
+    """Answers a view request seen before straight from the cache, after one read of the data
+    version confirms that no write happened since; returns whether it did.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope["app"].state if scope["type"] == "http" else None
-        # Only where reads are public: a token is checked by the routes' dependencies, which this skips.
-        if state is not None and scope["method"] == "GET" and not state.settings.read_requires_token:
-            renderer: ViewRenderer = state.view_renderer
-            cache_key = renderer.answered_with(scope)
-            if cache_key is not None:
-                version = await _current_version(state)
-                response = renderer.shortcut(scope, cache_key, version) if version is not None else None
-                if response is not None:
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+    It runs ahead of the application and its middleware (app.main.StancemapAPI): no routing,
+    parameter parsing or session, and headers made once per view. So it leaves to the application
+    every request that needs more: anything but GET, reads that need a token (the routes check
+    it), requests with an Origin header when CORS is on (the middleware adds its headers), and any
+    request whose view it does not hold for the current version."""
+    if scope["method"] != "GET" or not scope["path"].startswith(VIEW_PATHS) or state.settings.read_requires_token:
+        return False
+    request = ViewRequest.of(scope)
+    if request.origin and state.settings.cors_origin_list:
+        return False
+    renderer: ViewRenderer = state.view_renderer
+    cache_key = renderer.answered_with(request.key)
+    if cache_key is None:
+        return False
+    version = await _current_version(state)
+    if version is None or not cache_key.startswith(f"{version}|"):
+        return False
+    rendered = renderer.cache.get(cache_key)
+    if rendered is None:
+        return False
+    status, headers, body = renderer.answer(request, cache_key, rendered)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return True
