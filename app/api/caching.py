@@ -2,8 +2,8 @@
 
 A view's ETag is derived from the database's data version and the canonical request, so every
 server process computes the same one. Rendered bodies are kept in a byte-bounded in-process
-cache under that same key, so a repeated request with no write in between costs one tiny query;
-a gzip form is made on first demand and kept beside it.
+cache under that same key, so a repeated request with no write in between costs one read of the
+data version (app.services.data_version); a gzip form is made on first demand and kept beside it.
 """
 
 import gzip
