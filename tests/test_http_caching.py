@@ -418,3 +418,11 @@ def test_with_cors_on_a_repeated_view_from_a_browser_keeps_its_cors_headers(sett
         # Without an Origin (a script, a server), the cache answers.
         assert browser.get(MATRIX).status_code == 200
         assert len(route_answers) == 2
+
+
+def test_if_none_match_on_several_lines_is_one_list(client, seeded, route_answers):
+    etag = etag_of(client, MATRIX)
+    lines = [("Accept", "application/json"), ("If-None-Match", '"another"'), ("If-None-Match", etag)]
+    for _ in range(2):  # first through the route (a new Accept), then from the cache ahead of it
+        assert_not_modified(client.get(MATRIX, headers=lines), etag)
+    assert len(route_answers) == 2
