@@ -5,6 +5,7 @@ respect to a write committed before the read began, and never hanging when the d
 import asyncio
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -144,3 +145,39 @@ def test_the_sqlite_probe_reads_the_wal_index_of_the_file_a_symbolic_link_names(
     finally:
         probe.close()
         writer.close()
+
+
+def test_the_sqlite_probe_never_reads_a_version_older_than_one_committed_before_it(tmp_path):
+    path = tmp_path / "busy.db"
+    _versioned_database(path, "WAL").close()
+    committed = 1  # the newest version whose commit has returned
+    done = threading.Event()
+
+    def write() -> None:
+        nonlocal committed
+        writer = sqlite3.connect(path, isolation_level=None)
+        try:
+            for version in range(2, 402):
+                writer.execute("UPDATE data_version SET version = ?", (version,))
+                committed = version
+        finally:
+            writer.close()
+            done.set()
+
+    probe = SqliteVersionProbe(str(path))
+    writer = threading.Thread(target=write)
+    try:
+        writer.start()
+        reads, previous = 0, 1
+        while not done.is_set():
+            before = committed
+            version = probe.read()
+            reads += 1
+            assert version >= before, f"read {version} after the commit of {before} had returned"
+            assert version >= previous, f"read {version} after {previous}"
+            previous = version
+        writer.join()
+        assert probe.read() == 401
+        assert probe.queries < reads, "reads between commits needed no query"
+    finally:
+        probe.close()
