@@ -251,6 +251,7 @@ class ViewRenderer:
             if len(self._answered) > self._answered_limit:
                 self._answered.popitem(last=False)
         status, headers, body = self.answer(view_request, cache_key, rendered)
+        # The same headers `answer_again` sends: Starlette's own (made by the constructor) are replaced.
         response = Response(body, status_code=status)
         response.raw_headers = headers
         return response

@@ -48,7 +48,8 @@ class SqliteVersionProbe:
     both copies read the same and equal the header seen before the last query, no transaction has
     committed since that query began, and its version still holds. Without a `-shm` file (not in
     WAL mode) every read is a query. The query itself takes microseconds, but under load, between
-    responses of a megabyte, it cost a cached matrix 9 to 17% of its throughput (bench/README.md).
+    responses of a megabyte, it cost a cached matrix 10 to 15% of its req/s in side-by-side runs
+    (bench/README.md).
     """
 
     def __init__(self, database_path: str) -> None:
