@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from app.api.auth import read_access
 from app.api.caching import ViewRenderer, answer_again
 from app.api.deps import READ_PROBLEMS
+from app.api.head import as_get_without_content
 from app.api.routes import (
     anchoring,
     audit,
@@ -95,11 +96,15 @@ def freeze_startup_heap() -> None:
 class StancemapAPI(FastAPI):
     """The application, with a repeated view request answered from the view cache before any
     middleware runs (app.api.caching.answer_again). Sending aside, FastAPI's middleware stack was
-    a third of what a cached matrix cost in-process (bench/README.md)."""
+    a third of what a cached matrix cost in-process (bench/README.md). HEAD is answered as GET
+    without the content (app.api.head)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and await answer_again(self.state, scope, send):
-            return
+        if scope["type"] == "http":
+            if scope["method"] == "HEAD":
+                scope, send = as_get_without_content(scope, send)
+            if await answer_again(self.state, scope, send):
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -144,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-None-Match", "Accept"],
             expose_headers=["ETag", "Link", "Location"],
             max_age=600,
