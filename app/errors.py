@@ -289,11 +289,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _allowed_methods(request: Request) -> str:
     """Every method some operation serves at this path (the router names only the first route's),
-    read from the OpenAPI document so nested routers are covered too."""
+    read from the OpenAPI document so nested routers are covered too; HEAD wherever GET is
+    (app.api.head answers it)."""
     methods: set[str] = set()
     for template, path_item in request.app.openapi().get("paths", {}).items():
         if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), request.url.path):
             methods |= {method.upper() for method in path_item}
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

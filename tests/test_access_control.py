@@ -199,4 +199,4 @@ def test_cors_is_closed_by_default_and_opens_to_configured_origins(settings, ano
 def test_method_not_allowed_lists_every_allowed_method(anonymous_client):
     response = anonymous_client.put("/v1/parties")
     assert_problem(response, 405)
-    assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}

@@ -347,7 +347,7 @@ def test_from_later_than_to_is_a_422(client, seeded):
 
 MALFORMED_MOMENTS = (
     "yesterday", "source:abc", "source:999", "source:", "source:0", "source:-1",
-    "source: 1", "2025-02-30", "", "source:99999999999",
+    "source: 1", "2025-02-30", "", "source:99999999999", "0001-01-01", "0999-12-31",
 )  # fmt: skip
 
 
@@ -357,6 +357,29 @@ def test_malformed_or_unknown_moment_is_a_422(client, seeded, side):
         params = {"from": "2025-08-14", side: value}
         problem = assert_problem(client.get("/v1/diff", params=params), 422, "validation-error")
         assert problem["errors"][0]["field"] == f"query.{side}", value
+
+
+@pytest.mark.parametrize(
+    ("moment", "says"),
+    [
+        ("0999-12-31", "out of range: dates run from 1000-01-01 to 9999-12-31"),
+        ("source:0", "source ids run from 1 to 2147483647"),
+        ("source:9999999999", "source ids run from 1 to 2147483647"),
+        ("2025-02-30", "neither a date (YYYY-MM-DD) nor `source:<id>`"),
+    ],
+)
+def test_a_refused_moment_says_what_is_wrong_with_it(client, seeded, moment, says):
+    problem = assert_problem(client.get("/v1/diff", params={"from": moment}), 422, "validation-error")
+    assert says in problem["detail"], problem["detail"]
+
+
+def test_diff_dates_have_the_bounds_of_the_matrix(client, seeded):
+    for as_of in ("1000-01-01", "9999-12-31"):
+        assert client.get("/v1/matrix", params={"as_of": as_of}).status_code == 200
+        assert client.get("/v1/diff", params={"from": "1000-01-01", "to": as_of}).status_code == 200
+    for as_of in ("0999-12-31", "0001-01-01"):
+        assert_problem(client.get("/v1/matrix", params={"as_of": as_of}), 422)
+        assert_problem(client.get("/v1/diff", params={"from": as_of, "to": "2025-08-18"}), 422)
 
 
 @pytest.mark.parametrize("side", ["from", "to"])

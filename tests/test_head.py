@@ -125,3 +125,9 @@ def test_served_head_sends_no_content_and_keeps_the_connection_usable(tmp_path: 
             rest += sock.recv(65536)
         assert rest.startswith(b"{") and len(rest) == length
         assert "Traceback" not in server.log()
+
+
+def test_a_405_on_a_get_resource_lists_head_among_the_allowed_methods(client, seeded):
+    response = client.post("/v1/matrix")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, HEAD"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 from starlette.types import Scope, Send
 
+from app.api.negotiation import accepts_gzip
 from app.models.common import utcnow
 from app.services import position_history
 from app.services.data_version import current_version, read_version
@@ -147,31 +148,6 @@ def etag_matches(if_none_match: str | None, etags: tuple[str, ...]) -> bool:
     return False
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
-    """RFC 9110 Accept-Encoding: gzip (or x-gzip) with a non-zero weight, or `*` with one when gzip
-    is not named. `gzip;q=0` refuses it. A refusal of `identity` is not honoured: a client that
-    refuses both still gets the body as it is, which RFC 9110 allows."""
-    named = wildcard = None
-    for item in accept_encoding.lower().split(","):
-        coding, _, parameters = item.partition(";")
-        coding = coding.strip()
-        if coding not in ("gzip", "x-gzip", "*"):
-            continue
-        weight = 1.0
-        for parameter in parameters.split(";"):
-            name, _, value = parameter.partition("=")
-            if name.strip() == "q":
-                try:
-                    weight = float(value.strip())
-                except ValueError:
-                    weight = 0.0  # a weight that cannot be read accepts nothing
-        if coding == "*":
-            wildcard = weight > 0
-        else:
-            named = bool(named) or weight > 0
-    return named if named is not None else bool(wildcard)
-
-
 RequestKey = tuple[str, bytes, str, date]
 
 
@@ -188,13 +164,13 @@ class ViewRequest:
 
     @classmethod
     def of(cls, scope: Scope) -> "ViewRequest":
-        accept: str | None = None
+        accepts: list[str] = []
         encodings: list[str] = []
         tags: list[str] = []
         origin = False
         for name, value in scope["headers"]:
             if name == b"accept":
-                accept = value.decode("latin-1") if accept is None else accept  # the first, as Starlette reads it
+                accepts.append(value.decode("latin-1"))
             elif name == b"accept-encoding":
                 encodings.append(value.decode("latin-1"))
             elif name == b"if-none-match":
@@ -202,7 +178,7 @@ class ViewRequest:
             elif name == b"origin":
                 origin = True
         # Field lines of a list-valued header combine into one list (RFC 9110 5.3).
-        key = (scope["path"], scope["query_string"], accept or "", utcnow().date())
+        key = (scope["path"], scope["query_string"], ", ".join(accepts), utcnow().date())
         return cls(key, ", ".join(encodings), ", ".join(tags), origin)
 
 

@@ -7,7 +7,7 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 from app.api.auth import ActorDep, AdminDep
 from app.config import Settings
 from app.db import SessionDep
-from app.models.common import SLUG_PATTERN
+from app.models.common import MAX_ID, SLUG_PATTERN
 from app.models.problem import Problem
 
 __all__ = [
@@ -26,8 +26,6 @@ __all__ = [
     "problems",
 ]
 
-# Ids are 32-bit in PostgreSQL; anything larger cannot exist, so it is refused before any query.
-MAX_ID = 2_147_483_647
 EntityId = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
 SlugPath = Annotated[str, Path(min_length=1, max_length=64, pattern=SLUG_PATTERN, description="URL-safe identifier.")]
 # Comma-separated slugs, as `parties` and `issues` take them.

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Query, Request
 
+from app.api.negotiation import prefers_csv
 from app.services.positions import JSON_OPTIONS
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -26,14 +27,17 @@ class Layout(StrEnum):
 
 
 FormatQuery = Annotated[
-    Format | None, Query(description="`csv` for CSV; default JSON unless `Accept: text/csv`.")
+    Format | None,
+    Query(description="`csv` for CSV, `json` for JSON; without it, CSV when `Accept` weighs `text/csv` over `application/json`."),
 ]
 
 
 def wants_csv(request: Request, requested: Format | None) -> bool:
+    """`format` when given, else what Accept prefers; its field lines combine into one list, as
+    app.api.caching.ViewRequest reads them for the cache."""
     if requested is not None:
         return requested is Format.csv
-    return "text/csv" in request.headers.get("accept", "")
+    return prefers_csv(", ".join(request.headers.getlist("accept")))
 
 
 def _csv(rows: Iterable[list[object]]) -> bytes:

@@ -79,6 +79,9 @@ Language = Annotated[
 MAX_ALIASES = 20
 MAX_KEYWORDS = 30
 
+# Ids are 32-bit in PostgreSQL; anything larger cannot exist, so it is refused before any query.
+MAX_ID = 2_147_483_647
+
 # Dates the databases and Python can all represent without surprises.
 MIN_DATE = date(1000, 1, 1)
 MAX_DATE = date(9999, 12, 31)
