@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.auth import read_access
 from app.api.caching import ViewRenderer, answer_again
-from app.api.deps import READ_PROBLEMS
+from app.api.deps import READ_PROBLEMS, single_valued_query
 from app.api.head import as_get_without_content
 from app.api.routes import (
     anchoring,
@@ -160,7 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(problems.router)
     for module in (matrix, diffs, timeline, parties, issues, sources, statements, anchoring, audit):
-        app.include_router(module.router, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
+        app.include_router(
+            module.router, dependencies=[Depends(read_access), Depends(single_valued_query)], responses=READ_PROBLEMS
+        )
     # A POST that only reads: its own token check (write scope) goes through the read engine, so
     # the routers' read check, which would open the write engine's session for a POST, is left out.
     app.include_router(candidates.router)

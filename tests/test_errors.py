@@ -1,5 +1,7 @@
 """The error contract: every failure a client can cause is an RFC 9457 problem and changes nothing."""
 
+import pytest
+
 from tests.helpers import assert_problem, statement_body, table_counts, world
 
 
@@ -75,3 +77,23 @@ def test_no_free_database_connection_is_a_503_with_retry_after(settings):
         assert response.headers["retry-after"] == "1"
         assert "retry" in problem["detail"]
         assert client.get("/v1/parties").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/v1/matrix?parties=russia&parties=ukraine", "parties"),
+        ("/v1/matrix?as_of=2025-08-14&issues=crimea&as_of=2025-08-18", "as_of"),
+        ("/v1/diff?from=2025-08-14&from=2025-08-01", "from"),
+        ("/v1/statements?party=russia&party=ukraine", "party"),
+        ("/v1/parties/russia/issues/crimea/timeline?as_of=2025-08-14&as_of=2025-08-18", "as_of"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_a_422_naming_it(client, seeded, url, parameter):
+    problem = assert_problem(client.get(url), 422, "validation-error")
+    assert problem["errors"][0]["field"] == f"query.{parameter}"
+    assert "comma-separated" in problem["detail"]
+    # Given once, the same request is served.
+    path, _, query = url.partition("?")
+    first = query.split("&")[0]
+    assert client.get(f"{path}?{first}").status_code == 200

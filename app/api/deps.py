@@ -7,6 +7,7 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 from app.api.auth import ActorDep, AdminDep
 from app.config import Settings
 from app.db import SessionDep
+from app.errors import InvalidField
 from app.models.common import MAX_ID, SLUG_PATTERN
 from app.models.problem import Problem
 
@@ -37,6 +38,19 @@ SlugListQuery = Annotated[
         description="Comma-separated slugs; the order given is the order returned. Default: all.",
     ),
 ]
+
+
+def single_valued_query(request: Request) -> None:
+    """Refuses a query parameter given more than once. Lists are comma-separated (`parties=a,b`);
+    FastAPI would keep the last of repeated values without a word, and the client would get less
+    than it asked for (`parties=russia&parties=ukraine`: Ukraine only)."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    for name in dict.fromkeys(names):
+        if names.count(name) > 1:
+            raise InvalidField(
+                f"query.{name}",
+                f"`{name}` is given {names.count(name)} times; give it once (lists are comma-separated: `{name}=a,b`).",
+            )
 
 
 class Paging:
