@@ -4,11 +4,10 @@ import re
 from datetime import date
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
 from app.errors import InvalidField
-from app.models.common import MAX_DATE, MAX_ID, MIN_DATE, BoundedDate, Stance
+from app.models.common import MAX_DATE, MAX_ID, MIN_DATE, Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
 from app.services.positions import (
@@ -25,7 +24,6 @@ from app.services.positions import (
 from app.services.sources import resolve_source
 from app.services.statements import to_public
 
-_MOMENT_DATE = TypeAdapter(BoundedDate)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ASCII_ID = re.compile(r"[0-9]{1,10}")  # str.isdigit() would also accept "²" and "١"
 _SUPPORT_SIDE = {Stance.support, Stance.lean_support}
@@ -55,31 +53,26 @@ _CHANGE_PARTS = {change.value: b'"change":"' + change.value.encode() + b'","befo
 
 
 def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
-    """`2025-08-14`, or `source:<id>`: as of that source's publication date, that source included."""
+    """`2025-08-14`, or `source:<id>`: as of the (UTC) date of that source's publication, so every
+    statement stated by then counts, whichever source it is in. Dates have the bounds of `as_of`."""
     if raw.startswith("source:"):
         number = raw.removeprefix("source:")
         if not _ASCII_ID.fullmatch(number):
             raise InvalidField(field, f"'{raw}' is not `source:<id>` with a numeric id.")
         if not 1 <= int(number) <= MAX_ID:
-            # No source can have that id: ids run from 1 to the largest 32-bit integer.
             raise InvalidField(field, f"'{raw}' names no source: source ids run from 1 to {MAX_ID}.")
         source = resolve_source(session, int(number), field)
         return DiffEnd(as_of=source.published_at.date(), source=source.id)
     try:
-        # The same form and bounds as the matrix's `as_of`.
-        return DiffEnd(as_of=_MOMENT_DATE.validate_python(raw))
-    except ValidationError:
-        if _ISO_DATE.fullmatch(raw) and _is_calendar_date(raw):
-            raise InvalidField(field, f"'{raw}' is out of range: dates run from {MIN_DATE} to {MAX_DATE}.") from None
-        raise InvalidField(field, f"'{raw}' is neither a date (YYYY-MM-DD) nor `source:<id>`.") from None
-
-
-def _is_calendar_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
+        # Only YYYY-MM-DD: fromisoformat alone would also read 20250814 and 2025-W33.
+        day = date.fromisoformat(raw) if _ISO_DATE.fullmatch(raw) else None
     except ValueError:
-        return False
-    return True
+        day = None
+    if day is None:
+        raise InvalidField(field, f"'{raw}' is neither a date (YYYY-MM-DD) nor `source:<id>`.")
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise InvalidField(field, f"'{raw}' is out of range: dates run from {MIN_DATE} to {MAX_DATE}.")
+    return DiffEnd(as_of=day)
 
 
 def diff(
