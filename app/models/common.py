@@ -93,14 +93,14 @@ def _date_in_range(value: date) -> date:
     return value
 
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the one date form the API reads
 
 
 def _iso_date_text(value: Any) -> Any:
     """Only `YYYY-MM-DD`: pydantic would also read numbers as Unix timestamps, which no client means."""
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
         raise ValueError("must be a date written YYYY-MM-DD")
     return value
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.errors import InvalidField
-from app.models.common import MAX_DATE, MAX_ID, MIN_DATE, Stance
+from app.models.common import ISO_DATE, MAX_DATE, MAX_ID, MIN_DATE, Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
 from app.services.positions import (
@@ -24,7 +24,6 @@ from app.services.positions import (
 from app.services.sources import resolve_source
 from app.services.statements import to_public
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ASCII_ID = re.compile(r"[0-9]{1,10}")  # str.isdigit() would also accept "²" and "١"
 _SUPPORT_SIDE = {Stance.support, Stance.lean_support}
 _OPPOSE_SIDE = {Stance.oppose, Stance.lean_oppose}
@@ -65,7 +64,7 @@ def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
         return DiffEnd(as_of=source.published_at.date(), source=source.id)
     try:
         # Only YYYY-MM-DD: fromisoformat alone would also read 20250814 and 2025-W33.
-        day = date.fromisoformat(raw) if _ISO_DATE.fullmatch(raw) else None
+        day = date.fromisoformat(raw) if ISO_DATE.fullmatch(raw) else None
     except ValueError:
         day = None
     if day is None:
