@@ -2,10 +2,7 @@
 
 import asyncio
 import logging
-import mmap
-import os
 import sqlite3
-import struct
 import threading
 from typing import Any
 
@@ -39,85 +36,28 @@ class SqliteVersionProbe:
     """Reads the SQLite data version on a connection of its own, without the pool or a thread.
 
     Used from the event loop only (one thread), in autocommit: every read is a fresh WAL snapshot,
-    and a WAL reader never waits for writers.
-
-    Most reads need no query. In WAL mode every commit, by any connection of any process, rewrites
-    the WAL-index header at the start of the database's `-shm` file, which SQLite's processes share
-    by mapping it: a change counter, the last valid frame, salts and checksums (the header's layout
-    and the order in which its two copies are written: https://www.sqlite.org/walformat.html). When
-    both copies read the same and equal the header seen before the last query, no transaction has
-    committed since that query began, and its version still holds. Without a `-shm` file (not in
-    WAL mode) every read is a query. The query itself takes microseconds, but under load, between
-    responses of a megabyte, it cost a cached matrix 10 to 15% of its req/s in side-by-side runs
-    (bench/README.md).
+    and a WAL reader never waits for writers. It goes through SQLite alone: opening any of the
+    database's files directly would drop the locks SQLite holds on them in this process
+    (https://www.sqlite.org/howtocorrupt.html, section 2.2).
     """
 
     def __init__(self, database_path: str) -> None:
         self._path = database_path
         self._connection: sqlite3.Connection | None = None
-        self._wal_index: mmap.mmap | None = None
-        self._header_before_query: bytes | None = None
-        self._version = 0
-        self.queries = 0  # how many reads needed a query
 
     async def read_async(self) -> int:
         return self.read()
 
     def read(self) -> int:
-        header = self._wal_index_header()
-        if header is not None and header == self._header_before_query:
-            return self._version
         if self._connection is None:
             self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         row = self._connection.execute("SELECT version FROM data_version WHERE id = 1").fetchone()
-        self.queries += 1
-        # The header from before the query: a commit that landed during it changes the header
-        # again, so the next read queries anew rather than keep a version older than that commit.
-        self._header_before_query, self._version = header, int(row[0])
-        if self._wal_index is None:
-            self._wal_index = _map_wal_index(self._path)  # the query has opened the WAL, if there is one
-        return self._version
-
-    def _wal_index_header(self) -> bytes | None:
-        """The WAL-index header, or None when there is none or a writer is rewriting it."""
-        if self._wal_index is None:
-            return None
-        # SQLite writes the second copy, then the first; read in the other order, the copies
-        # differ while a write is under way, and the read falls back to a query.
-        first = self._wal_index[0:WAL_INDEX_HEADER_BYTES]
-        second = self._wal_index[WAL_INDEX_HEADER_BYTES : 2 * WAL_INDEX_HEADER_BYTES]
-        return first if first == second else None
+        return int(row[0])
 
     def close(self) -> None:
-        if self._wal_index is not None:
-            self._wal_index.close()
-            self._wal_index = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-
-
-# One copy of the WAL-index header (https://www.sqlite.org/walformat.html, 2.1); two copies follow
-# each other at the start of the -shm file. Its first field is the WAL-index format's version.
-WAL_INDEX_HEADER_BYTES = 48
-WAL_INDEX_VERSION = 3007000
-
-
-def _map_wal_index(database_path: str) -> mmap.mmap | None:
-    """A read-only view of the database's WAL-index headers, or None if it has no -shm file.
-
-    The probe's connection stays open, so SQLite neither deletes nor re-creates the file under this
-    mapping: it does so only when the last connection closes or the first one opens. SQLite names
-    the file after the database's path with symbolic links resolved, and so does this."""
-    try:
-        with open(os.path.realpath(database_path) + "-shm", "rb") as shm:
-            wal_index = mmap.mmap(shm.fileno(), 2 * WAL_INDEX_HEADER_BYTES, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):  # absent, or shorter than the two headers
-        return None
-    if struct.unpack_from("=I", wal_index)[0] != WAL_INDEX_VERSION:
-        wal_index.close()  # not a WAL-index this code knows
-        return None
-    return wal_index
 
 
 class PostgresVersionProbe:
