@@ -1,3 +1,4 @@
+import enum
 from datetime import datetime
 from typing import Any
 
@@ -7,6 +8,29 @@ from sqlmodel import Field, SQLModel
 
 from app.models import examples
 from app.models.common import UTCDateTime, utcnow
+
+
+class AuditEntity(enum.StrEnum):
+    """What kinds of thing an audit event can be about."""
+
+    party = "party"
+    issue = "issue"
+    source = "source"
+    statement = "statement"
+    token = "token"
+
+
+class AuditAction(enum.StrEnum):
+    """Every write the services record; an event with another action was not written by them."""
+
+    create = "create"
+    update = "update"
+    delete = "delete"
+    correct = "correct"
+    retract = "retract"
+    revoke = "revoke"
+    confirm = "confirm"
+    anchor = "anchor"
 
 
 class AuditEvent(SQLModel, table=True):
