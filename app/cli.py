@@ -1,4 +1,4 @@
-"""The `stancemap` command: serve, migrate, seed, tokens, export, import and the OpenAPI document."""
+"""The `stancemap` command: serve, migrate, seed, tokens, export, import, check and the OpenAPI document."""
 
 import argparse
 import os
@@ -7,13 +7,19 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, select
+from pydantic import ValidationError
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from app.config import get_settings
 from app.db import dispose_engines, make_engine
 from app.models.party import Party
-from app.services import backup, schema
+from app.services import backup, integrity, schema
+
+# Exit statuses: 1 for data that is refused or broken, 2 when the command cannot run at all
+# (a database it cannot reach, a setting it cannot read), as argparse does for bad usage.
+EXIT_CANNOT_RUN = 2
 
 
 def _migrate() -> None:
@@ -119,6 +125,27 @@ def _import(args: argparse.Namespace) -> None:
     print(f"imported {_row_counts(summary.rows)}; data version is now {summary.data_version}", file=sys.stderr)
 
 
+def _check() -> None:
+    engine = make_engine(get_settings())
+    try:
+        report = integrity.check_database(engine)
+    except integrity.OutdatedSchema as error:
+        _cannot_run("check", str(error))
+    finally:
+        engine.dispose()
+    for problem in report.problems:
+        print(problem)
+    rows = f"{_row_counts(report.rows)} and {report.spans} position spans"
+    if report.problems:
+        sys.exit(f"stancemap check: {len(report.problems)} problem(s) in {rows}")
+    print(f"stancemap check: every invariant holds in {rows}", file=sys.stderr)
+
+
+def _cannot_run(command: str, reason: str) -> None:
+    print(f"stancemap {command}: {reason}", file=sys.stderr)
+    sys.exit(EXIT_CANNOT_RUN)
+
+
 def _default_openapi_path() -> Path:
     """openapi.json at the repository root when running from a checkout; else in the working directory."""
     root = Path(__file__).resolve().parent.parent
@@ -205,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("export", help="write the whole database as one JSON document to stdout (a backup)")
     load = commands.add_parser("import", help="load a dump written by `stancemap export` into an empty database")
     load.add_argument("path", help="the dump file, or - for stdin")
+    commands.add_parser(
+        "check",
+        help="check every row of the database against the rules the API's writes keep, and the position history "
+        "against a rebuild; exits 1 naming every problem",
+    )
     openapi = commands.add_parser("openapi", help="write the OpenAPI document (default: openapi.json at the repository root)")
     openapi.add_argument("--output", "-o", metavar="PATH", help="where to write it, or - for stdout")
     return parser
@@ -220,6 +252,34 @@ def _token_name(value: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    try:
+        _run(args)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        setting = "STANCEMAP_" + "_".join(str(part) for part in problem["loc"]).upper()
+        _cannot_run(args.command, f"{setting} is invalid: {problem['msg']}")
+    except (OperationalError, InterfaceError, ArgumentError) as error:
+        _cannot_run(args.command, f"cannot use the database {_shown_url()}: {_first_line(error)}")
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] in ("app", "seeds", "migrations"):
+            raise  # our own code is broken: that traceback is for us
+        _cannot_run(args.command, f"cannot use the database {_shown_url()}: its driver {error.name} is not installed")
+
+
+def _shown_url() -> str:
+    url = os.environ.get("STANCEMAP_DATABASE_URL", "sqlite:///./stancemap.db")
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(STANCEMAP_DATABASE_URL is not a database URL)"
+
+
+def _first_line(error: Exception) -> str:
+    reason = str(getattr(error, "orig", None) or error).strip()
+    return reason.splitlines()[0] if reason else type(error).__name__
+
+
+def _run(args: argparse.Namespace) -> None:
     if args.command == "serve":
         _serve(args)
     elif args.command == "migrate":
@@ -233,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
         _export()
     elif args.command == "import":
         _import(args)
+    elif args.command == "check":
+        _check()
     elif args.command == "openapi":
         _openapi(args)
 

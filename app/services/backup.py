@@ -2,13 +2,14 @@
 
 The dump is a header (format, format version, schema revision, export time, row counts) followed
 by every table's rows in foreign-key order, ids included, one row per line. Both directions
-stream: export writes a table at a time as it reads it, and import parses one row at a time, so
-neither needs the whole database in memory.
+stream: export writes a table at a time as it reads it, and import parses one row at a time.
+Import holds every row to the rules the API's writes keep (app/services/integrity.py) before
+inserting it, so it keeps only the source texts in memory, to check quotes against.
 """
 
 import codecs
-import enum
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import IO, Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -35,30 +37,14 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from app.models.anchoring import AnchoringOutcome, AnchoringResolution
-from app.models.common import Stance, utcnow
+from app.models.common import MAX_DATE, MIN_DATE, utcnow
 from app.models.data_version import DataVersion
-from app.models.party import PartyKind
-from app.models.source import SourceKind
-from app.models.token import TokenScope
-from app.services import position_history, schema
+from app.services import integrity, position_history, schema
 
 FORMAT = "stancemap-dump"
 FORMAT_VERSION = 1
 # Parents before children, so rows can be inserted in this order with every foreign key checked.
-TABLE_ORDER = (
-    "party",
-    "issue",
-    "source",
-    "statement",
-    "statement_revision",
-    "anchoring",
-    "api_token",
-    "audit_event",
-    "data_version",
-)
-# Derived from the tables above and rebuilt after an import, so never dumped.
-DERIVED_TABLES = ("position_span", "position_cell", "projection")
+TABLE_ORDER = integrity.TABLES
 HEADER_FIELDS = ("format", "format_version", "schema_revision", "exported_at", "row_counts")
 
 # Rows are inserted in batches of this many, or fewer when their JSON gets this long: source
@@ -259,6 +245,10 @@ class _JsonStream:
                 raise BackupError(
                     f"the dump is not valid JSON at character {self._dropped + error.pos}: {error.msg}"
                 ) from None
+            except RecursionError:
+                raise BackupError(f"the dump nests arrays or objects too deeply at character {self.position}") from None
+            except ValueError as error:  # an integer of more digits than Python converts
+                raise BackupError(f"the dump has a value that cannot be read at character {self.position}: {error}") from None
             # A number that ends where the buffer ends may go on in the next read.
             if end == len(self._buffer) and self._read_more():
                 continue
@@ -352,25 +342,42 @@ def _refuse_unless_empty(connection: Connection) -> None:
         )
 
 
-# Columns stored as plain strings that the API fills only from an enumeration. A dump must not
-# bring in a value the API could never have written: diffs classify cells by their stance.
-_ENUMERATED: dict[tuple[str, str], type[enum.StrEnum]] = {
-    ("statement", "stance"): Stance,
-    ("statement_revision", "stance"): Stance,
-    ("party", "kind"): PartyKind,
-    ("source", "kind"): SourceKind,
-    ("anchoring", "outcome"): AnchoringOutcome,
-    ("anchoring", "resolution"): AnchoringResolution,
-    ("api_token", "scope"): TokenScope,
-}
+# What the database columns hold: 32-bit integers, 64-bit big integers.
+_INTEGER_BITS = 32
+_BIG_INTEGER_BITS = 64
+
+
+def _in_range(bits: int) -> Callable[[Any], Any]:
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"{value} does not fit the column (a {bits}-bit integer)")
+        return value
+
+    return check
+
+
+def _within_dates(value: date) -> date:
+    # The years every engine and Python's own arithmetic represent; checked in UTC for timestamps.
+    if isinstance(value, datetime):
+        try:
+            day = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+        except OverflowError:
+            day = date.min
+    else:
+        day = value
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValueError(f"{value.isoformat()} is not between {MIN_DATE} and {MAX_DATE}")
+    return value
 
 
 def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
-    """Turns a column's JSON value back into the Python value the database takes, or raises ValueError."""
+    """Turns a column's JSON value back into the Python value the database takes, or raises ValueError.
+
+    Only the value's type and what the column can hold: the rules of the API's writes are the
+    integrity checker's (app/services/integrity.py)."""
     kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
-    allowed = _ENUMERATED.get((column.table.name, column.name))
-    if allowed is not None:
-        return _one_of(allowed)
 
     def expect(*types: type) -> Callable[[Any], Any]:
         def check(value: Any) -> Any:
@@ -383,7 +390,7 @@ def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
 
     def parse(kind_of: type[date]) -> Callable[[Any], Any]:
         text = expect(str)
-        return lambda value: kind_of.fromisoformat(text(value))
+        return lambda value: _within_dates(kind_of.fromisoformat(text(value)))
 
     if isinstance(kind, DateTime):
         return parse(datetime)
@@ -392,10 +399,12 @@ def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
     if isinstance(kind, Boolean):
         return expect(bool)
     if isinstance(kind, Integer):
-        return expect(int)
+        integer = expect(int)
+        fits = _in_range(_BIG_INTEGER_BITS if isinstance(kind, BigInteger) else _INTEGER_BITS)
+        return lambda value: fits(integer(value))
     if isinstance(kind, Float):
         number = expect(int, float)  # JSON writes 1.0 as 1.0, but a hand-edited dump may say 1
-        return lambda value: float(number(value))
+        return lambda value: _finite(number(value))
     if isinstance(kind, String):
         return expect(str)
     if isinstance(kind, JSON):
@@ -403,15 +412,14 @@ def _column_decoder(column: Column[Any]) -> Callable[[Any], Any]:
     raise NotImplementedError(f"no dump decoding for {column.table.name}.{column.name} ({kind!r})")
 
 
-def _one_of(allowed: type[enum.StrEnum]) -> Callable[[Any], Any]:
-    values = [member.value for member in allowed]
-
-    def check(value: Any) -> Any:
-        if value not in values:  # a non-string is never among them either
-            raise ValueError(f"{value!r} is not one of {', '.join(values)}")
-        return value
-
-    return check
+def _finite(value: float) -> float:
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{value} is not a finite number")
+    return number
 
 
 class _RowDecoder:
@@ -447,10 +455,15 @@ class _RowDecoder:
 
 
 def _load_table(
-    connection: Connection, reader: _JsonStream, table: Table, total: int, progress: Progress | None
+    connection: Connection,
+    reader: _JsonStream,
+    table: Table,
+    total: int,
+    checker: integrity.RowChecker,
+    progress: Progress | None,
 ) -> list[dict[str, Any]]:
-    """Inserts the table's rows from the dump, in batches; returns them for data_version, which
-    is not inserted (see _advance_data_version)."""
+    """Checks and inserts the table's rows from the dump, in batches; returns them for
+    data_version, which is not inserted (see _advance_data_version)."""
     decoder = _RowDecoder(table)
     is_data_version = table.name == DataVersion.__tablename__
     kept: list[dict[str, Any]] = []
@@ -461,6 +474,8 @@ def _load_table(
         if number > total:
             raise BackupError(f"table {table.name} has more rows than the {total} its header gives")
         values = decoder.decode(row, number)
+        if problems := checker.problems(table.name, values):
+            raise BackupError(problems[0].describe(number))
         if is_data_version:
             kept.append(values)
             continue
@@ -487,12 +502,13 @@ def _load_tables(
     connection: Connection, reader: _JsonStream, counts: dict[str, int], progress: Progress | None
 ) -> int:
     """Loads every table; returns the data version the dump recorded."""
+    checker = integrity.RowChecker()
     expected = iter(TABLE_ORDER)
     dumped_versions: list[dict[str, Any]] = []
     for name in reader.object_keys():
         if name != next(expected, None):
             raise BackupError(f"the dump's table '{name}' is unknown or out of order; expected {', '.join(TABLE_ORDER)}")
-        rows = _load_table(connection, reader, _table(name), counts[name], progress)
+        rows = _load_table(connection, reader, _table(name), counts[name], checker, progress)
         if name == DataVersion.__tablename__:
             dumped_versions = rows
     if (missing := list(expected)):
@@ -545,6 +561,9 @@ def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None 
             if (extra := next(top_level, None)) is not None:
                 raise BackupError(f"the dump has an unexpected field '{extra}' after its tables")
             reader.expect_end()
+            # Statements and their revision rows are compared in SQL, once both are in.
+            if (problem := next(integrity.revision_problems(connection), None)) is not None:
+                raise BackupError(str(problem))
             _reset_sequences(connection)
             # Derived, so not in the dump: built from what was just loaded.
             position_history.rebuild_all(connection)
