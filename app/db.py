@@ -2,13 +2,16 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 from app.config import Settings
+from app.models.data_version import DataVersion
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_VERSION_ROW_LOCK = select(DataVersion.id).where(DataVersion.id == 1).with_for_update()
 
 
 def make_engine(settings: Settings, *, for_writes: bool = False) -> Engine:
@@ -76,11 +79,29 @@ def _configure_sqlite(engine: Engine, settings: Settings, cache_mb: int, *, begi
         connection.exec_driver_sql(begin)
 
 
+class WriteSession(Session):
+    """The session of a request that writes. On PostgreSQL each transaction it begins first locks
+    the data version row, which every write updates before it commits: writers queue from their
+    first read, as BEGIN IMMEDIATE makes them on SQLite (make_engine). Otherwise, under READ
+    COMMITTED, a write reads a row, waits for that lock while another writer changes the row and
+    commits, then writes on what it read: a correction racing the re-anchoring of its statement
+    stored the same revision number again (a 500 on the unique key)."""
+
+
+@event.listens_for(WriteSession, "after_begin")
+def _queue_behind_writers(_session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    if connection.dialect.name == "postgresql" and not transaction.nested:
+        connection.execute(_VERSION_ROW_LOCK)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     state = request.app.state
-    engine = state.engine if request.method in READ_METHODS else state.write_engine
-    with Session(engine) as session:
-        yield session
+    if request.method in READ_METHODS:
+        with Session(state.engine) as session:
+            yield session
+    else:
+        with WriteSession(state.write_engine) as session:
+            yield session
 
 
 def get_read_session(request: Request) -> Iterator[Session]:

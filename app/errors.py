@@ -6,18 +6,27 @@ type, title, status, detail, instance, plus members specific to the problem type
 
 import logging
 import re
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("stancemap")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# SQLite's result codes for a lock not granted within the busy timeout: SQLITE_BUSY and
+# SQLITE_LOCKED (extended codes keep these in their low byte).
+_SQLITE_LOCK_CODES = frozenset({5, 6})
+# PostgreSQL's SQLSTATEs for a wait given up or a transaction to retry: lock_not_available
+# (lock_timeout), query_canceled (statement_timeout), serialization_failure, deadlock_detected.
+_POSTGRES_LOCK_STATES = frozenset({"55P03", "57014", "40001", "40P01"})
 
 # Problem types served at /problems/{name}: what happened and what the client can do about it.
 PROBLEM_TYPES: dict[str, str] = {
@@ -40,7 +49,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "`connection`, `timeout`, `http-status` (with `upstream_status`), `redirects`, `too-large`, `content-type` "
     "(only text/html and text/plain are read) or `no-text`. Nothing was stored; retry later, or send the text in `text`.",
     "http-error": "A generic HTTP error (unknown route, method not allowed, ...).",
-    "busy": "The server had no database connection free in time; retry after the `Retry-After` seconds.",
+    "busy": "The server could not get a database connection, or the database's write lock, in time: other requests "
+    "held them. Nothing was changed; retry after the `Retry-After` seconds.",
     "outdated-server": "This server runs an older release than the database it serves (during an upgrade); "
     "nothing was changed. Retry after the `Retry-After` seconds: a server of the newer release can take the request.",
     "rebuilding": "The position history that matrices, diffs and timelines are read from is being rebuilt (after an "
@@ -263,28 +273,48 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
-        # Overload is the server's condition, not the client's fault: say so, and when to retry.
         logger.warning("no database connection free for %s %s", request.method, request.url.path)
-        return problem_response(
-            request,
-            status=503,
-            type_name="busy",
-            title="Server busy",
-            detail="Every database connection stayed busy; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
+        return _busy_response(request, "Every database connection stayed busy; retry shortly.")
+
+    # Handled here, not by the catch-all below: Starlette re-raises what reaches that one, and the
+    # server then closes the client's connection.
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not lock_wait_expired(exc.orig):
+            return _internal_error(request)
+        logger.warning("database lock not granted in time for %s %s: %s", request.method, request.url.path, exc.orig)
+        return _busy_response(request, "Other writes held the database longer than this one could wait; retry shortly.")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The trace goes to the log, never to the client.
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            request,
-            status=500,
-            type_name="internal-error",
-            title="Internal server error",
-            detail="The server failed to handle this request; the error has been logged.",
-        )
+        return _internal_error(request)
+
+
+def lock_wait_expired(error: BaseException | None) -> bool:
+    """Whether a database error means a lock wait ran out (or a transaction lost to a concurrent
+    one), which retrying later resolves, rather than a fault."""
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", 0) & 0xFF in _SQLITE_LOCK_CODES
+    return getattr(error, "sqlstate", None) in _POSTGRES_LOCK_STATES
+
+
+def _busy_response(request: Request, detail: str) -> JSONResponse:
+    # Contention is the server's condition, not the client's fault: say so, and when to retry.
+    return problem_response(
+        request, status=503, type_name="busy", title="Server busy", detail=detail, headers={"Retry-After": "1"}
+    )
+
+
+def _internal_error(request: Request) -> JSONResponse:
+    # The trace goes to the log (this runs within the `except` that caught it), never to the client.
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=500,
+        type_name="internal-error",
+        title="Internal server error",
+        detail="The server failed to handle this request; the error has been logged.",
+    )
 
 
 def _allowed_methods(request: Request) -> str:
