@@ -135,23 +135,13 @@ def delete_source(session: Session, source_id: int, *, actor: str) -> None:
 
 
 def source_summary(source: Source) -> SourceSummary:
-    return SourceSummary(
-        id=source.id,
-        title=source.title,
-        title_is_editorial=source.title_is_editorial,
-        publisher=source.publisher,
-        kind=source.kind,
-        language=source.language,
-        url=source.url,
-        published_at=source.published_at,
-        retrieved_at=source.retrieved_at,
-        sha256=source.sha256,
-        text_length=len(source.text),
-        supersedes=source.supersedes_id,
-        created_at=source.created_at,
-        updated_at=source.updated_at,
-    )
+    return SourceSummary.model_validate(source, from_attributes=True, update=_renamed_and_derived(source))
 
 
 def source_public(source: Source) -> SourcePublic:
-    return SourcePublic(**source_summary(source).model_dump(), text=source.text)
+    return SourcePublic.model_validate(source, from_attributes=True, update=_renamed_and_derived(source))
+
+
+def _renamed_and_derived(source: Source) -> dict[str, Any]:
+    # Every other public field has the table's name and is read from the source by model_validate.
+    return {"supersedes": source.supersedes_id, "text_length": len(source.text)}
