@@ -113,7 +113,8 @@ def test_seed_russia_on_security_guarantees_turns_from_oppose_to_lean_support(cl
     assert after["quote"] == "first time we had ever heard the Russians agree to that"
     assert after["speaker"] == "Steve Witkoff"
     assert after["statement"] > before["statement"]
-    assert after["evidence_count"] == 3 and after["evidence_since"] == "2025-08-14"
+    # The evidence is the two lean_support statements of 2025-08-15; the reversed oppose is not.
+    assert after["evidence_count"] == 2 and after["evidence_since"] == "2025-08-15"
 
 
 def test_seed_united_states_on_sanctions_goes_from_support_to_lean_oppose(client, seeded):
@@ -121,7 +122,8 @@ def test_seed_united_states_on_sanctions_goes_from_support_to_lean_oppose(client
     after = cell_of(matrix(client, as_of="2025-08-18"), "united-states", "sanctions-on-russia")
     assert before["stance"] == "support" and before["evidence_count"] == 1
     assert after["stance"] == "lean_oppose" and after["stated_on"] == "2025-08-18"
-    assert after["evidence_count"] == 3 and after["evidence_since"] == "2025-08-14"
+    # lean_oppose on 2025-08-15 and 2025-08-18, after the support of 2025-08-14.
+    assert after["evidence_count"] == 2 and after["evidence_since"] == "2025-08-15"
 
 
 def test_cells_without_a_statement_are_present_and_empty(client, seeded):
@@ -243,11 +245,12 @@ def test_latest_statement_wins_and_a_same_day_tie_goes_to_the_later_recorded(cli
     assert cell_of(matrix(client, as_of="2025-02-15"), "northland", "cede-north")["statement"] == older["id"]
     march = cell_of(matrix(client, as_of="2025-03-31"), "northland", "cede-north")
     assert march["stance"] == "support" and march["quote"] == "Alpha said yes."
-    assert march["evidence_count"] == 2 and march["evidence_since"] == "2025-02-01"
+    # The support of 2025-03-01 follows a neutral statement: it is its own evidence.
+    assert march["evidence_count"] == 1 and march["evidence_since"] == "2025-03-01"
     april = cell_of(matrix(client, as_of="2025-04-01"), "northland", "cede-north")
     assert april["statement"] == second_same_day["id"] != first_same_day["id"]
     assert april["stance"] == "oppose" and april["stated_on"] == "2025-04-01"
-    assert april["evidence_count"] == 4
+    assert april["evidence_count"] == 1 and april["evidence_since"] == "2025-04-01"
     # Nothing before the first statement.
     assert cell_of(matrix(client, as_of="2025-01-31"), "northland", "cede-north")["stance"] is None
 
@@ -260,7 +263,7 @@ def test_a_retraction_counts_from_its_date_on_and_not_before(client, synthetic):
 
     standing = cell_of(matrix(client, as_of="2025-02-28"), "northland", "cede-north")
     assert standing["statement"] == new["id"] and standing["stance"] == "support"
-    assert standing["evidence_count"] == 2
+    assert standing["evidence_count"] == 1 and standing["evidence_since"] == "2025-02-01"
 
     for as_of in ("2025-03-01", "2025-12-31"):
         fallen_back = cell_of(matrix(client, as_of=as_of), "northland", "cede-north")
@@ -307,7 +310,8 @@ def test_evidence_all_lists_the_standing_statements_oldest_first(client, synthet
     body = matrix(client, as_of="2025-06-01", evidence="all")
     cell = cell_of(body, "northland", "cede-north")
     assert [statement["id"] for statement in cell["evidence"]] == [earlier["id"], later["id"]]
-    assert cell["evidence_count"] == len(cell["evidence"]) == 2
+    # Both stand and are listed; only the lean_oppose one backs the position.
+    assert len(cell["evidence"]) == 2 and cell["evidence_count"] == 1
     assert cell["statement"] == later["id"] == cell["evidence"][-1]["id"]
     newest = cell["evidence"][-1]
     assert newest["quote"] == "Zeta wavered." and newest["stance"] == "lean_oppose"
@@ -432,39 +436,116 @@ def test_evidence_count_follows_statements_across_months_corrections_and_retract
     retract(client, e["id"], "2025-06-20")
     moved = client.patch(f"/v1/statements/{c['id']}", json={"stated_on": "2025-04-02", "note": "wrong date"})
     assert moved.status_code == 200, moved.text
+    c = moved.json()
     retract(client, a["id"], "2025-05-01")
 
+    # Per date: the standing statements, and those of them that are the evidence (the run that
+    # shares the newest one's stance). Stances: a oppose, b neutral, c support, d lean_oppose, e support.
     expected = {
-        "2025-01-09": ([], None),
-        "2025-01-31": ([a], a),
-        "2025-02-10": ([a, b], b),
-        "2025-02-28": ([a, b], b),  # c now counts from April
-        "2025-03-05": ([a, b, d], d),
-        "2025-03-10": ([a, d], d),
-        "2025-04-01": ([a, d], d),
-        "2025-04-02": ([a, d, c], c),
-        "2025-04-30": ([a, d, c], c),
-        "2025-05-01": ([d, c], c),
-        "2025-06-10": ([d, c, e], e),
-        "2025-06-20": ([d, c], c),
-        "2026-01-01": ([d, c], c),
+        "2025-01-09": ([], []),
+        "2025-01-31": ([a], [a]),
+        "2025-02-10": ([a, b], [b]),
+        "2025-02-28": ([a, b], [b]),  # c now counts from April
+        "2025-03-05": ([a, b, d], [d]),
+        "2025-03-10": ([a, d], [d]),  # lean_oppose after oppose is another stance
+        "2025-04-01": ([a, d], [d]),
+        "2025-04-02": ([a, d, c], [c]),
+        "2025-04-30": ([a, d, c], [c]),
+        "2025-05-01": ([d, c], [c]),
+        "2025-06-10": ([d, c, e], [c, e]),
+        "2025-06-20": ([d, c], [c]),
+        "2026-01-01": ([d, c], [c]),
     }
-    for as_of, (standing, latest) in expected.items():
+    for as_of, (standing, evidence) in expected.items():
         cell = cell_of(matrix(client, as_of=as_of, evidence="all"), "northland", "cede-north")
-        assert cell["evidence_count"] == len(standing), as_of
         assert [statement["id"] for statement in cell["evidence"]] == [s["id"] for s in standing], as_of
-        assert cell["statement"] == (latest["id"] if latest else None), as_of
-        assert cell["evidence_since"] == (standing[0]["stated_on"] if standing else None), as_of
-        if latest is c:
+        assert cell["statement"] == (standing[-1]["id"] if standing else None), as_of
+        assert cell["evidence_count"] == len(evidence), as_of
+        assert cell["evidence_since"] == (evidence[0]["stated_on"] if evidence else None), as_of
+        if standing and standing[-1] is c:
             assert cell["stated_on"] == "2025-04-02"
 
 
-def test_seed_evidence_counts_match_the_listed_evidence(client, seeded):
+def test_seed_evidence_is_the_run_of_the_position_s_stance_among_the_listed_statements(client, seeded):
     for as_of in ("2025-08-14", "2025-08-15", "2025-08-17", "2025-08-18"):
         body = matrix(client, as_of=as_of, evidence="all")
         for cell in body["cells"]:
-            assert cell["evidence_count"] == len(cell["evidence"]), (as_of, cell["party"], cell["issue"])
-            if cell["evidence"]:
-                assert cell["evidence"][-1]["id"] == cell["statement"]
-                assert cell["evidence_since"] == cell["evidence"][0]["stated_on"]
-                assert all(s["stated_on"] <= as_of for s in cell["evidence"])
+            where = (as_of, cell["party"], cell["issue"])
+            listed, count = cell["evidence"], cell["evidence_count"]
+            if not listed:
+                assert count == 0 and cell["evidence_since"] is None, where
+                continue
+            assert listed[-1]["id"] == cell["statement"], where
+            assert all(s["stated_on"] <= as_of for s in listed), where
+            assert 1 <= count <= len(listed), where
+            assert {s["stance"] for s in listed[-count:]} == {cell["stance"]}, where
+            assert count == len(listed) or listed[-count - 1]["stance"] != cell["stance"], where
+            assert cell["evidence_since"] == listed[-count]["stated_on"], where
+
+
+def test_evidence_counts_the_statements_since_the_cell_last_took_its_stance(client, synthetic):
+    source_id = synthetic["source"]["id"]
+    days = ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04", "2025-01-05"]
+    for quote, stance, day in zip(
+        ["Alpha said yes.", "Gamma hedged.", "Delta agreed.", "Epsilon refused.", "Zeta wavered."],
+        ["support", "support", "oppose", "oppose", "oppose"],
+        days,
+        strict=True,
+    ):
+        state(client, source_id, quote, stance, day)
+    # support, oppose, support on the other cell: the last support follows an oppose.
+    for quote, stance, day in zip(["Alpha said yes.", "Gamma hedged.", "Delta agreed."], ["support", "oppose", "support"], days[:3], strict=True):
+        state(client, source_id, quote, stance, day, party="southland", issue="tariffs")
+
+    def evidence(as_of: str, party: str, issue: str) -> tuple[str, int, str]:
+        cell = cell_of(matrix(client, as_of=as_of), party, issue)
+        return cell["stance"], cell["evidence_count"], cell["evidence_since"]
+
+    assert evidence("2025-01-02", "northland", "cede-north") == ("support", 2, "2025-01-01")
+    assert evidence("2025-01-03", "northland", "cede-north") == ("oppose", 1, "2025-01-03")
+    assert evidence("2025-01-05", "northland", "cede-north") == ("oppose", 3, "2025-01-03")
+    assert evidence("2025-01-03", "southland", "tariffs") == ("support", 1, "2025-01-03")
+
+    csv_rows = list(csv.reader(io.StringIO(client.get("/v1/matrix", params={"as_of": "2025-01-05", "format": "csv", "layout": "long"}).text)))
+    assert [row[-1] for row in csv_rows[1:3]] == ["3", "0"]  # northland × cede-north, northland × tariffs
+
+
+def test_retracting_the_newest_statement_brings_back_the_run_before_it(client, synthetic):
+    source_id = synthetic["source"]["id"]
+    state(client, source_id, "Alpha said yes.", "support", "2025-01-01")
+    state(client, source_id, "Gamma hedged.", "support", "2025-01-02")
+    reversal = state(client, source_id, "Delta agreed.", "oppose", "2025-01-03")
+    later = state(client, source_id, "Epsilon refused.", "support", "2025-01-04")
+    before = cell_of(matrix(client, as_of="2025-02-01"), "northland", "cede-north")
+    assert (before["statement"], before["evidence_count"], before["evidence_since"]) == (later["id"], 1, "2025-01-04")
+
+    # Without the reversal, the later support joins the run of the two before it.
+    retract(client, reversal["id"], "2025-01-10")
+    joined = cell_of(matrix(client, as_of="2025-02-01"), "northland", "cede-north")
+    assert (joined["statement"], joined["evidence_count"], joined["evidence_since"]) == (later["id"], 3, "2025-01-01")
+    # Before the retraction took effect, the reversal still divides them.
+    assert cell_of(matrix(client, as_of="2025-01-09"), "northland", "cede-north")["evidence_count"] == 1
+
+    # Retracting the newest brings back the position before it, with its own run.
+    retract(client, later["id"], "2025-01-20")
+    fallen_back = cell_of(matrix(client, as_of="2025-02-01"), "northland", "cede-north")
+    assert (fallen_back["stance"], fallen_back["evidence_count"], fallen_back["evidence_since"]) == ("support", 2, "2025-01-01")
+    diff = client.get("/v1/diff", params={"from": "2025-01-05", "to": "2025-02-01"}).json()
+    (change,) = diff["changes"]
+    assert change["change"] == "unchanged"
+    assert (change["before"]["evidence_count"], change["after"]["evidence_count"]) == (1, 2)
+
+
+def test_a_matrix_of_one_source_counts_the_run_within_that_source(client, synthetic):
+    first = synthetic["source"]["id"]
+    second = create_source(client, text="Omega said: “Never.” Sigma shrugged.", title="Second wire")["id"]
+    state(client, first, "Alpha said yes.", "support", "2025-01-01")
+    state(client, second, "Sigma shrugged.", "oppose", "2025-01-02")
+    state(client, first, "Gamma hedged.", "support", "2025-01-03")
+
+    everything = cell_of(matrix(client, as_of="2025-02-01"), "northland", "cede-north")
+    assert (everything["evidence_count"], everything["evidence_since"]) == (1, "2025-01-03")
+    only_first = cell_of(matrix(client, as_of="2025-02-01", source=first), "northland", "cede-north")
+    assert (only_first["evidence_count"], only_first["evidence_since"]) == (2, "2025-01-01")
+    only_second = cell_of(matrix(client, as_of="2025-02-01", source=second), "northland", "cede-north")
+    assert (only_second["stance"], only_second["evidence_count"], only_second["evidence_since"]) == ("oppose", 1, "2025-01-02")

@@ -7,12 +7,13 @@ renamed, a party and an issue added, and a source superseded by an edited text t
 quote drifted and one orphaned until an editor confirms or corrects them. The test keeps its own
 record of every statement and, after each batch of writes, computes from it what
 `GET /v1/matrix` and `GET /v1/diff` must answer on dates chosen around the events (before all of
-them, on a `stated_on` or `retracted_on` day, the day before, after all of them), and compares
-field by field. It does not look at how positions are stored, so it checks any implementation.
+them, on a `stated_on`, `retracted_on` or publication day, the day before, after all of them), and
+compares field by field: evidence is the run of the position's stance, and a cell cites the
+version of a source published by its date. It does not look at how positions are stored, so it checks any implementation.
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,15 @@ class StatementRecord:
     stated_on: date
     retracted_on: date | None = None
     flag: tuple[str, int] | None = None  # (outcome, newer source) while a re-anchoring awaits an editor
+    # Every (source, quote) it has cited, oldest first: a correction or a re-anchoring adds one.
+    citations: list[tuple[int, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.citations.append((self.source, self.quote))
+
+    def cite(self, source: int, quote: str) -> None:
+        self.source, self.quote = source, quote
+        self.citations.append((source, quote))
 
     def stands_on(self, day: date) -> bool:
         return self.stated_on <= day and (self.retracted_on is None or self.retracted_on > day)
@@ -205,8 +215,7 @@ class World:
             record.speaker = changes["speaker"]
         if "quote" in changes or "source" in changes:
             old = (record.source, record.quote)
-            record.source = changes.get("source", record.source)
-            record.quote = changes.get("quote", record.quote)
+            record.cite(changes.get("source", record.source), changes.get("quote", record.quote))
             if (record.source, record.quote) != old:
                 record.flag = None  # a new quote settles a pending re-anchoring
         self.touched.add(record.stated_on)
@@ -319,16 +328,22 @@ class World:
                 "flag": None, "evidence": [],
             }  # fmt: skip
         standing.sort(key=lambda record: (record.stated_on, record.id))
-        latest, quoted = standing[-1], self.sources[standing[-1].source]
-        start = quoted.text.index(latest.quote)
-        end = start + len(latest.quote)
+        latest = standing[-1]
+        cited_source, cited_quote = (latest.source, latest.quote) if source is not None else self.cited_on(latest, day)
+        quoted = self.sources[cited_source]
+        start = quoted.text.index(cited_quote)
+        end = start + len(cited_quote)
+        # The evidence: the statements at the end sharing the latest one's stance.
+        run = 1
+        while run < len(standing) and standing[-run - 1].stance == latest.stance:
+            run += 1
         return {
             **cell,
             "stance": latest.stance,
             "summary": latest.summary,
             "stated_on": latest.stated_on.isoformat(),
             "statement": latest.id,
-            "quote": latest.quote,
+            "quote": cited_quote,
             "selector": {
                 "start": start, "end": end, "prefix": quoted.text[max(0, start - CONTEXT_CHARS) : start],
                 "suffix": quoted.text[end : end + CONTEXT_CHARS],
@@ -337,15 +352,25 @@ class World:
             "source": {
                 "id": quoted.id, "title": quoted.title, "published_at": instant(quoted.published_at), "url": quoted.url,
             },  # fmt: skip
-            "evidence_count": len(standing),
-            "evidence_since": standing[0].stated_on.isoformat(),
+            "evidence_count": run,
+            "evidence_since": standing[-run].stated_on.isoformat(),
             "flag": latest.flag,
             "evidence": [record.id for record in standing],
         }
 
+    def published_on(self, source: int) -> date:
+        return instant(self.sources[source].published_at).date()
+
+    def cited_on(self, record: StatementRecord, day: date) -> tuple[int, str]:
+        """What a cell of `record` cites as of `day`: its latest citation whose source was published
+        by then, or by the day the first of its sources was (a position reported after the fact)."""
+        cutoff = max(day, min(self.published_on(source) for source, _ in record.citations))
+        return [citation for citation in record.citations if self.published_on(citation[0]) <= cutoff][-1]
+
     def event_dates(self) -> list[date]:
         days = {record.stated_on for record in self.statements.values()}
         days |= {record.retracted_on for record in self.statements.values() if record.retracted_on is not None}
+        days |= {self.published_on(source) for source in self.sources}  # where citations change
         return sorted(days)
 
 
@@ -599,10 +624,10 @@ def test_matrix_and_diff_agree_with_the_statements_through_random_writes(client)
     assert {o["statement"]: o["outcome"] for o in report["outcomes"]} == expected_outcomes, report
     for statement_id, outcome in expected_outcomes.items():
         if outcome == "anchored":
-            world.statements[statement_id].source = new["id"]
+            world.statements[statement_id].cite(new["id"], world.statements[statement_id].quote)
         else:
             world.statements[statement_id].flag = (outcome, new["id"])
-    world.touched |= {drifted.stated_on, orphaned.stated_on}
+    world.touched |= {drifted.stated_on, orphaned.stated_on, date(2025, 5, 1)}
     check.run("source superseded")
     # The flag shows where the drifted statement is the position: every date from its own on.
     cell = next(c for c in check.get("/v1/matrix", as_of="2025-06-01")["cells"] if c["statement"] == drifted.id)

@@ -1,7 +1,9 @@
 """The position history: spans kept in step by every write, equal to a rebuild from scratch,
 rebuilt when their format is stale, and cut correctly on the days statements come and go."""
 
-from datetime import date
+import random
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,7 +30,12 @@ from app.models.position_span import (
 from app.models.statement import Statement
 from app.services import position_history
 from app.services.data_version import bump, read_version
-from app.services.positions import STANCE_BY_KEY, STANCE_KEY, render_cell
+from app.services.positions import (
+    STANCE_BY_KEY,
+    STANCE_KEY,
+    citation_steps,
+    render_cell,
+)
 from tests.helpers import (
     assert_problem,
     create_issue,
@@ -170,9 +177,9 @@ def test_a_current_format_is_left_alone(engine, seeded):
 def statement(id: int, stated_on: str, retracted_on: str | None = None, stance: str = "oppose") -> SimpleNamespace:
     return SimpleNamespace(
         id=id, stance=stance, summary=None, stated_on=date.fromisoformat(stated_on),
-        retracted_on=date.fromisoformat(retracted_on) if retracted_on else None,
+        retracted_on=date.fromisoformat(retracted_on) if retracted_on else None, revision=1,
         quote="q", quote_start=0, quote_end=1, quote_prefix="", quote_suffix="", speaker=None,
-        source_id=1, title="t", published_at=None, url=None,
+        source_id=1, title="t", published_at=datetime(2025, 1, 1, tzinfo=UTC), url=None,
     )  # fmt: skip
 
 
@@ -180,7 +187,7 @@ def cut(*statements: SimpleNamespace) -> list[tuple[str, int | None, int, str | 
     """(first day, statement, evidence_count, evidence_since) per span."""
     ordered = sorted(statements, key=lambda row: (row.stated_on, row.id))
     found = []
-    for span in position_history.cell_spans(7, ordered, {}):
+    for span in position_history.cell_spans(7, ordered, {}, {}):
         cell_id, day = span_cell_and_day(span["span_key"])
         assert cell_id == 7
         cell = orjson.loads(span["cell"]) if span["cell"] else {"evidence_count": 0, "evidence_since": None}
@@ -192,7 +199,38 @@ def test_the_later_recorded_statement_wins_a_day_and_both_count():
     assert cut(statement(2, "2025-08-01"), statement(1, "2025-08-01")) == [("2025-08-01", 2, 2, "2025-08-01")]
 
 
-def test_each_statement_and_retraction_starts_a_span():
+def test_a_stance_taken_again_counts_from_its_return():
+    a, b = "support", "oppose"
+    days = ["2025-08-01", "2025-08-02", "2025-08-03", "2025-08-04", "2025-08-05"]
+    aabbb = [statement(i, day, stance=stance) for i, (day, stance) in enumerate(zip(days, [a, a, b, b, b], strict=True), 1)]
+    assert cut(*aabbb) == [
+        ("2025-08-01", 1, 1, "2025-08-01"),
+        ("2025-08-02", 2, 2, "2025-08-01"),
+        ("2025-08-03", 3, 1, "2025-08-03"),
+        ("2025-08-04", 4, 2, "2025-08-03"),
+        ("2025-08-05", 5, 3, "2025-08-03"),
+    ]
+    aba = [statement(i, day, stance=stance) for i, (day, stance) in enumerate(zip(days, [a, b, a], strict=False), 1)]
+    assert cut(*aba)[-1] == ("2025-08-03", 3, 1, "2025-08-03")
+
+
+def test_retracting_the_newest_statement_brings_back_the_run_before_it():
+    assert cut(
+        statement(1, "2025-08-01", stance="support"),
+        statement(2, "2025-08-02", stance="support"),
+        statement(3, "2025-08-03", stance="oppose", retracted_on="2025-08-06"),
+        statement(4, "2025-08-04", stance="support", retracted_on="2025-08-08"),
+    ) == [
+        ("2025-08-01", 1, 1, "2025-08-01"),
+        ("2025-08-02", 2, 2, "2025-08-01"),
+        ("2025-08-03", 3, 1, "2025-08-03"),
+        ("2025-08-04", 4, 1, "2025-08-04"),
+        ("2025-08-06", 4, 3, "2025-08-01"),  # the reversal gone, the three supports are one run
+        ("2025-08-08", 2, 2, "2025-08-01"),
+    ]
+
+
+def test_each_statement_and_retraction_of_one_stance_starts_a_span():
     assert cut(statement(1, "2025-08-01"), statement(2, "2025-08-05", retracted_on="2025-08-09"), statement(3, "2025-08-07")) == [
         ("2025-08-01", 1, 1, "2025-08-01"),
         ("2025-08-05", 2, 2, "2025-08-01"),
@@ -213,6 +251,66 @@ def test_retracting_every_statement_empties_the_cell_from_that_day():
     assert cut(statement(1, "2025-08-01", retracted_on="2025-08-03")) == [("2025-08-01", 1, 1, "2025-08-01"), ("2025-08-03", None, 0, None)]
 
 
+def random_cell(rng: random.Random) -> tuple[list[SimpleNamespace], dict[int, list[SimpleNamespace]]]:
+    """Statements of one cell on few days and stances (so runs, ties and retractions are common),
+    some having cited other sources, published on other days, in earlier revisions."""
+    first = date(2025, 8, 1)
+    statements, earlier = [], {}
+    for id in range(1, rng.randint(1, 14) + 1):
+        stated_on = first + timedelta(days=rng.randrange(12))
+        row = statement(id, stated_on.isoformat(), stance=rng.choice(["support", "oppose", "neutral"]))
+        if rng.random() < 0.3:
+            row.retracted_on = first + timedelta(days=rng.randrange(-1, 14))
+        revisions = []
+        for revision in range(1, rng.choice([1, 1, 2, 3]) + 1):
+            revisions.append(SimpleNamespace(
+                statement_id=id, revision=revision, source_id=100 * id + revision, quote=f"quote {id}.{revision}",
+                quote_start=revision, quote_end=revision + 7, quote_prefix="", quote_suffix="", title=f"version {revision}",
+                published_at=datetime.combine(first + timedelta(days=rng.randrange(-2, 14)), datetime.min.time(), UTC), url=None,
+            ))  # fmt: skip
+        current = revisions.pop()
+        row.revision, row.source_id, row.quote, row.published_at = current.revision, current.source_id, current.quote, current.published_at
+        row.title, row.quote_start, row.quote_end = current.title, current.quote_start, current.quote_end
+        if revisions:
+            earlier[id] = revisions
+        statements.append(row)
+    return sorted(statements, key=lambda row: (row.stated_on, row.id)), earlier
+
+
+def expected_on(day: date, statements: list[SimpleNamespace], earlier: dict[int, list[SimpleNamespace]]) -> tuple[Any, ...] | None:
+    """The cell as of `day`, by the definitions, from scratch: (statement, evidence_count,
+    evidence_since, cited source, cited quote)."""
+    standing = [row for row in statements if row.stated_on <= day and (row.retracted_on is None or row.retracted_on > day)]
+    if not standing:
+        return None
+    newest = standing[-1]
+    count = 0
+    while count < len(standing) and standing[-count - 1].stance == newest.stance:
+        count += 1
+    revisions = [*earlier.get(newest.id, []), newest]
+    first_published = min(row.published_at.date() for row in revisions)
+    cited = max(
+        (row for row in revisions if row.published_at.date() <= max(day, first_published)), key=lambda row: row.revision
+    )
+    return newest.id, count, standing[-count].stated_on.isoformat(), cited.source_id, cited.quote
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_spans_agree_with_the_definitions_computed_from_scratch_on_every_day(seed):
+    rng = random.Random(seed)
+    statements, earlier = random_cell(rng)
+    citations = {row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier}
+    spans = [(span_cell_and_day(span["span_key"])[1], span["cell"]) for span in position_history.cell_spans(7, statements, {}, citations)]
+    assert [day for day, _ in spans] == sorted({day for day, _ in spans}), "one span per first day, in order"
+    for day in (date(2025, 7, 25) + timedelta(days=offset) for offset in range(30)):
+        stored = [cell for first_day, cell in spans if first_day <= day]
+        cell = orjson.loads(stored[-1]) if stored and stored[-1] is not None else None
+        seen = cell and (cell["statement"], cell["evidence_count"], cell["evidence_since"], cell["source"]["id"], cell["quote"])
+        assert seen == expected_on(day, statements, earlier), (seed, day)
+    # Cut only where the cell changes.
+    assert all(one != other for (_, one), (_, other) in pairwise(spans)), seed
+
+
 @pytest.mark.parametrize("retracted_on", ["2025-08-01", "2025-07-20"])
 def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
     # The same day is a retraction "effective immediately"; an earlier one cannot be recorded
@@ -225,7 +323,8 @@ def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
 
 @pytest.mark.parametrize("stance", list(Stance))
 def test_the_stance_is_read_back_from_the_stored_cell(stance):
-    cell = render_cell(statement(1, "2025-08-01", stance=stance), evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
+    row = statement(1, "2025-08-01", stance=stance)
+    cell = render_cell(row, row, evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
     assert STANCE_BY_KEY[cell[STANCE_KEY]] == stance
     assert orjson.loads(cell)["stance"] == stance
 
@@ -316,3 +415,81 @@ def test_a_server_starts_on_an_unreachable_database_and_says_it_is_not_ready(tmp
     finally:
         dispose_engines(application.state)
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
+
+
+# --- citing the version of a source published by the date ---------------------------------------
+
+WITKOFF = "first time we had ever heard the Russians agree to that"
+UPDATE_NOTE = "Updated on 25 August with corrections.\n\n"
+
+
+def russia_on_guarantees(client, path: str = "/v1/matrix", **params: str) -> dict[str, Any]:
+    cells = client.get(path, params={"parties": "russia", "issues": "security-guarantees", **params}).json()["cells"]
+    return cells[0]
+
+
+def assert_cites(cited: dict[str, Any], source_id: int, text: str) -> None:
+    """`cited` is a cell or a statement: it quotes `text`, the text of `source_id`, where its selector says."""
+    selector = cited["selector"]
+    assert (cited["source"]["id"] if isinstance(cited["source"], dict) else cited["source"]) == source_id
+    assert text[selector["start"] : selector["end"]] == cited["quote"] == WITKOFF
+    assert selector["start"] == text.index(WITKOFF)
+    assert selector["prefix"] == text[selector["start"] - 32 : selector["start"]]
+    assert selector["suffix"] == text[selector["end"] : selector["end"] + 32]
+
+
+def test_a_cell_cites_the_version_of_its_source_published_by_the_date(client, seeded, engine):
+    old_text = seed_text(client)
+    new_text = UPDATE_NOTE + revise(old_text)
+    new = supersede_published(client, new_text, "2025-08-25")
+    assert new["anchoring"]["counts"]["anchored"] > 0
+    texts = {1: old_text, new["id"]: new_text}
+
+    # Before the update was published, the original article; from its day on, the update. Before
+    # either was (the position predates the reporting), the first version.
+    cited_on = {"2025-08-15": 1, "2025-08-18": 1, "2025-08-24": 1, "2025-08-25": new["id"], "2025-09-30": new["id"]}
+    for as_of, source_id in cited_on.items():
+        cell = russia_on_guarantees(client, as_of=as_of)
+        assert_cites(cell, source_id, texts[source_id])
+        assert cell["source"]["published_at"] == ("2025-08-25T00:00:00Z" if source_id != 1 else "2025-08-18T00:00:00Z")
+    # The citation is all that changes: the statement, its stance and its evidence are the same.
+    then, now = russia_on_guarantees(client, as_of="2025-08-24"), russia_on_guarantees(client, as_of="2025-08-25")
+    assert {k: v for k, v in then.items() if k not in ("source", "quote", "selector")} == {
+        k: v for k, v in now.items() if k not in ("source", "quote", "selector")
+    }
+    assert spans(engine) == rebuilt(engine)
+
+    # A diff across the update's day reads the same cells, unchanged in position.
+    diff = client.get("/v1/diff", params={"from": "2025-08-24", "to": "2025-08-25", "parties": "russia", "issues": "security-guarantees"}).json()
+    (change,) = diff["changes"]
+    assert change["change"] == "unchanged"
+    assert (change["before"], change["after"]) == (then, now)
+
+    # Timelines and listed evidence cite what the cell cites on that date.
+    path = "/v1/parties/russia/issues/security-guarantees/timeline"
+    for as_of, source_id in (("2025-08-24", 1), ("2025-08-25", new["id"])):
+        newest = client.get(path, params={"as_of": as_of}).json()["entries"][-1]["statement"]
+        assert newest["id"] == then["statement"]
+        assert_cites(newest, source_id, texts[source_id])
+        listed = russia_on_guarantees(client, as_of=as_of, evidence="all")["evidence"][-1]
+        assert listed == newest
+    # The statement itself is its current revision.
+    assert client.get(f"/v1/statements/{then['statement']}").json()["source"] == new["id"]
+
+
+def test_re_dating_or_retitling_an_earlier_version_reaches_the_cells_that_cited_it(client, seeded, engine):
+    old_text = seed_text(client)
+    new = supersede_published(client, UPDATE_NOTE + revise(old_text), "2025-08-25")
+    assert russia_on_guarantees(client, as_of="2025-08-22")["source"]["id"] == 1
+
+    assert client.patch(f"/v1/sources/{new['id']}", json={"published_at": "2025-08-20"}).status_code == 200
+    assert russia_on_guarantees(client, as_of="2025-08-22")["source"]["id"] == new["id"]
+    assert russia_on_guarantees(client, as_of="2025-08-19")["source"]["id"] == 1
+
+    assert client.patch("/v1/sources/1", json={"title": "White House talks (first take)"}).status_code == 200
+    assert russia_on_guarantees(client, as_of="2025-08-19")["source"]["title"] == "White House talks (first take)"
+    assert spans(engine) == rebuilt(engine)
+
+
+def supersede_published(client, text: str, published_at: str) -> dict[str, Any]:
+    return create_source(client, text=text, title="White House talks (updated)", supersedes=1, published_at=published_at)

@@ -230,7 +230,7 @@ STATEMENT_HISTORY: dict[str, Any] = {
 _SOURCE_REF: dict[str, Any] = {"id": 1, "title": SEED_SOURCE_TITLE, "published_at": "2025-08-18T00:00:00Z", "url": None}
 
 
-def _cell(statement: dict[str, Any], evidence_count: int) -> dict[str, Any]:
+def _cell(statement: dict[str, Any], evidence_count: int, evidence_since: str) -> dict[str, Any]:
     return {
         "party": "russia",
         "issue": "security-guarantees",
@@ -243,7 +243,7 @@ def _cell(statement: dict[str, Any], evidence_count: int) -> dict[str, Any]:
         "speaker": statement["speaker"],
         "source": _SOURCE_REF,
         "evidence_count": evidence_count,
-        "evidence_since": "2025-08-14",
+        "evidence_since": evidence_since,
         "flag": None,
     }
 
@@ -254,7 +254,7 @@ MATRIX: dict[str, Any] = {
     "source": None,
     "parties": [{"slug": "russia", "name": "Russia", "kind": "country"}],
     "issues": [{"slug": "security-guarantees", "title": ISSUE_CREATE["title"], "proposition": ISSUE_CREATE["proposition"]}],
-    "cells": [_cell(STATEMENT_13, 3)],
+    "cells": [_cell(STATEMENT_13, 2, "2025-08-15")],
 }
 # GET /v1/diff?from=2025-08-14&to=2025-08-18&parties=russia&issues=security-guarantees
 DIFF: dict[str, Any] = {
@@ -266,8 +266,8 @@ DIFF: dict[str, Any] = {
             "party": "russia",
             "issue": "security-guarantees",
             "change": "reversed",
-            "before": _cell(STATEMENT_11, 1),
-            "after": _cell(STATEMENT_13, 3),
+            "before": _cell(STATEMENT_11, 1, "2025-08-14"),
+            "after": _cell(STATEMENT_13, 2, "2025-08-15"),
         }
     ],
 }

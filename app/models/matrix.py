@@ -31,7 +31,8 @@ class IssueRef(BaseModel):
 
 
 class Cell(BaseModel):
-    """A party's position on an issue as of a date: its latest standing statement."""
+    """A party's position on an issue as of a date: its latest standing statement, citing the
+    version of its source that was published by that date."""
 
     party: str
     issue: str
@@ -39,19 +40,30 @@ class Cell(BaseModel):
     summary: str | None
     stated_on: date | None
     statement: int | None = Field(description="Id of the statement the position rests on.")
-    quote: str | None
+    quote: str | None = Field(description="Exactly `text[selector.start:selector.end]` of the cited `source`.")
     selector: Selector | None
     speaker: str | None
-    source: SourceRef | None
-    evidence_count: int = Field(description="Standing statements on this party and issue, up to the as-of date.")
-    evidence_since: date | None = Field(description="`stated_on` of the earliest of them.")
+    source: SourceRef | None = Field(
+        description="The version of the source the quote is cited from as of the date: that of the statement's newest "
+        "revision whose source was published on or before it (a quote re-anchored on a newer version is cited from "
+        "the older one until the newer one's publication day), or the first version published when none was yet."
+    )
+    evidence_count: int = Field(
+        description="How many standing statements, up to the as-of date, have held the position's stance since the "
+        "party last took it: in (`stated_on`, id) order, the consecutive ones ending with the newest that share its "
+        "stance. An earlier statement of another stance, such as the one the position reversed, is not counted; "
+        "0 without a position."
+    )
+    evidence_since: date | None = Field(description="`stated_on` of the first of the statements `evidence_count` counts.")
     flag: QuoteFlag | None = Field(
         default=None,
         description="Set while a newer version of the quote's source lacks the quote verbatim (re-anchoring found it "
         "`drifted` or `orphaned`) and no editor has corrected, retracted or confirmed the statement.",
     )
     evidence: list[StatementPublic] | None = Field(
-        default=None, description="With `?evidence=all`: every statement behind the cell, oldest first."
+        default=None,
+        description="With `?evidence=all`: every standing statement of the party on the issue, oldest first, each "
+        "cited as the cell is; the last `evidence_count` of them are the cell's evidence.",
     )
 
 
@@ -107,7 +119,10 @@ class Diff(BaseModel):
 
 class TimelineEntry(BaseModel):
     change: ChangeClass = Field(description="How this statement's stance differs from the position before it.")
-    statement: StatementPublic
+    statement: StatementPublic = Field(
+        description="The statement, its quote cited from the version of its source published by `as_of` "
+        "(as the matrix's `source`)."
+    )
 
 
 class Timeline(BaseModel):

@@ -16,10 +16,12 @@ from app.services.positions import (
     Scope,
     cell_data,
     cells_on_two_days,
+    cited_as_of,
     issue_member,
     json_array,
     party_opening,
     standing_statements,
+    with_citation,
 )
 from app.services.sources import resolve_source
 from app.services.statements import to_public
@@ -123,13 +125,17 @@ def diff(
 
 
 def timeline(session: Session, grid: Grid, as_of: date) -> Timeline:
-    """Every standing statement of one party × issue cell, each classified against the one before."""
+    """Every standing statement of one party × issue cell, each classified against the one before,
+    citing what the matrix as of `as_of` would cite for it."""
     party, issue = grid.parties[0], grid.issues[0]
-    rows = standing_statements(session, Scope(as_of=as_of, party_ids=[party.id], issue_ids=[issue.id]))
+    scope = Scope(as_of=as_of, party_ids=[party.id], issue_ids=[issue.id])
+    rows = standing_statements(session, scope)
+    citations = cited_as_of(session, scope)
     entries = []
     previous: Stance | None = None
     for row in rows.get((party.id, issue.id), []):
         stance = Stance(row.stance)
-        entries.append(TimelineEntry(change=classify(previous, stance), statement=to_public(row, party.slug, issue.slug)))
+        statement = with_citation(to_public(row, party.slug, issue.slug), citations.get(row.id))
+        entries.append(TimelineEntry(change=classify(previous, stance), statement=statement))
         previous = stance
     return Timeline(party=party.slug, issue=issue.slug, entries=entries)

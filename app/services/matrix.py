@@ -15,10 +15,12 @@ from app.services.positions import (
     cell_data,
     cell_pieces,
     cells,
+    cited_as_of,
     issue_member,
     json_array,
     party_opening,
     standing_statements,
+    with_citation,
 )
 from app.services.statements import to_public
 
@@ -98,6 +100,7 @@ def build_matrix(
     scope = grid.scope(as_of, source_id)
     filled = cells(session, scope)
     evidence = standing_statements(session, scope) if with_evidence else {}
+    citations = cited_as_of(session, scope) if with_evidence else {}
     document_cells: Any = []
     if as_data or with_evidence:
         for party in grid.parties:
@@ -105,7 +108,10 @@ def build_matrix(
                 cell = cell_data(party.slug, issue.slug, filled.get((party.id, issue.id)))
                 if with_evidence:
                     rows = evidence.get((party.id, issue.id), [])
-                    cell["evidence"] = [to_public(row, party.slug, issue.slug).model_dump() for row in rows]
+                    cell["evidence"] = [
+                        with_citation(to_public(row, party.slug, issue.slug), citations.get(row.id)).model_dump()
+                        for row in rows
+                    ]
                 document_cells.append(cell)
     else:
         issues = [(issue.id, issue_member(issue.slug)) for issue in grid.issues]

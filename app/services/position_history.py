@@ -20,7 +20,6 @@ statements, sources or anchoring rows with SQL must set the stored format to 0, 
 rebuilt after it.
 """
 
-import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -32,6 +31,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Integer,
+    and_,
     bindparam,
     delete,
     event,
@@ -44,7 +44,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import Session as OrmSession
 
 from app.errors import OutdatedServer, Rebuilding
-from app.models.anchoring import Anchoring, awaiting_review
+from app.models.anchoring import Anchoring
 from app.models.position_span import (
     PositionCell,
     PositionSpan,
@@ -54,13 +54,25 @@ from app.models.position_span import (
     span_key,
 )
 from app.models.source import Source
-from app.models.statement import Statement
+from app.models.statement import Statement, StatementRevision
 from app.services.data_version import bump, bump_once
-from app.services.positions import CELL_COLUMNS, CellKey, flag_data, render_cell
+from app.services.positions import (
+    CELL_COLUMNS,
+    PENDING_FLAGS,
+    CellKey,
+    CitationSteps,
+    citation_steps,
+    cited_on,
+    earlier_citations,
+    evidence_run,
+    flags_by_statement,
+    render_cell,
+)
 
 # Bump when the stored cell JSON, or the way spans are cut or keyed, changes: every span is then
-# rebuilt. 2: spans keyed by cell number and day (migration 0010).
-FORMAT = 2
+# rebuilt. 2: spans keyed by cell number and day (migration 0010). 3: evidence is the run of the
+# position's stance; cells cite the source version published by their day.
+FORMAT = 3
 PROJECTION = PositionSpan.__tablename__
 _TOUCHED = "stancemap_position_cells_touched"
 _INSERT_BATCH = 2000
@@ -94,76 +106,78 @@ def touch_statements(session: OrmSession, statement_ids: Iterable[int]) -> None:
 
 # --- rebuilding -----------------------------------------------------------------------------
 
+_OF_PARTY = Statement.party_id == bindparam("party_id", type_=Integer)
+_OF_ISSUES = Statement.issue_id.in_(bindparam("issue_ids", expanding=True))
+
 _STATEMENTS = (
     select(
         Statement.party_id,
         Statement.issue_id,
         Statement.retracted_on,
+        Statement.revision,
         *CELL_COLUMNS,
     )
     .join(Source, Source.id == Statement.source_id)
-    .where(Statement.party_id == bindparam("party_id", type_=Integer))
+    .where(_OF_PARTY)
     .order_by(Statement.issue_id, Statement.stated_on, Statement.id)
 )
-_STATEMENTS_OF_ISSUES = _STATEMENTS.where(Statement.issue_id.in_(bindparam("issue_ids", expanding=True)))
+_STATEMENTS_OF_ISSUES = _STATEMENTS.where(_OF_ISSUES)
 
 # Flags awaiting review are few: read them apart rather than joining every statement to them.
-_FLAGS = (
-    select(Anchoring.statement_id, Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at)
-    .join(Statement, Statement.id == Anchoring.statement_id)
-    .where(awaiting_review(), Statement.party_id == bindparam("party_id", type_=Integer))
-)
-_FLAGS_OF_ISSUES = _FLAGS.where(Statement.issue_id.in_(bindparam("issue_ids", expanding=True)))
+_FLAGS = PENDING_FLAGS.join(Statement, Statement.id == Anchoring.statement_id).where(_OF_PARTY)
+_FLAGS_OF_ISSUES = _FLAGS.where(_OF_ISSUES)
 
 
-def _flags_by_statement(rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
-    """The newest pending flag of each statement."""
-    newest: dict[int, Row[Any]] = {}
-    for row in rows:
-        if row.statement_id not in newest or row.id > newest[row.statement_id].id:
-            newest[row.statement_id] = row
-    return {
-        statement_id: flag_data(row.outcome, row.source_id, row.similarity, row.created_at)
-        for statement_id, row in newest.items()
-    }
+def cell_spans(
+    cell_id: int, statements: Sequence[Row[Any]], flags: dict[int, dict[str, Any]], citations: dict[int, CitationSteps]
+) -> list[dict[str, Any]]:
+    """The spans of one cell from all its statements, ordered by (stated_on, id), with the
+    citation steps of those that cited other sources before (see positions.citation_steps).
 
-
-def cell_spans(cell_id: int, statements: Sequence[Row[Any]], flags: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The spans of one cell from all its statements, ordered by (stated_on, id).
-
-    Walks the days on which something happens (a statement stated, a retraction taking effect),
-    keeping the standing statements in two heaps: the newest and the oldest standing one are
-    at the top after lazily dropping retracted ones. A span starts on each day the cell changes.
+    Walks the days on which something happens (a statement stated, a retraction taking effect, a
+    newer version of a cited source published). A statement stated is the newest standing one:
+    it extends the evidence run when it shares the stance, and starts a new one otherwise. A
+    retraction can end the run or join it to an older one, so the run is then counted again from
+    the standing statements. A span starts on each day the cell changes.
     """
     retractions = sorted((row.retracted_on, index) for index, row in enumerate(statements) if row.retracted_on is not None)
-    days = sorted({row.stated_on for row in statements} | {day for day, _ in retractions})
+    citation_days = {day for steps in citations.values() for day, _ in steps[1:]}
+    days = sorted({row.stated_on for row in statements} | {day for day, _ in retractions} | citation_days)
     standing = [False] * len(statements)
-    newest: list[int] = []  # negated indexes: a max-heap
-    oldest: list[int] = []
-    stated = retracted = count = 0
-    previous: tuple[int, int, date] | None = None
+    stated = retracted = 0
+    newest: int | None = None  # index of the newest standing statement
+    evidence_count, evidence_since = 0, date.min
+    previous: tuple[Any, ...] | None = None
     spans: list[dict[str, Any]] = []
     for day in days:
         while stated < len(statements) and statements[stated].stated_on <= day:
-            retracted_on = statements[stated].retracted_on
+            row = statements[stated]
             # A retraction dated on or before its statement's day leaves it never standing.
-            if retracted_on is None or retracted_on > day:
+            if row.retracted_on is None or row.retracted_on > day:
                 standing[stated] = True
-                count += 1
-                heapq.heappush(newest, -stated)
-                heapq.heappush(oldest, stated)
+                if newest is not None and statements[newest].stance == row.stance:
+                    evidence_count += 1
+                else:
+                    evidence_count, evidence_since = 1, row.stated_on
+                newest = stated
             stated += 1
+        recount = False
         while retracted < len(retractions) and retractions[retracted][0] <= day:
             index = retractions[retracted][1]
-            if standing[index]:
-                standing[index] = False
-                count -= 1
+            recount = recount or standing[index]
+            standing[index] = False
             retracted += 1
-        while newest and not standing[-newest[0]]:
-            heapq.heappop(newest)
-        while oldest and not standing[oldest[0]]:
-            heapq.heappop(oldest)
-        state = (-newest[0], count, statements[oldest[0]].stated_on) if newest else None
+        if recount:
+            indexes = [index for index in range(stated) if standing[index]]
+            newest = indexes[-1] if indexes else None
+            if indexes:
+                evidence_count, evidence_since = evidence_run([statements[index] for index in indexes])
+        if newest is None:
+            state: tuple[Any, ...] | None = None
+        else:
+            row = statements[newest]
+            citation = cited_on(citations[row.id], day) if row.id in citations else row
+            state = (newest, evidence_count, evidence_since, citation)
         if state == previous:
             continue
         previous = state
@@ -171,8 +185,8 @@ def cell_spans(cell_id: int, statements: Sequence[Row[Any]], flags: dict[int, di
         if state is None:
             spans.append({"span_key": key, "statement_id": None, "cell": None})
             continue
-        row = statements[state[0]]
-        cell = render_cell(row, evidence_count=count, evidence_since=state[2], flag=flags.get(row.id))
+        row = statements[newest]
+        cell = render_cell(row, citation, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(row.id))
         spans.append({"span_key": key, "statement_id": row.id, "cell": cell})
     return spans
 
@@ -205,13 +219,16 @@ def _rebuild_party(connection: Connection, party_id: int, issue_ids: set[int] | 
     params: dict[str, Any] = {"party_id": party_id}
     if issue_ids is not None:
         params["issue_ids"] = sorted(issue_ids)
-    flags = _flags_by_statement(connection.execute(_FLAGS if issue_ids is None else _FLAGS_OF_ISSUES, params).all())
+    flags = flags_by_statement(connection.execute(_FLAGS if issue_ids is None else _FLAGS_OF_ISSUES, params))
+    earlier = earlier_citations(connection, _OF_PARTY if issue_ids is None else and_(_OF_PARTY, _OF_ISSUES), params)
     rows = connection.execute(_STATEMENTS if issue_ids is None else _STATEMENTS_OF_ISSUES, params).all()
     cells = _number_cells(connection, party_id, params, {row.issue_id for row in rows})
     spans: list[dict[str, Any]] = []
     written = 0
-    for issue_id, statements in groupby(rows, key=lambda row: row.issue_id):
-        spans.extend(cell_spans(cells[issue_id], list(statements), flags))
+    for issue_id, grouped in groupby(rows, key=lambda row: row.issue_id):
+        statements = list(grouped)
+        citations = {row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier}
+        spans.extend(cell_spans(cells[issue_id], statements, flags, citations))
         if len(spans) >= _INSERT_BATCH:
             connection.execute(insert(PositionSpan), spans)
             written, spans = written + len(spans), []
@@ -250,10 +267,17 @@ def readable_spans(connection: Connection) -> list[tuple[int, int, date, int | N
 def _cells_of(connection: Connection, found: Touched) -> set[CellKey]:
     cells = set(found.cells)
     cell = select(Statement.party_id, Statement.issue_id).distinct()
+    # A source is cited by its statements and, as of earlier days, by those re-anchored away from it.
+    cited_before = cell.join(StatementRevision, StatementRevision.statement_id == Statement.id)
+    queries = (
+        (cell, Statement.id, sorted(found.statements)),
+        (cell, Statement.source_id, sorted(found.sources)),
+        (cited_before, StatementRevision.source_id, sorted(found.sources)),
+    )
     # In chunks: a source can be quoted by more statements than a query may have parameters.
-    for column, ids in ((Statement.id, sorted(found.statements)), (Statement.source_id, sorted(found.sources))):
+    for query, column, ids in queries:
         for start in range(0, len(ids), _ID_CHUNK):
-            rows = connection.execute(cell.where(column.in_(ids[start : start + _ID_CHUNK])))  # type: ignore[attr-defined]
+            rows = connection.execute(query.where(column.in_(ids[start : start + _ID_CHUNK])))  # type: ignore[attr-defined]
             cells.update((party_id, issue_id) for party_id, issue_id in rows)
     return cells
 

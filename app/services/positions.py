@@ -3,15 +3,26 @@
 A statement stands on a date when it was stated on or before it and was not retracted by then.
 Of several, the latest `stated_on` wins, and on the same day the later-recorded one (higher id).
 
+A cell's evidence is the run of standing statements, in that order, that ends with the position
+and shares its stance: `evidence_count` says how many, `evidence_since` when the first was stated.
+A statement with the stance the position has reversed is not evidence for it.
+
+A cell cites the version of a source that was published by the date: the newest revision of its
+statement whose source was published on or before it (re-anchoring on a newer version of the
+source is a revision). Corrections apply to every date: the stance, summary, speaker and date are
+always the current revision's.
+
 Cells are read from the position history (app/models/position_span.py): one query that finds, per
 cell, the span holding the date and returns the cell as stored JSON, so a matrix costs one B-tree
 descent per cell and no serialisation. Positions stated in one source (`?source=`) are few and
 are computed from the statements themselves, rendered the same way.
 """
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from itertools import groupby
 from typing import Any
 
 import orjson
@@ -22,21 +33,18 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    func,
     or_,
     select,
-    true,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.models.anchoring import Anchoring, awaiting_review
 from app.models.common import Stance
-from app.models.issue import Issue
-from app.models.party import Party
 from app.models.position_span import DAYS_PER_CELL, PositionCell, PositionSpan
 from app.models.source import Source
-from app.models.statement import Statement
+from app.models.statement import Selector, Statement, StatementPublic, StatementRevision
 
 CellKey = tuple[int, int]  # (party_id, issue_id)
 # A matrix cell as plain data, shaped exactly like app.models.matrix.Cell.
@@ -75,22 +83,31 @@ def standing(statement: Any, *, from_source: bool) -> Any:
     return and_(*conditions)
 
 
+def _citation_columns(quoting: type[Statement] | type[StatementRevision]) -> tuple[Any, ...]:
+    """What a cell cites: the quote, where it stands, and its source (joined on `quoting.source_id`).
+    A statement's revisions have them too, so a cell can cite an earlier one (see `citation_steps`)."""
+    return (
+        quoting.quote,
+        quoting.quote_start,
+        quoting.quote_end,
+        quoting.quote_prefix,
+        quoting.quote_suffix,
+        Source.id.label("source_id"),
+        Source.title,
+        Source.published_at,
+        Source.url,
+    )
+
+
+CITATION_COLUMNS = _citation_columns(Statement)
 # What `render_cell` reads: a statement's columns and its source's (joined on Statement.source_id).
 CELL_COLUMNS = (
     Statement.id,
     Statement.stance,
     Statement.summary,
     Statement.stated_on,
-    Statement.quote,
-    Statement.quote_start,
-    Statement.quote_end,
-    Statement.quote_prefix,
-    Statement.quote_suffix,
     Statement.speaker,
-    Source.id.label("source_id"),
-    Source.title,
-    Source.published_at,
-    Source.url,
+    *CITATION_COLUMNS,
 )
 _STANCE_PREFIX = b'{"stance":"'
 # The bytes of a stored cell that name its stance: the first six bytes of a `Stance` value and the
@@ -100,24 +117,87 @@ STANCE_KEY = slice(len(_STANCE_PREFIX), len(_STANCE_PREFIX) + 6)
 STANCE_BY_KEY = {(stance.value.encode() + b'"')[:6]: stance for stance in Stance}
 
 
-def render_cell(row: Any, *, evidence_count: int, evidence_since: date, flag: dict[str, Any] | None) -> bytes:
+def render_cell(
+    statement: Any, citation: Any, *, evidence_count: int, evidence_since: date, flag: dict[str, Any] | None
+) -> bytes:
     """A filled cell as stored and served, without its `party` and `issue` (see `cell_pieces`).
-    `row` has the CELL_COLUMNS.
+    `statement` has the CELL_COLUMNS, `citation` the CITATION_COLUMNS (often the same row).
     The stance comes first: `STANCE_KEY` reads it back without parsing the rest."""
     cell = {
-        "stance": row.stance,
-        "summary": row.summary,
-        "stated_on": row.stated_on,
-        "statement": row.id,
-        "quote": row.quote,
-        "selector": {"start": row.quote_start, "end": row.quote_end, "prefix": row.quote_prefix, "suffix": row.quote_suffix},
-        "speaker": row.speaker,
-        "source": {"id": row.source_id, "title": row.title, "published_at": row.published_at, "url": row.url},
+        "stance": statement.stance,
+        "summary": statement.summary,
+        "stated_on": statement.stated_on,
+        "statement": statement.id,
+        "quote": citation.quote,
+        "selector": {
+            "start": citation.quote_start,
+            "end": citation.quote_end,
+            "prefix": citation.quote_prefix,
+            "suffix": citation.quote_suffix,
+        },
+        "speaker": statement.speaker,
+        "source": {"id": citation.source_id, "title": citation.title, "published_at": citation.published_at, "url": citation.url},
         "evidence_count": evidence_count,
         "evidence_since": evidence_since,
         "flag": flag,
     }
     return orjson.dumps(cell, option=JSON_OPTIONS)
+
+
+def evidence_run(standing: Sequence[Any]) -> tuple[int, date]:
+    """`evidence_count` and `evidence_since` of a position, from its standing statements ordered by
+    (stated_on, id): the run of statements at the end sharing the newest one's stance."""
+    stance = standing[-1].stance
+    first = len(standing) - 1
+    while first > 0 and standing[first - 1].stance == stance:
+        first -= 1
+    return len(standing) - first, standing[first].stated_on
+
+
+# A statement's earlier revisions that cite another source than its current one: what else it
+# has cited, with that source's publication time. Revised statements only: most never are.
+EARLIER_CITATIONS = (
+    select(StatementRevision.statement_id, StatementRevision.revision, *_citation_columns(StatementRevision))
+    .join(Statement, Statement.id == StatementRevision.statement_id)
+    .join(Source, Source.id == StatementRevision.source_id)
+    .where(Statement.revision > 1, StatementRevision.source_id != Statement.source_id)
+)
+
+CitationSteps = list[tuple[date, Any]]
+
+
+def citation_steps(current: Any, revision: int, earlier: Sequence[Any]) -> CitationSteps:
+    """What a statement cites from which day: (first day, citation) pairs in date order, the first
+    also covering every day before it. `current` is the statement's row (revision `revision`),
+    `earlier` its EARLIER_CITATIONS rows.
+
+    As of a day, it cites its newest revision whose source was published by then; before any of
+    its sources was published (a position reported after the fact), the newest revision on the
+    first one published."""
+    revisions = [(revision, current), *((row.revision, row) for row in earlier)]
+    steps: CitationSteps = []
+    for day in sorted({row.published_at.date() for _, row in revisions}):
+        _, cited = max((entry for entry in revisions if entry[1].published_at.date() <= day), key=lambda entry: entry[0])
+        if not steps or steps[-1][1] is not cited:
+            steps.append((day, cited))
+    return steps
+
+
+def cited_on(steps: CitationSteps, day: date) -> Any:
+    cited = steps[0][1]
+    for first_day, citation in steps[1:]:
+        if first_day > day:
+            break
+        cited = citation
+    return cited
+
+
+def earlier_citations(connection: Connection, condition: Any, params: dict[str, Any]) -> dict[int, list[Any]]:
+    """EARLIER_CITATIONS rows of the statements meeting `condition`, by statement id."""
+    found: dict[int, list[Any]] = {}
+    for row in connection.execute(EARLIER_CITATIONS.where(condition), params):
+        found.setdefault(row.statement_id, []).append(row)
+    return found
 
 
 _EMPTY_CELL = orjson.dumps(
@@ -213,66 +293,14 @@ def cells_on_two_days(
 # --- positions stated in one source ---------------------------------------------------------
 
 
-def _ordered_standing(newest_first: bool) -> Any:
-    """The id or date of a cell's newest (or oldest) standing statement from :source_id, correlated to party × issue."""
-    candidate = aliased(Statement)
-    order = (candidate.stated_on.desc(), candidate.id.desc()) if newest_first else (candidate.stated_on, candidate.id)
-    column = candidate.id if newest_first else candidate.stated_on
-    return (
-        select(column)
-        .where(standing(candidate, from_source=True), candidate.party_id == Party.id, candidate.issue_id == Issue.id)
-        .order_by(*order)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _pending_flag() -> Any:
-    """The newest unresolved drifted or orphaned re-anchoring of the cell's statement, if any."""
-    flag = aliased(Anchoring)
-    return (
-        select(flag.id)
-        .where(flag.statement_id == Statement.id, awaiting_review(flag))
-        .order_by(flag.id.desc())
-        .limit(1)
-        .correlate(Statement)
-        .scalar_subquery()
-    )
-
-
 @cache
-def _source_cells_query() -> Any:
-    """Per cell of :party_ids × :issue_ids, the newest standing statement from :source_id with
-    its source, the date of the oldest, its evidence count and its pending flag."""
-    grid = (
-        select(
-            Party.id.label("party_id"),
-            Issue.id.label("issue_id"),
-            _ordered_standing(newest_first=True).label("statement_id"),
-            _ordered_standing(newest_first=False).label("evidence_since"),
-        )
-        .select_from(Party)
-        .join(Issue, true())
-        .where(Party.id.in_(bindparam("party_ids", expanding=True)), Issue.id.in_(bindparam("issue_ids", expanding=True)))
-        .subquery()
-    )
-    counted = aliased(Statement)
-    evidence_count = (
-        select(func.count())
-        .where(standing(counted, from_source=True), counted.party_id == grid.c.party_id, counted.issue_id == grid.c.issue_id)
-        .scalar_subquery()
-    )
+def _source_statements_query() -> Any:
+    """The standing statements from :source_id on :party_ids × :issue_ids, by cell, oldest first."""
     return (
-        select(
-            grid.c.party_id,
-            grid.c.issue_id,
-            *CELL_COLUMNS,
-            grid.c.evidence_since,
-            evidence_count.label("evidence_count"),
-            _pending_flag().label("flag_id"),
-        )
-        .join(Statement, Statement.id == grid.c.statement_id)
+        select(Statement.party_id, Statement.issue_id, *CELL_COLUMNS)
         .join(Source, Source.id == Statement.source_id)
+        .where(standing(Statement, from_source=True))
+        .order_by(Statement.party_id, Statement.issue_id, Statement.stated_on, Statement.id)
     )
 
 
@@ -281,25 +309,44 @@ def flag_data(outcome: str, source_id: int, similarity: float | None, flagged_at
     return {"outcome": outcome, "source": source_id, "similarity": similarity, "flagged_at": flagged_at}
 
 
-_FLAGS_QUERY = select(Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at).where(
-    Anchoring.id.in_(bindparam("flag_ids", expanding=True))  # type: ignore[union-attr]
-)
+# Rows for `flags_by_statement`; callers narrow them to the statements they show.
+PENDING_FLAGS = select(
+    Anchoring.statement_id, Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at
+).where(awaiting_review())
+
+
+def flags_by_statement(rows: Iterable[Any]) -> dict[int, dict[str, Any]]:
+    """The `flag` of each statement from its PENDING_FLAGS rows: the newest one."""
+    newest: dict[int, Any] = {}
+    for row in rows:
+        if row.statement_id not in newest or row.id > newest[row.statement_id].id:
+            newest[row.statement_id] = row
+    return {
+        statement_id: flag_data(row.outcome, row.source_id, row.similarity, row.created_at)
+        for statement_id, row in newest.items()
+    }
 
 
 def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
     connection = session.connection()
-    rows = connection.execute(_source_cells_query(), scope.params()).all()
-    flag_ids = [row.flag_id for row in rows if row.flag_id is not None]
-    flags = {
-        flag[0]: flag_data(*flag[1:])
-        for flag in (connection.execute(_FLAGS_QUERY, {"flag_ids": flag_ids}).all() if flag_ids else [])
-    }
-    return {
-        (row.party_id, row.issue_id): render_cell(
-            row, evidence_count=row.evidence_count, evidence_since=row.evidence_since, flag=flags.get(row.flag_id)
+    rows = connection.execute(_source_statements_query(), scope.params()).all()
+    by_cell = {cell: list(statements) for cell, statements in groupby(rows, key=lambda row: (row.party_id, row.issue_id))}
+    newest_ids = [statements[-1].id for statements in by_cell.values()]
+    flags = (
+        flags_by_statement(connection.execute(PENDING_FLAGS.where(Anchoring.statement_id.in_(newest_ids))))  # type: ignore[attr-defined]
+        if newest_ids
+        else {}
+    )
+    found = {}
+    for cell, statements in by_cell.items():
+        newest = statements[-1]
+        evidence_count, evidence_since = evidence_run(statements)
+        # The source asked for is the one cited, whenever it was published.
+        found[cell] = render_cell(
+            newest, newest, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(newest.id)
         )
-        for row in rows
-    }
+    return found
+
 
 def standing_statements(session: Session, scope: Scope) -> dict[CellKey, list[Statement]]:
     """Every standing statement per cell, oldest first (for `?evidence=all` and timelines)."""
@@ -312,3 +359,37 @@ def standing_statements(session: Session, scope: Scope) -> dict[CellKey, list[St
     for statement in session.exec(query, params=scope.params()).scalars():
         found.setdefault((statement.party_id, statement.issue_id), []).append(statement)
     return found
+
+
+def cited_as_of(session: Session, scope: Scope) -> dict[int, Any]:
+    """For the statements `standing_statements` lists that cite an earlier revision as of
+    `scope.as_of` (see `citation_steps`), that citation, by statement id. Within one source
+    (`scope.source_id`), statements cite that source."""
+    if scope.source_id is not None or not scope.party_ids or not scope.issue_ids:
+        return {}
+    connection = session.connection()
+    earlier = earlier_citations(connection, standing(Statement, from_source=False), scope.params())
+    if not earlier:
+        return {}
+    revised = (
+        select(Statement.id, Statement.revision, *CITATION_COLUMNS)
+        .join(Source, Source.id == Statement.source_id)
+        .where(standing(Statement, from_source=False), Statement.revision > 1)
+    )
+    found = {}
+    for row in connection.execute(revised, scope.params()):
+        if row.id in earlier:
+            cited = cited_on(citation_steps(row, row.revision, earlier[row.id]), scope.as_of)
+            if cited is not row:
+                found[row.id] = cited
+    return found
+
+
+def with_citation(statement: StatementPublic, citation: Any | None) -> StatementPublic:
+    """The statement as listed beside a cell: citing what the cell cites (see `cited_as_of`)."""
+    if citation is None:
+        return statement
+    selector = Selector(
+        start=citation.quote_start, end=citation.quote_end, prefix=citation.quote_prefix, suffix=citation.quote_suffix
+    )
+    return statement.model_copy(update={"source": citation.source_id, "quote": citation.quote, "selector": selector})
