@@ -193,7 +193,9 @@ def test_a_cell_shows_its_quote_speaker_date_evidence_and_source(viewer):
     assert detail.locator(".speaker").inner_text() == expected["speaker"] == "Steve Witkoff"
     assert detail.locator(".stated-on").inner_text() == expected["stated_on"] == "2025-08-15"
     assert detail.locator(".summary").inner_text() == expected["summary"]
-    assert detail.locator(".evidence-count").inner_text().startswith(f"{expected['evidence_count']} standing statements")
+    # The two lean_support statements of 2025-08-15, not the oppose one they reversed.
+    assert expected["evidence_count"] == 2 and expected["evidence_since"] == "2025-08-15"
+    assert detail.locator(".evidence-count").inner_text() == "2 statements in a row with this stance since 2025-08-15"
     assert detail.locator(".source-title").inner_text() == expected["source"]["title"]
     assert "2025-08-18" in detail.locator(".source-published").inner_text()
     link = detail.locator("a.source-text-link")

@@ -73,6 +73,8 @@ const day = (timestamp) => (timestamp ? String(timestamp).slice(0, 10) : null);
 const time = (date) => el("time", { datetime: date }, date);
 const key = (party, issue) => `${party}\u0000${issue}`;
 const plural = (count, word, words = `${word}s`) => `${count} ${count === 1 ? word : words}`;
+// A cell's evidence_count: the statements that have held its stance since the party last took it.
+const evidenceText = (count) => `${plural(count, "statement", "statements in a row")} with this stance`;
 
 // --- API ---------------------------------------------------------------------------------------
 
@@ -299,7 +301,7 @@ function cellButton(party, issue, cell, change) {
   const stance = cell?.stance || "none";
   const changed = change && CHANGED.has(change);
   const label = `${party.name} on ${issue.title}: ${STANCE_LABEL[stance]}` +
-    (cell?.evidence_count > 1 ? `, ${cell.evidence_count} statements` : "") +
+    (cell?.evidence_count > 1 ? `, ${evidenceText(cell.evidence_count)}` : "") +
     (cell?.flag ? `, quote ${cell.flag.outcome} in a newer version of its source` : "") +
     (change ? (changed ? `, ${change}` : ", unchanged") : "");
   return el("button", {
@@ -310,7 +312,7 @@ function cellButton(party, issue, cell, change) {
     dataset: { party: party.slug, issue: issue.slug, stance, ...(change ? { change } : {}) },
   },
   el("span", { class: "cell-label" }, stance === "none" ? "—" : STANCE_LABEL[stance]),
-  cell?.evidence_count > 1 ? el("span", { class: "cell-count", title: `${cell.evidence_count} statements` }, `×${cell.evidence_count}`) : null,
+  cell?.evidence_count > 1 ? el("span", { class: "cell-count", title: evidenceText(cell.evidence_count) }, `×${cell.evidence_count}`) : null,
   cell?.flag ? el("span", { class: "cell-flag", title: `Quote ${cell.flag.outcome}: needs an editor` }, "⚑") : null,
   changed ? el("span", { class: `badge change-${change}` }, change) : null,
   );
@@ -364,7 +366,7 @@ function cellBlock(cell, party, asOf) {
       el("dt", {}, "Stated on"), el("dd", { class: "stated-on" }, cell.stated_on ? time(cell.stated_on) : "—"),
       el("dt", {}, "Summary"), el("dd", { class: "summary" }, cell.summary || el("span", { class: "muted" }, "none")),
       el("dt", {}, "Evidence"), el("dd", { class: "evidence-count" },
-        `${plural(cell.evidence_count, "standing statement")}`,
+        evidenceText(cell.evidence_count),
         cell.evidence_since ? [" since ", time(cell.evidence_since)] : null),
       el("dt", {}, "Source"), el("dd", { class: "source" },
         source
