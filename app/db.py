@@ -111,4 +111,6 @@ def get_read_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Closed when the endpoint returns, before the response is sent: a write session on SQLite holds
+# the write lock until it closes, and nothing after the endpoint may need it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -55,6 +55,12 @@ PROBLEM_TYPES: dict[str, str] = {
     "nothing was changed. Retry after the `Retry-After` seconds: a server of the newer release can take the request.",
     "rebuilding": "The position history that matrices, diffs and timelines are read from is being rebuilt (after an "
     "upgrade or a restore). Retry after the `Retry-After` seconds.",
+    "duplicate-statement": "A standing statement already records this: the same party, issue, source, quote span, "
+    "stance and stated_on. `statement` is its id; correct it, or retract it first, instead of recording it twice.",
+    "idempotency-key-reused": "The `Idempotency-Key` was used within the last 24 hours for a different request "
+    "(method, path or body). Nothing was changed; send a new key with a new request.",
+    "idempotency-key-in-use": "A request with this `Idempotency-Key` is still being answered; retry after the "
+    "`Retry-After` seconds to get its answer. Nothing was changed by this one.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
 
@@ -148,6 +154,25 @@ class AlreadyRetracted(ProblemError):
     status = 409
     type_name = "already-retracted"
     title = "Statement already retracted"
+
+
+class DuplicateStatement(ProblemError):
+    status = 409
+    type_name = "duplicate-statement"
+    title = "Statement already recorded"
+
+
+class IdempotencyKeyReused(ProblemError):
+    status = 422
+    type_name = "idempotency-key-reused"
+    title = "Idempotency key used for another request"
+
+
+class IdempotencyKeyInUse(ProblemError):
+    status = 409
+    type_name = "idempotency-key-in-use"
+    title = "Idempotency key in use"
+    headers = {"Retry-After": "1"}
 
 
 class OutdatedServer(ProblemError):

@@ -18,6 +18,7 @@ from app.api.auth import read_access
 from app.api.caching import ViewRenderer, answer_again
 from app.api.deps import READ_PROBLEMS, single_valued_query
 from app.api.head import as_get_without_content
+from app.api.idempotency import AnsweredBefore, StoreIdempotentAnswers, replay
 from app.api.routes import (
     anchoring,
     audit,
@@ -144,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.view_engine = make_view_engine(settings, app.state.engine)
     install_error_handlers(app)
+    app.add_exception_handler(AnsweredBefore, lambda _request, exc: replay(exc.answer))  # type: ignore[arg-type, attr-defined]
+    app.add_middleware(StoreIdempotentAnswers)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
         app.add_middleware(

@@ -325,10 +325,9 @@ def test_response_examples_are_what_the_api_returns_for_the_seed_data(client, se
     source = client.post("/v1/sources", json=examples.SOURCE_CREATE)
     assert source.status_code == 201, source.text
     assert _recorded_at_example_time(source.json()) == examples.SOURCE_PUBLIC
-    statement = client.post("/v1/statements", json=examples.STATEMENT_CREATE)
-    assert statement.status_code == 201, statement.text
-    created = _recorded_at_example_time(statement.json())
-    assert created == {**examples.STATEMENT_PUBLIC, "id": created["id"], "recorded_by": "admin"}
+    # The create example records statement 12 once more: refused while 12 stands, as a duplicate.
+    duplicate = client.post("/v1/statements", json=examples.STATEMENT_CREATE)
+    assert duplicate.status_code == 409 and duplicate.json()["statement"] == 12, duplicate.text
     misquote = {**examples.STATEMENT_CREATE, "issue": "cede-donbas", "quote": "the Russian camp demanded the Donbas"}
     refused = client.post("/v1/statements", json=misquote)
     assert refused.status_code == 422 and refused.json() == examples.PROBLEM_QUOTE_NOT_FOUND
@@ -342,3 +341,8 @@ def test_response_examples_are_what_the_api_returns_for_the_seed_data(client, se
         method = client.post if path.endswith("/retract") else client.patch
         response = method(path, json=body)
         assert response.status_code == 200, (path, response.text)
+    assert client.post("/v1/statements/12/retract", json=examples.STATEMENT_RETRACT).status_code == 200
+    statement = client.post("/v1/statements", json=examples.STATEMENT_CREATE)
+    assert statement.status_code == 201, statement.text
+    created = _recorded_at_example_time(statement.json())
+    assert created == {**examples.STATEMENT_PUBLIC, "id": created["id"], "recorded_by": "admin"}

@@ -172,3 +172,35 @@ def test_unknown_statement_is_404_and_huge_ids_are_refused(client):
     assert_problem(client.get("/v1/statements/99999999999999999999999"), 422)
     assert_problem(client.get("/v1/statements/12345/history"), 404)
     assert_problem(client.post("/v1/statements/12345/retract", json={"reason": "x"}), 404)
+
+
+def test_a_statement_identical_to_a_standing_one_is_a_conflict_naming_it(client):
+    source = world(client)["source"]
+    body = statement_body(source["id"], stated_on="2025-08-18")
+    first = client.post("/v1/statements", json=body)
+    assert first.status_code == 201, first.text
+    before = table_counts(client)
+    matrix_before = client.get("/v1/matrix").json()
+
+    problem = assert_problem(client.post("/v1/statements", json=body), 409, "duplicate-statement")
+    assert problem["statement"] == first.json()["id"]
+    assert str(first.json()["id"]) in problem["detail"]
+    assert table_counts(client) == before
+    assert client.get("/v1/matrix").json()["cells"] == matrix_before["cells"]
+
+    # Another stance, day or quote is another statement; a retracted one no longer stands in the way.
+    assert client.post("/v1/statements", json={**body, "stance": "lean_oppose"}).status_code == 201
+    assert client.post("/v1/statements", json={**body, "stated_on": "2025-08-19"}).status_code == 201
+    retracted = client.post(f"/v1/statements/{first.json()['id']}/retract", json={"reason": "recorded twice"})
+    assert retracted.status_code == 200, retracted.text
+    assert client.post("/v1/statements", json=body).status_code == 201
+
+
+def test_a_correction_that_would_duplicate_a_standing_statement_is_a_conflict(client):
+    source = world(client)["source"]
+    body = statement_body(source["id"], stated_on="2025-08-18")
+    first = client.post("/v1/statements", json=body).json()
+    second = client.post("/v1/statements", json={**body, "stance": "lean_oppose"}).json()
+    problem = assert_problem(client.patch(f"/v1/statements/{second['id']}", json={"stance": "oppose"}), 409, "duplicate-statement")
+    assert problem["statement"] == first["id"]
+    assert client.get(f"/v1/statements/{second['id']}").json() == second

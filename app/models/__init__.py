@@ -3,6 +3,7 @@
 from app.models.anchoring import Anchoring
 from app.models.audit import AuditEvent
 from app.models.data_version import DataVersion
+from app.models.idempotency import IdempotencyRecord
 from app.models.issue import Issue
 from app.models.party import Party
 from app.models.position_span import PositionCell, PositionSpan, Projection
@@ -10,4 +11,4 @@ from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
 from app.models.token import ApiToken
 
-__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "Issue", "Party", "PositionCell", "PositionSpan", "Projection", "Source", "Statement", "StatementRevision"]
+__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "IdempotencyRecord", "Issue", "Party", "PositionCell", "PositionSpan", "Projection", "Source", "Statement", "StatementRevision"]

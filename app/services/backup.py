@@ -557,6 +557,9 @@ def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None 
     try:
         with engine.begin() as connection:
             _refuse_unless_empty(connection)
+            # Answers to earlier requests would name rows the dump's replace.
+            for name in integrity.TRANSIENT_TABLES:
+                connection.execute(_table(name).delete())
             dumped_version = _load_tables(connection, reader, counts, progress)
             if (extra := next(top_level, None)) is not None:
                 raise BackupError(f"the dump has an unexpected field '{extra}' after its tables")

@@ -55,6 +55,8 @@ TABLES = (
 )
 # Derived from the tables above and rebuilt from them, so never dumped nor checked row by row.
 DERIVED_TABLES = ("position_span", "position_cell", "projection")
+# Answers kept for a day to replay retried POSTs: not part of the record, so never dumped.
+TRANSIENT_TABLES = ("idempotency_key",)
 
 # Columns stored as plain strings that the API fills only from an enumeration, where no request
 # model checks them (the models check stances and kinds).

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.errors import AlreadyRetracted, InvalidField, NotFound
+from app.errors import AlreadyRetracted, DuplicateStatement, InvalidField, NotFound
 from app.models.anchoring import AnchoringResolution
 from app.models.common import Stance, utcnow
 from app.models.issue import Issue
@@ -31,6 +31,7 @@ from app.models.statement import (
 )
 from app.services.anchoring_review import settle_pending
 from app.services.audit import record, snapshot
+from app.services.data_version import bump_once
 from app.services.issues import issues
 from app.services.pagination import Window, paginate
 from app.services.parties import parties
@@ -158,6 +159,29 @@ def _snapshot(statement: Statement, note: str | None) -> StatementRevision:
     )
 
 
+# What makes two standing statements the same record: refused rather than counted twice as evidence.
+_IDENTITY = ("party_id", "issue_id", "source_id", "quote_start", "quote_end", "stance", "stated_on")
+
+
+def _refuse_duplicate(session: Session, identity: dict[str, Any], *, other_than: int | None = None) -> None:
+    # Taking the version lock first queues concurrent writers on PostgreSQL, so two identical
+    # statements sent at once cannot both find no duplicate (SQLite has one writer at a time).
+    bump_once(session)
+    query = select(Statement.id).where(
+        *(getattr(Statement, name) == value for name, value in identity.items()),
+        Statement.retracted_at.is_(None),  # type: ignore[union-attr]
+    )
+    if other_than is not None:
+        query = query.where(Statement.id != other_than)
+    existing = session.exec(query.order_by(Statement.id).limit(1)).scalar_one_or_none()
+    if existing is not None:
+        raise DuplicateStatement(
+            f"Statement {existing} already records this stance with the same quote, source and stated_on; "
+            "correct that statement instead of recording it again.",
+            statement=existing,
+        )
+
+
 def create_statement(session: Session, data: StatementCreate, *, actor: str) -> StatementPublic:
     party = parties.resolve(session, data.party, "body.party")
     issue = issues.resolve(session, data.issue, "body.issue")
@@ -178,6 +202,7 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
         created_at=now,
         **_anchor_fields(anchor),
     )
+    _refuse_duplicate(session, {name: getattr(statement, name) for name in _IDENTITY})
     session.add(statement)
     session.flush()  # assigns the id the revision refers to
     session.add(_snapshot(statement, note=None))
@@ -215,6 +240,9 @@ def correct_statement(
     for name in ("speaker", "stated_on"):
         if name in values:
             proposed[name] = values[name]
+    identity = {name: proposed.get(name, getattr(statement, name)) for name in _IDENTITY}
+    if identity != {name: getattr(statement, name) for name in _IDENTITY}:
+        _refuse_duplicate(session, identity, other_than=statement_id)
     quoted = (statement.source_id, statement.quote_start, statement.quote_end)
     revised = _revise(session, statement, party_slug, issue_slug, proposed, note=note, actor=actor)
     if (statement.source_id, statement.quote_start, statement.quote_end) != quoted:

@@ -13,6 +13,7 @@ from app.api.deps import (
     SlugPath,
     problems,
 )
+from app.api.idempotency import IdempotentDep
 from app.models.page import Page
 from app.services.catalog import SlugCatalog
 
@@ -52,6 +53,7 @@ def catalog_router(
         response_model=public_model,
         status_code=status.HTTP_201_CREATED,
         responses={201: CREATED, **problems(400, 401, 403, 409, 413, 422)},
+        dependencies=[IdempotentDep],
         summary=f"Create {a_noun}",
         description=f"Needs a token with the write scope. A slug that another {noun} has is refused with 409; "
         "the write is recorded in the audit trail under the token's name.",

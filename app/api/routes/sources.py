@@ -15,6 +15,7 @@ from app.api.deps import (
     SessionDep,
     problems,
 )
+from app.api.idempotency import IdempotentDep, claim_key
 from app.models.anchoring import AnchoringReport, TextDiff
 from app.models.page import Page
 from app.models.source import (
@@ -59,6 +60,7 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
         **problems(400, 401, 403, 409, 413, 422, 502),
         422: {**problems(422)[422], "description": "Invalid fields, or a `url` the server will not fetch"},
     },
+    dependencies=[IdempotentDep],
     summary="Store a source document, given or fetched from its URL",
     response_description="The stored source, with its id, sha256, text length and, for a new version, the re-anchoring",
 )
@@ -86,10 +88,11 @@ def create_source(
     _check_text_or_url(body)
     if body.text is None:
         # Reading the token opened a transaction (on SQLite, holding the write lock): end it, so no
-        # lock or connection is held while the page is fetched.
+        # lock or connection is held while the page is fetched; the idempotency key is claimed anew.
         session.rollback()
         page = fetching.fetch_page(str(body.url), settings=settings)
         body = fetching.source_from_page(body, page)
+        claim_key(request, session)
     created = source_revisions.store_source(session, body, threshold=settings.anchoring_threshold, actor=actor)
     response.headers["Location"] = f"/v1/sources/{created.id}"
     return created

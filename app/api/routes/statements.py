@@ -12,6 +12,7 @@ from app.api.deps import (
     SessionDep,
     problems,
 )
+from app.api.idempotency import IdempotentDep
 from app.models.anchoring import AnchoringReview
 from app.models.common import BoundedDate, Slug, Stance
 from app.models.page import Page
@@ -77,7 +78,8 @@ def list_statements(
     name="create",
     response_model=StatementPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={201: CREATED, **problems(400, 401, 403, 413, 422)},
+    responses={201: CREATED, **problems(400, 401, 403, 409, 413, 422)},
+    dependencies=[IdempotentDep],
     summary="Record a stance statement",
     response_description="The recorded statement, with the quote as the source has it",
 )
@@ -123,6 +125,7 @@ def correct_statement(
     name="retract",
     response_model=StatementPublic,
     responses=problems(400, 401, 403, 404, 409, 413, 422),
+    dependencies=[IdempotentDep],
     summary="Retract a statement",
 )
 def retract_statement(
@@ -138,6 +141,7 @@ def retract_statement(
     name="confirm",
     response_model=AnchoringReview,
     responses=problems(401, 403, 404, 409, 422),
+    dependencies=[IdempotentDep],
     summary="Confirm a statement whose quote drifted or was orphaned",
     response_description="The re-anchoring flags this confirmation settled",
 )
