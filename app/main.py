@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import Receive, Scope, Send
 
+from app.api import docs
 from app.api.auth import read_access
 from app.api.caching import ViewRenderer, answer_again
 from app.api.deps import READ_PROBLEMS, single_valued_query
@@ -136,6 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
+        # FastAPI's pages load their files from a CDN; app.api.docs serves the same pages with local ones.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
@@ -170,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the routers' read check, which would open the write engine's session for a POST, is left out.
     app.include_router(candidates.router)
     viewer.install(app)
+    docs.install(app)
     _document_problems_as_problem_json(app)
     return app
 

@@ -3,7 +3,8 @@
 import hashlib
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from app.errors import Conflict, InvalidField, NotFound
@@ -40,8 +41,13 @@ def resolve_source(session: Session, source_id: int, field: str) -> Source:
     return source
 
 
-def list_sources(session: Session, *, limit: int, cursor: str | None) -> Window[Source]:
-    return paginate(session, select(Source), Source.id, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+def list_sources(session: Session, *, limit: int, cursor: str | None) -> Window[SourceSummary]:
+    """One page of sources as listed: the database measures each text, and no text is read."""
+    # raiseload: code that touched a listed source's text would fail here, not quietly load every text.
+    query = select(Source, func.length(Source.text)).options(defer(Source.text, raiseload=True))  # type: ignore[arg-type]
+    window = paginate(session, query, Source.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id)  # type: ignore[arg-type]
+    summaries = [source_summary(source, text_length=text_length) for source, text_length in window.rows]
+    return Window(summaries, window.next_cursor)
 
 
 def _audit_view(source: Source | None) -> dict[str, Any] | None:
@@ -134,14 +140,17 @@ def delete_source(session: Session, source_id: int, *, actor: str) -> None:
     session.commit()
 
 
-def source_summary(source: Source) -> SourceSummary:
-    return SourceSummary.model_validate(source, from_attributes=True, update=_renamed_and_derived(source))
+def source_summary(source: Source, *, text_length: int | None = None) -> SourceSummary:
+    """`text_length` when the database measured it, for a source listed without its text."""
+    return SourceSummary.model_validate(
+        source, from_attributes=True, update=_renamed_and_derived(source, text_length)
+    )
 
 
 def source_public(source: Source) -> SourcePublic:
     return SourcePublic.model_validate(source, from_attributes=True, update=_renamed_and_derived(source))
 
 
-def _renamed_and_derived(source: Source) -> dict[str, Any]:
+def _renamed_and_derived(source: Source, text_length: int | None = None) -> dict[str, Any]:
     # Every other public field has the table's name and is read from the source by model_validate.
-    return {"supersedes": source.supersedes_id, "text_length": len(source.text)}
+    return {"supersedes": source.supersedes_id, "text_length": len(source.text) if text_length is None else text_length}

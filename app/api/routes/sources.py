@@ -47,7 +47,7 @@ def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> 
     """Sources without their text (see `text_length`); GET one source for its text."""
     window = service.list_sources(session, limit=paging.limit, cursor=paging.cursor)
     paging.link_next(response, window.next_cursor)
-    return SourcePage(items=[service.source_summary(row) for row in window.rows], next_cursor=window.next_cursor)
+    return SourcePage(items=window.rows, next_cursor=window.next_cursor)
 
 
 @router.post(
