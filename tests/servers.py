@@ -1,21 +1,44 @@
 """Real `stancemap serve` processes for tests that need a server over TCP: the installed console
-script, started from a temporary directory on a database of the test's choosing."""
+script, started from a temporary directory on a database of the test's choosing; and the requests
+the load, fault and torture tests make to them (statements quoting the seed article)."""
 
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 STANCEMAP = Path(sys.executable).parent / "stancemap"
+SEED_SOURCE = 1
+PARTIES = ["united-states", "ukraine", "russia", "european-allies", "alaska-governor"]
+ISSUES = [
+    "cede-donbas", "crimea", "nato-membership", "security-guarantees", "sanctions-on-russia",
+    "non-aggression-europe", "us-russia-trade", "who-ends-the-war", "alaska-resources",
+]
+STANCES = ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"]
+# Spread over several months, so writers add to different evidence tallies as well as the same ones.
+STATED_ON = ["2025-05-30", "2025-06-01", "2025-06-15", "2025-07-31", "2025-08-01", "2025-08-18"]
+
+def seconds_from_env(variable: str, *, default: float, under_ci: float) -> float:
+    """How long a load runs: the variable's value, else shorter under CI=true than by default."""
+    raw = os.environ.get(variable, "").strip()
+    if raw:
+        return float(raw)
+    return under_ci if os.environ.get("CI", "").lower() == "true" else default
+
 
 def server_env(database_url: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("STANCEMAP_")}
@@ -33,7 +56,7 @@ def create_token(env: dict[str, str], workdir: Path, *, name: str, scope: str) -
     """A new token from `stancemap token create`: the secret is the only line on stdout."""
     done = subprocess.run(
         [STANCEMAP, "token", "create", "--name", name, "--scope", scope],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -58,6 +81,14 @@ def _descendants(pid: int) -> list[int]:
             found.append(child)
             pending.append(child)
     return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _server_side_inode(server_port: int, client_port: int) -> str | None:
@@ -106,6 +137,20 @@ class Server:
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log()[-chars:]
+
+    def kill(self) -> None:
+        """SIGKILL to the server and every worker at once, as a power cut would stop them."""
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        assert self.process.wait(timeout=20) == -signal.SIGKILL
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in pids[1:]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in pids[1:]), "a worker outlived SIGKILL"
 
     def serving_pid(self, client_port: int) -> int | None:
         """The process (the server or one of its workers) holding the server side of a connection."""
@@ -159,3 +204,85 @@ def running_server(env: dict[str, str], workdir: Path, name: str, *, workers: in
         yield server
     finally:
         _stop(process)
+
+
+# --- requests to a running server -----------------------------------------------------------------
+
+
+def source_text(base: str, source_id: int = SEED_SOURCE) -> str:
+    response = httpx.get(f"{base}/v1/sources/{source_id}/text", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def quote_spans(source: str) -> list[tuple[int, int]]:
+    """Passages of 3 to 14 whole words within one line of the source, as (start, end)."""
+    spans = []
+    for line in re.finditer(r"[^\n]+", source):
+        offset = line.start()
+        words = [(match.start() + offset, match.end() + offset) for match in re.finditer(r"\S+", line.group())]
+        for first in range(0, len(words), 2):
+            for count in (3, 7, 14):
+                if first + count <= len(words):
+                    spans.append((words[first][0], words[first + count - 1][1]))
+    assert len(spans) > 100
+    return spans
+
+
+def statement_request(
+    rng: random.Random, source: str, spans: list[tuple[int, int]], tag: str, *, source_id: int = SEED_SOURCE
+) -> dict[str, Any]:
+    start, end = rng.choice(spans)
+    return {
+        "party": rng.choice(PARTIES),
+        "issue": rng.choice(ISSUES),
+        "source": source_id,
+        "quote": source[start:end],
+        "start": start,
+        "stance": rng.choice(STANCES),
+        "summary": f"load test statement {tag}",
+        "stated_on": rng.choice(STATED_ON),
+    }
+
+
+def writer_client(base: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"})
+
+
+def list_all(base: str, path: str, *, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a cursor-paginated list, following next_cursor."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
+        while True:
+            query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
+            response = client.get(path, params=query)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+
+def list_statements(base: str, **params: Any) -> list[dict[str, Any]]:
+    return list_all(base, "/v1/statements", **params)
+
+
+def fetch_all(base: str, paths: list[str]) -> list[httpx.Response]:
+    """GET every path, 8 at a time; the responses in the order of the paths."""
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def get(path: str) -> httpx.Response:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base, timeout=60)
+            clients.append(local.client)
+        return local.client.get(path)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(get, paths))
+    finally:
+        for client in clients:
+            client.close()

@@ -17,13 +17,11 @@ TCP connection), so the tests need Linux. STANCEMAP_LOAD_SECONDS sets how long t
 
 import os
 import random
-import re
 import signal
 import sqlite3
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -35,90 +33,39 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ENGINES
-from tests.servers import Server, create_token, running_server, server_env
+from tests.servers import (
+    SEED_SOURCE,
+    STATED_ON,
+    Server,
+    create_token,
+    fetch_all,
+    list_statements,
+    quote_spans,
+    running_server,
+    seconds_from_env,
+    server_env,
+    source_text,
+    statement_request,
+    writer_client,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="needs Linux /proc to see which worker answered"
 )
 
 
-def _load_seconds() -> float:
-    raw = os.environ.get("STANCEMAP_LOAD_SECONDS", "").strip()
-    if raw:
-        return float(raw)
-    return 15.0 if os.environ.get("CI", "").lower() == "true" else 60.0
-
-
-LOAD_SECONDS = _load_seconds()
+LOAD_SECONDS = seconds_from_env("STANCEMAP_LOAD_SECONDS", default=60, under_ci=15)
 WRITERS = 16
 WRITES_PER_WRITER_PER_BATCH = 4
 KILL_WRITERS = 8
 KILL_AFTER_SECONDS = 3.0
 # Documented problem statuses of POST /v1/statements (app/api/routes/statements.py).
 DOCUMENTED_WRITE_STATUSES = {400, 401, 403, 413, 422}
-SEED_SOURCE = 1
-PARTIES = ["united-states", "ukraine", "russia", "european-allies", "alaska-governor"]
-ISSUES = [
-    "cede-donbas", "crimea", "nato-membership", "security-guarantees", "sanctions-on-russia",
-    "non-aggression-europe", "us-russia-trade", "who-ends-the-war", "alaska-resources",
-]
-STANCES = ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"]
-# Spread over several months, so writers add to different evidence tallies as well as the same ones.
-STATED_ON = ["2025-05-30", "2025-06-01", "2025-06-15", "2025-07-31", "2025-08-01", "2025-08-18"]
 COMPARED_FIELDS = ("id", "party", "issue", "source", "stance", "summary", "quote", "selector", "speaker",
                    "stated_on", "revision", "recorded_by", "retraction")
 
 
 # --- API helpers --------------------------------------------------------------------------------
-
-
-def source_text(base: str) -> str:
-    response = httpx.get(f"{base}/v1/sources/{SEED_SOURCE}/text", timeout=30)
-    assert response.status_code == 200, response.text
-    return response.text
-
-
-def quote_spans(source: str) -> list[tuple[int, int]]:
-    """Passages of 3 to 14 whole words within one line of the source, as (start, end)."""
-    spans = []
-    for line in re.finditer(r"[^\n]+", source):
-        offset = line.start()
-        words = [(match.start() + offset, match.end() + offset) for match in re.finditer(r"\S+", line.group())]
-        for first in range(0, len(words), 2):
-            for count in (3, 7, 14):
-                if first + count <= len(words):
-                    spans.append((words[first][0], words[first + count - 1][1]))
-    assert len(spans) > 100
-    return spans
-
-
-def statement_request(rng: random.Random, source: str, spans: list[tuple[int, int]], tag: str) -> dict[str, Any]:
-    start, end = rng.choice(spans)
-    return {
-        "party": rng.choice(PARTIES),
-        "issue": rng.choice(ISSUES),
-        "source": SEED_SOURCE,
-        "quote": source[start:end],
-        "start": start,
-        "stance": rng.choice(STANCES),
-        "summary": f"load test statement {tag}",
-        "stated_on": rng.choice(STATED_ON),
-    }
-
-
-def list_statements(base: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    with httpx.Client(base_url=base, timeout=60) as client:
-        while True:
-            query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
-            response = client.get("/v1/statements", params=query)
-            assert response.status_code == 200, response.text
-            page = response.json()
-            items += page["items"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return items
 
 
 def assert_intact(statement: dict[str, Any], source: str) -> None:
@@ -127,27 +74,9 @@ def assert_intact(statement: dict[str, Any], source: str) -> None:
     assert statement["quote"] == source[selector["start"] : selector["end"]], statement
 
 
-def fetch_all(base: str, ids: list[int]) -> dict[int, httpx.Response]:
-    """GET /v1/statements/{id} for every id, 8 at a time."""
-    local = threading.local()
-    clients: list[httpx.Client] = []
-
-    def get(statement_id: int) -> tuple[int, httpx.Response]:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=base, timeout=60)
-            clients.append(local.client)
-        return statement_id, local.client.get(f"/v1/statements/{statement_id}")
-
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return dict(pool.map(get, ids))
-    finally:
-        for client in clients:
-            client.close()
-
-
 def assert_acknowledged_present(base: str, acknowledged: dict[int, tuple[dict, dict]], source: str) -> None:
-    responses = fetch_all(base, sorted(acknowledged))
+    ids = sorted(acknowledged)
+    responses = dict(zip(ids, fetch_all(base, [f"/v1/statements/{sid}" for sid in ids]), strict=True))
     missing = {sid: (r.status_code, r.text[:300]) for sid, r in responses.items() if r.status_code != 200}
     assert not missing, f"{len(missing)} acknowledged statements are not readable: {dict(list(missing.items())[:5])}"
     changed = []
@@ -197,10 +126,6 @@ class WriteLog:
         found = {created["id"]: (sent, created) for sent, created in self.acknowledged}
         assert len(found) == len(self.acknowledged), "the same id was acknowledged twice"
         return found
-
-
-def writer_client(base: str, token: str) -> httpx.Client:
-    return httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"})
 
 
 def assert_no_failed_writes(log: WriteLog, server: Server) -> None:
