@@ -89,16 +89,26 @@ def assert_acknowledged_present(base: str, acknowledged: dict[int, tuple[dict, d
 
 
 def assert_evidence_counts_match_statements(base: str) -> None:
-    """Each matrix cell's evidence_count equals its standing statements listed by the API."""
-    standing = Counter((item["party"], item["issue"]) for item in list_statements(base, include_retracted="false"))
+    """Each matrix cell's evidence_count is the run of its standing statements listed by the API,
+    in (stated_on, id) order, that ends with the newest one and shares its stance."""
+    listed = sorted(list_statements(base, include_retracted="false"), key=lambda item: (item["stated_on"], item["id"]))
+    by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in listed:
+        by_cell.setdefault((item["party"], item["issue"]), []).append(item)
+    expected = {}
+    for key, items in by_cell.items():
+        run = 1
+        while run < len(items) and items[-run - 1]["stance"] == items[-1]["stance"]:
+            run += 1
+        expected[key] = run
     response = httpx.get(f"{base}/v1/matrix", timeout=60)
     assert response.status_code == 200, response.text
     today = date.fromisoformat(response.json()["as_of"])
     assert all(date.fromisoformat(day) <= today for day in STATED_ON)
     cells = {(cell["party"], cell["issue"]): cell["evidence_count"] for cell in response.json()["cells"]}
-    assert set(standing) <= set(cells)
-    wrong = {key: (count, standing.get(key, 0)) for key, count in cells.items() if count != standing.get(key, 0)}
-    assert not wrong, f"matrix evidence_count vs standing statements listed, per cell: {wrong}"
+    assert set(expected) <= set(cells)
+    wrong = {key: (count, expected.get(key, 0)) for key, count in cells.items() if count != expected.get(key, 0)}
+    assert not wrong, f"matrix evidence_count vs the run of standing statements listed, per cell: {wrong}"
 
 
 @dataclass
