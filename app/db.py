@@ -1,9 +1,14 @@
+import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
@@ -59,7 +64,17 @@ def _engine(settings: Settings, pool_size: int, max_overflow: int, cache_mb: int
     return create_engine(url, echo=settings.log_sql, pool_recycle=1800, **pool)
 
 
+_WRITER_QUEUES: "weakref.WeakKeyDictionary[Engine, WriterQueue]" = weakref.WeakKeyDictionary()
+# How long one attempt at SQLite's write lock waits inside SQLite before the writer queue tries again.
+_SQLITE_WRITE_ATTEMPT_MS = 100
+
+
 def _configure_sqlite(engine: Engine, settings: Settings, cache_mb: int, *, begin: str) -> None:
+    writes = begin == "BEGIN IMMEDIATE"
+    busy_timeout_ms = int(settings.sqlite_busy_timeout_ms)
+    if writes:
+        busy_timeout_ms = min(busy_timeout_ms, _SQLITE_WRITE_ATTEMPT_MS)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # The driver's own implicit transactions are turned off; "begin" below opens them.
@@ -69,14 +84,87 @@ def _configure_sqlite(engine: Engine, settings: Settings, cache_mb: int, *, begi
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    if not writes:
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            connection.exec_driver_sql(begin)
+
+        return
+    queue = _WRITER_QUEUES[engine] = WriterQueue()
+    timeout_s = settings.sqlite_busy_timeout_ms / 1000
+
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql(begin)
+    def _on_begin_write(connection: Connection) -> None:
+        holder = connection.connection.dbapi_connection
+        deadline = time.monotonic() + timeout_s
+        my_turn = queue.wait_turn(holder, deadline)
+        try:
+            while True:
+                try:
+                    connection.exec_driver_sql(begin)
+                    return
+                except OperationalError:
+                    # Locked by a writer of another process: try again until the deadline.
+                    if not my_turn or time.monotonic() >= deadline:
+                        raise
+        except BaseException:
+            queue.done(holder)
+            raise
+
+    # The turn ends with the transaction; checkin and invalidation are the backstop for a
+    # connection whose transaction ended without either (the queue must never stay held).
+    for name in ("commit", "rollback"):
+        event.listen(engine, name, lambda connection: queue.done(connection.connection.dbapi_connection))
+    for name in ("checkin", "invalidate"):
+        event.listen(engine.pool, name, lambda dbapi_connection, *_: queue.done(dbapi_connection))
+
+
+def writer_queue(engine: Engine) -> "WriterQueue | None":
+    """The queue of an SQLite engine made `for_writes`; None for any other engine."""
+    return _WRITER_QUEUES.get(engine)
+
+
+class WriterQueue:
+    """Gives this process's writers their turn at SQLite's write lock in the order they asked.
+
+    Left to SQLite, waiting writers retry after sleeps that grow to 100 ms: a writer that has
+    waited long retries least often, and under sustained load some wait out the busy timeout while
+    later ones pass. Here the writers of a process queue in arrival order and only the first of them
+    asks SQLite for the lock; it competes only with the first writer of each other process."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._holder: object | None = None
+
+    def wait_turn(self, writer: object, deadline: float) -> bool:
+        """Waits until `writer` is first in line and nobody holds the turn; False at the deadline."""
+        with self._changed:
+            self._waiting.append(writer)
+            granted = self._changed.wait_for(
+                lambda: self._holder is None and self._waiting[0] is writer, timeout=max(0.0, deadline - time.monotonic())
+            )
+            self._waiting.remove(writer)
+            if granted:
+                self._holder = writer
+            else:
+                self._changed.notify_all()  # the writer behind this one may now be first
+            return granted
+
+    @property
+    def held(self) -> bool:
+        return self._holder is not None
+
+    def done(self, writer: object) -> None:
+        with self._changed:
+            if self._holder is writer:
+                self._holder = None
+                self._changed.notify_all()
 
 
 class WriteSession(Session):
