@@ -22,10 +22,12 @@ from app.models.anchoring import (
     AnchoringReview,
     awaiting_review,
 )
+from app.models.audit import AuditAction, AuditEntity
 from app.models.common import utcnow
 from app.models.source import Source
 from app.models.statement import Statement
-from app.services.audit import record
+from app.services import unit_of_work
+from app.services.audit import AuditEntry
 from app.services.pagination import Window, paginate
 
 
@@ -92,15 +94,16 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
             "GET /v1/anchoring lists those that have, and ?state=resolved how earlier ones were resolved."
         )
     _settle(session, rows, AnchoringResolution.confirmed, actor)
-    record(
-        session, actor=actor, entity="statement", entity_id=statement_id, action="confirm",
-        after={"anchoring": [row.id for row in rows], "resolution": AnchoringResolution.confirmed.value},
-    )  # fmt: skip
-    session.commit()
-    settled = session.exec(
-        _with_passages().where(Anchoring.id.in_([row.id for row in rows])).order_by(Anchoring.id)  # type: ignore[union-attr]
+    settled = {"anchoring": [row.id for row in rows], "resolution": AnchoringResolution.confirmed.value}
+    unit_of_work.commit(
+        session,
+        audit=AuditEntry(actor, AuditEntity.statement, statement_id, AuditAction.confirm, after=settled),
+        statements=[statement_id],  # its cell loses the flag
+    )
+    resolved = session.exec(
+        _with_passages().where(Anchoring.id.in_(settled["anchoring"])).order_by(Anchoring.id)  # type: ignore[union-attr]
     ).all()
-    return AnchoringReview(statement=statement_id, resolved=[_public(row, passage) for row, passage in settled])
+    return AnchoringReview(statement=statement_id, resolved=[_public(row, passage) for row, passage in resolved])
 
 
 def _with_passages() -> Any:

@@ -1,32 +1,46 @@
 """The audit trail: every write is recorded in the transaction that makes it."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models.audit import AuditEvent
+from app.models.audit import AuditAction, AuditEntity, AuditEvent
 from app.services.pagination import Window, paginate
 
-
-def snapshot(model: BaseModel | None, *, exclude: set[str] | None = None) -> dict[str, Any] | None:
-    return None if model is None else model.model_dump(mode="json", exclude=exclude)
+Snapshot = BaseModel | dict[str, Any] | None
 
 
-def record(
-    session: Session,
-    *,
-    actor: str,
-    entity: str,
-    entity_id: str | int,
-    action: str,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
+@dataclass(frozen=True)
+class AuditEntry:
+    """One write as the audit trail records it: `before` and `after` as the API shows the entity
+    (public models are dumped as JSON when recorded), None where there is no such side."""
+
+    actor: str
+    entity: AuditEntity
+    entity_id: str | int
+    action: AuditAction
+    before: Snapshot = None
+    after: Snapshot = None
+
+
+def _as_json(snapshot: Snapshot) -> dict[str, Any] | None:
+    return snapshot.model_dump(mode="json") if isinstance(snapshot, BaseModel) else snapshot
+
+
+def record(session: Session, entry: AuditEntry) -> None:
     """Adds the event to the session; it commits, or rolls back, with the write it describes."""
     session.add(
-        AuditEvent(actor=actor, entity=entity, entity_id=str(entity_id), action=action, before=before, after=after)
+        AuditEvent(
+            actor=entry.actor,
+            entity=str(entry.entity),
+            entity_id=str(entry.entity_id),
+            action=str(entry.action),
+            before=_as_json(entry.before),
+            after=_as_json(entry.after),
+        )
     )
 
 

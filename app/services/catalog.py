@@ -7,15 +7,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from app.errors import Conflict, InvalidField, NotFound
+from app.models.audit import AuditAction, AuditEntity
 from app.models.common import PatchModel, utcnow
-from app.services.audit import record, snapshot
+from app.services import unit_of_work
+from app.services.audit import AuditEntry
 from app.services.pagination import Window, paginate
 
 Entry = TypeVar("Entry", bound=SQLModel)
 
 
 class SlugCatalog(Generic[Entry]):
-    """Create, read, update, list and delete for a table with a unique `slug`.
+    """Create, read, update, list and delete for a table with a unique `slug`. Stored cells hold no
+    field of a party or an issue, so these writes rebuild no cell; like every write, they bump the
+    data version.
 
     `referenced_by` names the statement columns that point at an entry: an entry they reference
     cannot be deleted, so no statement loses its party or issue.
@@ -27,15 +31,14 @@ class SlugCatalog(Generic[Entry]):
         self.noun = noun
         self.referenced_by = referenced_by
 
-    def _audit(self, session: Session, actor: str, slug: str, action: str, before: Any, after: Any) -> None:
-        record(
-            session,
-            actor=actor,
-            entity=self.noun,
-            entity_id=slug,
-            action=action,
-            before=snapshot(before and self.public.model_validate(before)),
-            after=snapshot(after and self.public.model_validate(after)),
+    def _audit_entry(self, actor: str, slug: str, action: AuditAction, before: Any, after: Any) -> AuditEntry:
+        return AuditEntry(
+            actor,
+            AuditEntity(self.noun),
+            slug,
+            action,
+            before=before and self.public.model_validate(before),
+            after=after and self.public.model_validate(after),
         )
 
     def find(self, session: Session, slug: str) -> Entry | None:
@@ -66,9 +69,7 @@ class SlugCatalog(Generic[Entry]):
         self._ensure_slug_free(session, values["slug"])
         entry = self.model(**values)
         session.add(entry)
-        self._audit(session, actor, values["slug"], "create", None, entry)
-        self._commit(session, values["slug"])
-        session.refresh(entry)
+        self._commit(session, self._audit_entry(actor, values["slug"], AuditAction.create, None, entry), entry, values["slug"])
         return entry
 
     def update(self, session: Session, slug: str, changes: PatchModel, *, actor: str) -> Entry:
@@ -83,9 +84,7 @@ class SlugCatalog(Generic[Entry]):
         if values:
             entry.updated_at = utcnow()  # type: ignore[attr-defined]
             session.add(entry)
-            self._audit(session, actor, slug, "update", before, entry)
-            self._commit(session, new_slug or slug)
-            session.refresh(entry)
+            self._commit(session, self._audit_entry(actor, slug, AuditAction.update, before, entry), entry, new_slug or slug)
         return entry
 
     def delete(self, session: Session, slug: str, *, actor: str) -> None:
@@ -97,17 +96,17 @@ class SlugCatalog(Generic[Entry]):
                     f"The {self.noun} '{slug}' is referenced by statements and cannot be deleted; "
                     "retract or correct those statements instead."
                 )
-        self._audit(session, actor, slug, "delete", entry, None)
+        audit = self._audit_entry(actor, slug, AuditAction.delete, entry, None)
         session.delete(entry)
-        session.commit()
+        unit_of_work.commit(session, audit=audit)
 
     def _ensure_slug_free(self, session: Session, slug: str) -> None:
         if self.find(session, slug) is not None:
             raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.")
 
-    def _commit(self, session: Session, slug: str) -> None:
+    def _commit(self, session: Session, audit: AuditEntry, entry: Entry, slug: str) -> None:
         try:
-            session.commit()
+            unit_of_work.commit(session, audit=audit, refresh=[entry])
         except IntegrityError as error:  # a concurrent writer took the slug between check and commit
             session.rollback()
             raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.") from error

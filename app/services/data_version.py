@@ -1,4 +1,5 @@
-"""The data version: bumped inside every writing transaction, read to derive ETags and cache keys."""
+"""The data version: bumped inside every writing transaction (app/services/unit_of_work.py), read
+to derive ETags and cache keys."""
 
 import asyncio
 import logging
@@ -7,15 +8,13 @@ import threading
 from typing import Any
 
 import psycopg
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from app.models.common import utcnow
 from app.models.data_version import DataVersion
 
-_BUMPED = "stancemap_data_version_bumped"
 logger = logging.getLogger("stancemap")
 
 
@@ -170,23 +169,8 @@ def bump(connection_or_session: Any) -> None:
     )
 
 
-def bump_once(session: OrmSession) -> None:
-    """Bumps the version in the session's transaction, unless it already did: a write and its
-    version bump commit or fail together, and on PostgreSQL the bump locks the version row, so
-    writers queue behind one another from their first write until they commit."""
-    if not session.info.get(_BUMPED):
-        session.info[_BUMPED] = True
-        bump(session)
-
-
-@event.listens_for(OrmSession, "before_flush")
-def _bump_on_write(session: OrmSession, _context: Any, _instances: Any) -> None:
-    if session.new or session.dirty or session.deleted:
-        bump_once(session)
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _transaction_over(session: OrmSession, transaction: Any) -> None:
-    # The outermost transaction only: a savepoint rolled back inside it leaves its bump in place.
-    if transaction.parent is None:
-        session.info.pop(_BUMPED, None)
+def wait_for_other_writers(session: Session) -> None:
+    """Locks the version row, which every write updates before it commits (app/services/unit_of_work.py),
+    so concurrent writers on PostgreSQL queue from here: a check made after it (a duplicate looked
+    for, say) still holds when the write commits. SQLite has one writer at a time anyway."""
+    session.execute(_VERSION_QUERY.with_for_update())

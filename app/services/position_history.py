@@ -1,14 +1,14 @@
 """Keeping the position history (app/models/position_span.py) in step with what it is derived from.
 
-A transaction that changes a statement, a source, or an anchoring flag has the spans of every cell
-it touched rebuilt from scratch before it commits, in the same transaction: readers never see a
-statement without its spans, and a failed write leaves both as they were. Rebuilding a whole cell
-instead of patching spans keeps one way of computing them; a cell holds tens of statements in
-practice, a few hundred at most at benchmark scale.
+A write that changes a statement, a source, or an anchoring flag names what it changed when it
+commits (app/services/unit_of_work.py), and the spans of those cells are rebuilt from scratch in
+the same transaction: readers never see a statement without its spans, and a failed write leaves
+both as they were. Rebuilding a whole cell instead of patching spans keeps one way of computing
+them; a cell holds tens of statements in practice, a few hundred at most at benchmark scale.
 
 Concurrent writers cannot interleave their rebuilds: every writing transaction bumps the data
-version by its first flush, and at the latest before it rebuilds (app/services/data_version.py),
-which on PostgreSQL locks that one row until it commits; SQLite has one writer at a time anyway.
+version before it rebuilds (app/services/unit_of_work.py), which on PostgreSQL locks that one row
+until it commits; SQLite has one writer at a time anyway.
 So a rebuild, which runs at commit, reads every write committed before it, and no two rebuild the
 same cell at once.
 
@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import chain, groupby
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
@@ -34,14 +34,11 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    event,
     insert,
-    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.orm import Session as OrmSession
 
 from app.errors import OutdatedServer, Rebuilding
 from app.models.anchoring import Anchoring
@@ -55,7 +52,7 @@ from app.models.position_span import (
 )
 from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
-from app.services.data_version import bump, bump_once
+from app.services.data_version import bump
 from app.services.positions import (
     CELL_COLUMNS,
     PENDING_FLAGS,
@@ -74,34 +71,23 @@ from app.services.positions import (
 # position's stance; cells cite the source version published by their day.
 FORMAT = 3
 PROJECTION = PositionSpan.__tablename__
-_TOUCHED = "stancemap_position_cells_touched"
 _INSERT_BATCH = 2000
 _ID_CHUNK = 5000
 logger = logging.getLogger("stancemap")
 
 
-@dataclass
-class Touched:
-    """What a transaction changed, as far as positions are concerned."""
+@dataclass(frozen=True)
+class Changes:
+    """What a write changed that cells are built from: statements (their cells), sources (the
+    cells quoting them, now or in earlier revisions) and cells named outright (one a statement
+    left)."""
 
-    cells: set[CellKey] = field(default_factory=set)
     statements: set[int] = field(default_factory=set)
     sources: set[int] = field(default_factory=set)
+    cells: set[CellKey] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.cells or self.statements or self.sources)
-
-
-def touched(session: OrmSession) -> Touched:
-    found: Touched | None = session.info.get(_TOUCHED)
-    if found is None:
-        found = session.info[_TOUCHED] = Touched()
-    return found
-
-
-def touch_statements(session: OrmSession, statement_ids: Iterable[int]) -> None:
-    """For writes made with SQL rather than ORM objects, which the hooks below cannot see."""
-    touched(session).statements.update(statement_ids)
 
 
 # --- rebuilding -----------------------------------------------------------------------------
@@ -264,15 +250,15 @@ def readable_spans(connection: Connection) -> list[tuple[int, int, date, int | N
     return sorted(spans, key=lambda span: span[:3])
 
 
-def _cells_of(connection: Connection, found: Touched) -> set[CellKey]:
-    cells = set(found.cells)
+def cells_changed(connection: Connection, changes: Changes) -> set[CellKey]:
+    cells = set(changes.cells)
     cell = select(Statement.party_id, Statement.issue_id).distinct()
     # A source is cited by its statements and, as of earlier days, by those re-anchored away from it.
     cited_before = cell.join(StatementRevision, StatementRevision.statement_id == Statement.id)
     queries = (
-        (cell, Statement.id, sorted(found.statements)),
-        (cell, Statement.source_id, sorted(found.sources)),
-        (cited_before, StatementRevision.source_id, sorted(found.sources)),
+        (cell, Statement.id, sorted(changes.statements)),
+        (cell, Statement.source_id, sorted(changes.sources)),
+        (cited_before, StatementRevision.source_id, sorted(changes.sources)),
     )
     # In chunks: a source can be quoted by more statements than a query may have parameters.
     for query, column, ids in queries:
@@ -325,38 +311,13 @@ def ensure_current(engine: Engine) -> bool:
     return True
 
 
-# --- hooks: every ORM write that can change a cell marks it ----------------------------------
+# --- rebuilding what a write changed -----------------------------------------------------------
 
 
-def _statement_cells(statement: Statement) -> list[CellKey]:
-    """The statement's cell, and the one it was in before this flush if it moved."""
-    state = inspect(statement)
-    parties = state.attrs.party_id.history.deleted or [statement.party_id]
-    issues = state.attrs.issue_id.history.deleted or [statement.issue_id]
-    return [(statement.party_id, statement.issue_id), *((p, i) for p in parties for i in issues)]
-
-
-@event.listens_for(OrmSession, "after_flush")
-def _note_touched(session: OrmSession, _context: Any) -> None:
-    found = touched(session)
-    for instance in chain(session.new, session.dirty, session.deleted):
-        if isinstance(instance, Statement):
-            found.cells.update(_statement_cells(instance))
-        elif isinstance(instance, Anchoring):
-            found.statements.add(instance.statement_id)
-        elif isinstance(instance, Source) and instance.id is not None:
-            found.sources.add(instance.id)
-
-
-@event.listens_for(OrmSession, "before_commit")
-def _rebuild_touched(session: OrmSession) -> None:
-    session.flush()  # what is still pending is noted by the hook above
-    found = session.info.pop(_TOUCHED, None)
-    if found:
-        bump_once(session)  # holds the version lock from here on, even after SQL-only writes
-        connection = session.connection()
-        _refuse_a_newer_format(stored_format(connection), "writes", " nothing was changed.")
-        rebuild_cells(connection, _cells_of(connection, found))
+def rebuild_changed(connection: Connection, changes: Changes) -> None:
+    """Rebuilds the cells a write changed, in its transaction, before it commits."""
+    _refuse_a_newer_format(stored_format(connection), "writes", " nothing was changed.")
+    rebuild_cells(connection, cells_changed(connection, changes))
 
 
 def _refuse_a_newer_format(stored: int | None, action: str, outcome: str) -> None:
@@ -368,11 +329,3 @@ def _refuse_a_newer_format(stored: int | None, action: str, outcome: str) -> Non
             f"This server {action} position history format {FORMAT}, and the database holds format {stored};"
             f"{outcome} Retry: a server of the newer release can answer."
         )
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _forget_touched(session: OrmSession, transaction: Any) -> None:
-    # The outermost transaction only: after a savepoint's rollback, the cells touched before it
-    # still need rebuilding when the transaction commits.
-    if transaction.parent is None:
-        session.info.pop(_TOUCHED, None)

@@ -28,10 +28,12 @@ from app.models.anchoring import (
     TextChangeKind,
     TextDiff,
 )
+from app.models.audit import AuditAction, AuditEntity
 from app.models.source import Source, SourceCreate, SourceCreated
 from app.models.statement import Statement
+from app.services import unit_of_work
 from app.services.anchoring_review import is_pending, outcome_public
-from app.services.audit import record
+from app.services.audit import AuditEntry
 from app.services.quotes import (
     Anchor,
     anchor_at,
@@ -42,6 +44,7 @@ from app.services.quotes import (
 )
 from app.services.sources import (
     add_source,
+    create_source,
     get_source,
     refuse_a_second_successor,
     source_public,
@@ -399,26 +402,26 @@ def _report(source: Source, rows: list[Anchoring]) -> AnchoringReport:
 
 def store_source(session: Session, data: SourceCreate, *, threshold: float, actor: str) -> SourceCreated:
     """Stores a source and, when it supersedes another, re-anchors that one's quotes, in one transaction."""
+    if data.supersedes is None:
+        return SourceCreated(**source_public(create_source(session, data, actor=actor)).model_dump(), anchoring=None)
     try:
         source = add_source(session, data, actor=actor)
-        report = None
-        if source.supersedes_id is not None:
-            rows = reanchor_statements(session, source, threshold=threshold, actor=actor)
-            report = _report(source, rows)
-            record(
-                session, actor=actor, entity="source", entity_id=source.id, action="anchor",
-                after={"supersedes": source.supersedes_id, **report.counts.model_dump()},
-            )  # fmt: skip
-        session.commit()
+        rows = reanchor_statements(session, source, threshold=threshold, actor=actor)
+        report = _report(source, rows)
+        counts = {"supersedes": source.supersedes_id, **report.counts.model_dump()}
+        unit_of_work.commit(
+            session,
+            audit=AuditEntry(actor, AuditEntity.source, source.id, AuditAction.anchor, after=counts),
+            # Moved or flagged, every re-anchored statement's cell changes.
+            statements=[row.statement_id for row in rows],
+            refresh=[source],
+        )
     except IntegrityError:
         # Only a concurrent version of the same source can collide here (one successor per source):
         # answer as if it had been stored first.
         session.rollback()
-        if data.supersedes is None:
-            raise
         refuse_a_second_successor(session, data.supersedes)
         raise
-    session.refresh(source)
     return SourceCreated(**source_public(source).model_dump(), anchoring=report)
 
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from app.errors import Conflict, InvalidField, NotFound
 from app.models.anchoring import Anchoring
+from app.models.audit import AuditAction, AuditEntity
 from app.models.common import utcnow
 from app.models.source import (
     Source,
@@ -18,9 +19,9 @@ from app.models.source import (
     SourceUpdate,
 )
 from app.models.statement import Statement, StatementRevision
-from app.services.audit import record
+from app.services import unit_of_work
+from app.services.audit import AuditEntry, record
 from app.services.pagination import Window, paginate
-from app.services.position_history import touch_statements
 
 
 def text_sha256(text: str) -> str:
@@ -57,8 +58,7 @@ def _audit_view(source: Source | None) -> dict[str, Any] | None:
 
 def create_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
     source = add_source(session, data, actor=actor)
-    session.commit()
-    session.refresh(source)
+    unit_of_work.commit(session, refresh=[source])  # no statement quotes it yet: no cell changes
     return source
 
 
@@ -95,7 +95,7 @@ def add_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
     )
     session.add(source)
     session.flush()  # assigns the id the audit event names
-    record(session, actor=actor, entity="source", entity_id=source.id, action="create", after=_audit_view(source))
+    record(session, AuditEntry(actor, AuditEntity.source, source.id, AuditAction.create, after=_audit_view(source)))
     return source
 
 
@@ -110,12 +110,12 @@ def update_source(session: Session, source_id: int, changes: SourceUpdate, *, ac
     if values:
         source.updated_at = utcnow()
         session.add(source)
-        record(
-            session, actor=actor, entity="source", entity_id=source_id, action="update", before=before,
-            after=_audit_view(source),
+        unit_of_work.commit(
+            session,
+            audit=AuditEntry(actor, AuditEntity.source, source_id, AuditAction.update, before, _audit_view(source)),
+            sources=[source_id],  # cells citing it show its title and date
+            refresh=[source],
         )
-        session.commit()
-        session.refresh(source)
     return source
 
 
@@ -130,14 +130,13 @@ def delete_source(session: Session, source_id: int, *, actor: str) -> None:
         )
     if session.exec(select(superseded)).scalar():
         raise Conflict(f"Source {source_id} has later versions that supersede it and cannot be deleted.")
-    record(session, actor=actor, entity="source", entity_id=source_id, action="delete", before=_audit_view(source))
+    audit = AuditEntry(actor, AuditEntity.source, source_id, AuditAction.delete, before=_audit_view(source))
     # Where quotes of the superseded source landed in this one says nothing once it is gone; the
     # flags among those outcomes leave the matrix with them.
-    outcomes = select(Anchoring.statement_id).where(Anchoring.source_id == source_id)
-    touch_statements(session, session.exec(outcomes).scalars())
+    flagged = list(session.exec(select(Anchoring.statement_id).where(Anchoring.source_id == source_id)).scalars())
     session.execute(delete(Anchoring).where(Anchoring.source_id == source_id))  # type: ignore[arg-type]
     session.delete(source)
-    session.commit()
+    unit_of_work.commit(session, audit=audit, statements=flagged)
 
 
 def source_summary(source: Source, *, text_length: int | None = None) -> SourceSummary:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.errors import AlreadyRetracted, DuplicateStatement, InvalidField, NotFound
 from app.models.anchoring import AnchoringResolution
+from app.models.audit import AuditAction, AuditEntity
 from app.models.common import Stance, utcnow
 from app.models.issue import Issue
 from app.models.party import Party
@@ -29,9 +30,10 @@ from app.models.statement import (
     StatementRevisionPublic,
     StatementUpdate,
 )
+from app.services import unit_of_work
 from app.services.anchoring_review import settle_pending
-from app.services.audit import record, snapshot
-from app.services.data_version import bump_once
+from app.services.audit import AuditEntry, record
+from app.services.data_version import wait_for_other_writers
 from app.services.issues import issues
 from app.services.pagination import Window, paginate
 from app.services.parties import parties
@@ -148,7 +150,7 @@ def list_statements(
     return [to_public(*row) for row in window.rows], window.next_cursor
 
 
-def _snapshot(statement: Statement, note: str | None) -> StatementRevision:
+def _revision_row(statement: Statement, note: str | None) -> StatementRevision:
     return StatementRevision(
         statement_id=statement.id,
         revision=statement.revision,
@@ -164,9 +166,8 @@ _IDENTITY = ("party_id", "issue_id", "source_id", "quote_start", "quote_end", "s
 
 
 def _refuse_duplicate(session: Session, identity: dict[str, Any], *, other_than: int | None = None) -> None:
-    # Taking the version lock first queues concurrent writers on PostgreSQL, so two identical
-    # statements sent at once cannot both find no duplicate (SQLite has one writer at a time).
-    bump_once(session)
+    # Two identical statements sent at once must not both find no duplicate.
+    wait_for_other_writers(session)
     query = select(Statement.id).where(
         *(getattr(Statement, name) == value for name, value in identity.items()),
         Statement.retracted_at.is_(None),  # type: ignore[union-attr]
@@ -205,10 +206,13 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     _refuse_duplicate(session, {name: getattr(statement, name) for name in _IDENTITY})
     session.add(statement)
     session.flush()  # assigns the id the revision refers to
-    session.add(_snapshot(statement, note=None))
+    session.add(_revision_row(statement, note=None))
     created = to_public(statement, party.slug, issue.slug)
-    record(session, actor=actor, entity="statement", entity_id=statement.id, action="create", after=snapshot(created))
-    session.commit()
+    unit_of_work.commit(
+        session,
+        audit=AuditEntry(actor, AuditEntity.statement, statement.id, AuditAction.create, after=created),
+        statements=[statement.id],
+    )
     return created
 
 
@@ -247,13 +251,14 @@ def correct_statement(
     revised = _revise(session, statement, party_slug, issue_slug, proposed, note=note, actor=actor)
     if (statement.source_id, statement.quote_start, statement.quote_end) != quoted:
         settle_pending(session, statement_id, AnchoringResolution.corrected, actor=actor)
-    session.commit()
+    unit_of_work.commit(session, statements=[statement_id])  # the correction was audited by _revise
     return revised
 
 
 def move_quote(session: Session, statement: Statement, source_id: int, anchor: Anchor, *, note: str, actor: str) -> None:
     """Points the statement at the same quote in another source, as a new revision, without committing:
-    re-anchoring does it for many statements in the transaction that stores the new source."""
+    re-anchoring does it for many statements in the transaction that stores the new source, and
+    names them when it commits."""
     party, issue = session.get(Party, statement.party_id), session.get(Issue, statement.issue_id)
     assert party is not None and issue is not None  # the foreign keys guarantee them
     proposed = {"source_id": source_id, **_anchor_fields(anchor)}
@@ -281,12 +286,9 @@ def _revise(
     statement.recorded_by = actor
     statement.recorded_at = utcnow()
     session.add(statement)
-    session.add(_snapshot(statement, note=note))
+    session.add(_revision_row(statement, note=note))
     after = to_public(statement, party_slug, issue_slug)
-    record(
-        session, actor=actor, entity="statement", entity_id=statement.id, action="correct",
-        before=snapshot(before), after=snapshot(after),
-    )
+    record(session, AuditEntry(actor, AuditEntity.statement, statement.id, AuditAction.correct, before, after))
     return after
 
 
@@ -319,11 +321,11 @@ def retract_statement(
     session.add(statement)
     settle_pending(session, statement_id, AnchoringResolution.retracted, actor=actor)
     after = to_public(statement, party_slug, issue_slug)
-    record(
-        session, actor=actor, entity="statement", entity_id=statement_id, action="retract",
-        before=snapshot(before), after=snapshot(after),
+    unit_of_work.commit(
+        session,
+        audit=AuditEntry(actor, AuditEntity.statement, statement_id, AuditAction.retract, before, after),
+        statements=[statement_id],
     )
-    session.commit()
     return after
 
 

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.errors import Conflict, NotFound
+from app.models.audit import AuditAction, AuditEntity
 from app.models.common import utcnow
 from app.models.token import ApiToken, TokenScope
-from app.services.audit import record
+from app.services import unit_of_work
+from app.services.audit import AuditEntry
 
 TOKEN_PREFIX = "stm_"
 
@@ -44,8 +46,7 @@ def create_token(session: Session, *, name: str, scope: TokenScope, actor: str =
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, scope=scope.value, token_sha256=_digest(secret))
     session.add(token)
-    record(session, actor=actor, entity="token", entity_id=name, action="create", after=_audit_view(token))
-    session.commit()
+    unit_of_work.commit(session, audit=AuditEntry(actor, AuditEntity.token, name, AuditAction.create, after=_audit_view(token)))
     return secret
 
 
@@ -61,11 +62,9 @@ def revoke_token(session: Session, name: str, *, actor: str = "cli") -> ApiToken
         before = _audit_view(token)
         token.revoked_at = utcnow()
         session.add(token)
-        record(
-            session, actor=actor, entity="token", entity_id=name, action="revoke", before=before,
-            after=_audit_view(token),
+        unit_of_work.commit(
+            session, audit=AuditEntry(actor, AuditEntity.token, name, AuditAction.revoke, before, _audit_view(token))
         )
-        session.commit()
     return token
 
 

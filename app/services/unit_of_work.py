@@ -1,0 +1,48 @@
+"""How a write commits: every writing service ends with `commit`, naming what it changed.
+
+What is derived from the stored rows is brought up to date in the write's own transaction, in
+this order: the audit event joins it, the data version is bumped (views cached under the old
+version are not served again), the position history of the cells the write changed is rebuilt,
+and everything commits together; a failure at any step leaves all of it as it was.
+"""
+
+from collections.abc import Iterable
+
+from sqlmodel import Session
+
+from app.services import position_history
+from app.services.audit import AuditEntry, record
+from app.services.data_version import bump
+from app.services.positions import CellKey
+
+
+def commit(
+    session: Session,
+    *,
+    audit: AuditEntry | None = None,
+    statements: Iterable[int] = (),
+    sources: Iterable[int] = (),
+    cells: Iterable[CellKey] = (),
+    refresh: Iterable[object] = (),
+) -> None:
+    """Commits the session's write with its effects.
+
+    `statements`, `sources` and `cells` name what changed in a way the matrix shows: the cells of
+    those statements, the cells quoting or having quoted those sources (their titles and dates are
+    shown), and cells moved or emptied by SQL, are rebuilt. A write that changes none of them (a
+    party, an issue, a token) still bumps the version. `refresh` reloads what the caller returns,
+    which the commit expired.
+    """
+    if audit is not None:
+        record(session, audit)
+    session.flush()
+    # First: on PostgreSQL the bump locks the version row until the commit, so no two writers
+    # rebuild the same cell at once, and each rebuild reads every write committed before it.
+    bump(session)
+    changed = position_history.Changes(statements=set(statements), sources=set(sources), cells=set(cells))
+    if changed:
+        position_history.rebuild_changed(session.connection(), changed)
+    session.commit()
+    for instance in refresh:
+        session.refresh(instance)
+
