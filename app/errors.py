@@ -108,8 +108,13 @@ class AmbiguousQuote(ProblemError):
     title = "Quote occurs more than once"
 
 
+# Where a request carries a field, as FastAPI names it in validation errors.
+REQUEST_LOCATIONS = frozenset({"body", "query", "path", "header"})
+
+
 class InvalidField(ProblemError):
-    """A field that passed schema validation but makes no sense against stored data."""
+    """A field that passed schema validation but makes no sense against stored data. Services name
+    the field (`party`); routes name where the request carried it (`located_in("body")`)."""
 
     status = 422
     type_name = "validation-error"
@@ -119,6 +124,13 @@ class InvalidField(ProblemError):
         super().__init__(
             detail, errors=[{"loc": field.split("."), "field": field, "message": detail}]
         )
+        self.field = field
+
+    def located_in(self, location: str) -> "InvalidField":
+        """The same error with its field named as the request carries it (`body.party`)."""
+        if self.field.split(".", 1)[0] in REQUEST_LOCATIONS:
+            return self  # raised by the HTTP layer, which names the location itself
+        return InvalidField(f"{location}.{self.field}", self.detail)
 
 
 class Unauthorized(ProblemError):

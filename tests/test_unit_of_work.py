@@ -10,9 +10,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.db import WriteSession
+from app.errors import InvalidField
 from app.models.audit import AuditAction, AuditEntity, AuditEvent
-from app.models.statement import Statement
-from app.services import unit_of_work
+from app.models.statement import Statement, StatementCreate
+from app.services import statements, unit_of_work
 from app.services.audit import AuditEntry
 from app.services.data_version import read_version
 from tests.test_position_history import rebuilt, spans
@@ -79,3 +80,13 @@ def test_the_audit_entry_commits_with_the_write(seeded, engine):
             ("statement", str(statement.id), "correct", {"stance": statement.stance})
         ]
 
+
+def test_services_name_fields_without_a_request_location(seeded, engine):
+    with Session(engine) as session:
+        source_id = session.exec(select(Statement.source_id)).scalars().first()
+        body = StatementCreate(party="nobody", issue="security-guarantees", source=source_id, stance="support", quote="x")
+        with pytest.raises(InvalidField) as raised:
+            statements.create_statement(session, body, actor="tester")
+    assert raised.value.field == "party"
+    assert raised.value.located_in("body").extensions["errors"][0]["field"] == "body.party"
+    assert "/v1/" not in raised.value.detail

@@ -1,7 +1,9 @@
 """Dependencies shared by the routes: database session, acting editor, paging."""
 
 from collections import Counter
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 
@@ -25,6 +27,7 @@ __all__ = [
     "Paging",
     "PagingDep",
     "SessionDep",
+    "fields_in",
     "problems",
 ]
 
@@ -39,6 +42,16 @@ SlugListQuery = Annotated[
         description="Comma-separated slugs; the order given is the order returned. Default: all.",
     ),
 ]
+
+
+@contextmanager
+def fields_in(location: Literal["body", "query"]) -> Iterator[None]:
+    """Names the fields of the invalid-field errors raised inside it as the request carries them:
+    a service's `party` is the route's `body.party` or `query.party`."""
+    try:
+        yield
+    except InvalidField as error:
+        raise error.located_in(location) from None
 
 
 def single_valued_query(request: Request) -> None:

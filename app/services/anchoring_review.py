@@ -86,12 +86,12 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
     source no longer carries the quote verbatim."""
     statement = session.get(Statement, statement_id)
     if statement is None:
-        raise NotFound(f"No statement with id {statement_id}.")
+        raise NotFound(f"No statement has the id {statement_id}.")
     rows = _pending(session, statement_id)
     if not rows:
         raise Conflict(
             f"Statement {statement_id} has no drifted or orphaned quote awaiting review; "
-            "GET /v1/anchoring lists those that have, and ?state=resolved how earlier ones were resolved."
+            "the anchoring worklist lists those that have, and how earlier ones were resolved."
         )
     _settle(session, rows, AnchoringResolution.confirmed, actor)
     settled = {"anchoring": [row.id for row in rows], "resolution": AnchoringResolution.confirmed.value}

@@ -47,11 +47,11 @@ class SlugCatalog(Generic[Entry]):
     def get(self, session: Session, slug: str) -> Entry:
         entry = self.find(session, slug)
         if entry is None:
-            raise NotFound(f"No {self.noun} has the slug '{slug}'; list them at /v1/{self.noun_plural}.")
+            raise NotFound(f"No {self.noun} has the slug '{slug}'; the list of {self.noun_plural} shows those that exist.")
         return entry
 
     def resolve(self, session: Session, slug: str, field: str) -> Entry:
-        """Like get(), for a slug given in a request body or query: an invalid field, not a missing page."""
+        """Like get(), for a slug given as the value of `field`: an invalid field, not a missing entry."""
         entry = self.find(session, slug)
         if entry is None:
             raise InvalidField(field, f"No {self.noun} has the slug '{slug}'; create it first or fix the slug.")

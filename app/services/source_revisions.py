@@ -243,7 +243,7 @@ def text_diff(session: Session, source_id: int, against_id: int | None) -> TextD
     if against_id is None:
         if new.supersedes_id is None:
             raise InvalidField(
-                "query.against", f"Source {source_id} supersedes no other source: give `against`, the id to compare with."
+                "against", f"Source {source_id} supersedes no other source: give `against`, the id to compare with."
             )
         against_id = new.supersedes_id
     old = get_source(session, against_id)

@@ -31,7 +31,7 @@ def text_sha256(text: str) -> str:
 def get_source(session: Session, source_id: int) -> Source:
     source = session.get(Source, source_id)
     if source is None:
-        raise NotFound(f"No source has the id {source_id}; list them at /v1/sources.")
+        raise NotFound(f"No source has the id {source_id}; the list of sources shows those that exist.")
     return source
 
 
@@ -84,7 +84,7 @@ def refuse_a_second_successor(session: Session, source_id: int) -> None:
 def add_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
     """Stores the source and audits it without committing, so more can join its transaction."""
     if data.supersedes is not None:
-        resolve_source(session, data.supersedes, "body.supersedes")
+        resolve_source(session, data.supersedes, "supersedes")
         refuse_a_second_successor(session, data.supersedes)
     values = data.model_dump(exclude={"supersedes", "url"})
     source = Source(

@@ -118,7 +118,7 @@ def _with_slugs():  # type: ignore[no-untyped-def]
 def _load(session: Session, statement_id: int) -> tuple[Statement, str, str]:
     row = session.exec(_with_slugs().where(Statement.id == statement_id)).first()
     if row is None:
-        raise NotFound(f"No statement has the id {statement_id}; list them at /v1/statements.")
+        raise NotFound(f"No statement has the id {statement_id}; the list of statements shows those that exist.")
     return row[0], row[1], row[2]
 
 
@@ -131,9 +131,9 @@ def list_statements(
 ) -> tuple[list[StatementPublic], str | None]:
     query = _with_slugs()
     if filters.party is not None:
-        query = query.where(Statement.party_id == parties.resolve(session, filters.party, "query.party").id)
+        query = query.where(Statement.party_id == parties.resolve(session, filters.party, "party").id)
     if filters.issue is not None:
-        query = query.where(Statement.issue_id == issues.resolve(session, filters.issue, "query.issue").id)
+        query = query.where(Statement.issue_id == issues.resolve(session, filters.issue, "issue").id)
     if filters.source is not None:
         query = query.where(Statement.source_id == filters.source)
     if filters.stance is not None:
@@ -184,9 +184,9 @@ def _refuse_duplicate(session: Session, identity: dict[str, Any], *, other_than:
 
 
 def create_statement(session: Session, data: StatementCreate, *, actor: str) -> StatementPublic:
-    party = parties.resolve(session, data.party, "body.party")
-    issue = issues.resolve(session, data.issue, "body.issue")
-    source = resolve_source(session, data.source, "body.source")
+    party = parties.resolve(session, data.party, "party")
+    issue = issues.resolve(session, data.issue, "issue")
+    source = resolve_source(session, data.source, "source")
     anchor = locate_quote(source.text, data.quote, source_id=source.id, start=data.start, prefix=data.prefix)
     now = utcnow()
     statement = Statement(
@@ -294,7 +294,7 @@ def _revise(
 
 def _source_for(session: Session, statement: Statement, values: dict[str, Any]) -> Source:
     if values.get("source") is not None:
-        return resolve_source(session, values["source"], "body.source")
+        return resolve_source(session, values["source"], "source")
     source = session.get(Source, statement.source_id)
     assert source is not None  # the foreign key guarantees it
     return source
@@ -311,7 +311,7 @@ def retract_statement(
     retracted_on = data.retracted_on or max(now.date(), statement.stated_on)
     if retracted_on < statement.stated_on:
         raise InvalidField(
-            "body.retracted_on",
+            "retracted_on",
             f"retracted_on ({retracted_on}) is before the statement's stated_on ({statement.stated_on}).",
         )
     statement.retracted_at = now

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Body, Depends, Request, Security, status
 from sqlmodel import Session
 
 from app.api.auth import bearer_scheme, current_principal, require_scope
-from app.api.deps import EntityId, problems
+from app.api.deps import EntityId, fields_in, problems
 from app.db import get_read_session
 from app.models.candidate import CandidateList, CandidateRequest
 from app.models.token import TokenScope
@@ -48,4 +48,5 @@ def propose(
     confidence. Accepting a candidate is one POST of its `statement` to /v1/statements;
     `existing_statement` marks passages a standing statement already quotes. Computed on request:
     nothing is stored. The body is optional; its filters narrow the answer. Needs the write scope."""
-    return propose_candidates(session, source_id, body or CandidateRequest())
+    with fields_in("body"):
+        return propose_candidates(session, source_id, body or CandidateRequest())

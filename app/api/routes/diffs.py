@@ -11,6 +11,7 @@ from app.api.deps import (
     IfNoneMatch,
     SessionDep,
     SlugListQuery,
+    fields_in,
     problems,
 )
 from app.api.tabular import (
@@ -52,12 +53,14 @@ def _diff_response(
     only: str | None,
     csv: bool,
 ) -> Response:
-    party_slugs = parse_slug_list(parties, "query.parties")
-    issue_slugs = parse_slug_list(issues, "query.issues")
+    with fields_in("query"):
+        party_slugs = parse_slug_list(parties, "parties")
+        issue_slugs = parse_slug_list(issues, "issues")
 
     def render(build: Session) -> tuple[bytes, str]:
-        grid = resolve_grid(build, party_slugs, issue_slugs)
-        result = service.diff(build, grid, start, end, only_changed=only == "changed", as_data=csv)
+        with fields_in("query"):
+            grid = resolve_grid(build, party_slugs, issue_slugs)
+            result = service.diff(build, grid, start, end, only_changed=only == "changed", as_data=csv)
         if csv:
             return diff_csv(result), CSV_MEDIA_TYPE
         return json_bytes(result), "application/json"
@@ -88,8 +91,9 @@ def get_diff(
     `unchanged`, `shifted` (moved without crossing sides, or to/from neutral or unclear) or
     `reversed` (crossed between the support and oppose sides). `source:<id>` means as of that
     source's publication date, that source included."""
-    start = service.parse_moment(session, from_, "query.from")
-    end = service.parse_moment(session, to, "query.to") if to is not None else DiffEnd(as_of=utcnow().date())
+    with fields_in("query"):
+        start = service.parse_moment(session, from_, "from")
+        end = service.parse_moment(session, to, "to") if to is not None else DiffEnd(as_of=utcnow().date())
     return _diff_response(request, session, start, end, parties, issues, only, wants_csv(request, format))
 
 

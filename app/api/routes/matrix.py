@@ -12,6 +12,7 @@ from app.api.deps import (
     IfNoneMatch,
     SessionDep,
     SlugListQuery,
+    fields_in,
     problems,
 )
 from app.api.tabular import (
@@ -63,15 +64,17 @@ def get_matrix(
     retracted by then (same day: the later-recorded one), or `stance: null`. Rows and columns are
     listed once in `parties` and `issues`; cells refer to them by slug."""
     day = as_of or utcnow().date()
-    party_slugs = service.parse_slug_list(parties, "query.parties")
-    issue_slugs = service.parse_slug_list(issues, "query.issues")
+    with fields_in("query"):
+        party_slugs = service.parse_slug_list(parties, "parties")
+        issue_slugs = service.parse_slug_list(issues, "issues")
     csv = wants_csv(request, format)
     view_key = f"matrix|{day}|{party_slugs}|{issue_slugs}|{source}|{evidence}|{csv}|{layout if csv else ''}"
 
     def render(build: Session) -> tuple[bytes, str]:
-        if source is not None:
-            resolve_source(build, source, "query.source")
-        grid = service.resolve_grid(build, party_slugs, issue_slugs)
+        with fields_in("query"):
+            if source is not None:
+                resolve_source(build, source, "source")
+            grid = service.resolve_grid(build, party_slugs, issue_slugs)
         matrix = service.build_matrix(
             build, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all, as_data=csv
         )

@@ -13,6 +13,7 @@ from app.api.deps import (
     EntityId,
     PagingDep,
     SessionDep,
+    fields_in,
     problems,
 )
 from app.api.idempotency import IdempotentDep, claim_key
@@ -93,7 +94,8 @@ def create_source(
         page = fetching.fetch_page(str(body.url), settings=settings)
         body = fetching.source_from_page(body, page)
         claim_key(request, session)
-    created = source_revisions.store_source(session, body, threshold=settings.anchoring_threshold, actor=actor)
+    with fields_in("body"):
+        created = source_revisions.store_source(session, body, threshold=settings.anchoring_threshold, actor=actor)
     response.headers["Location"] = f"/v1/sources/{created.id}"
     return created
 
@@ -167,7 +169,8 @@ def text_diff(
     """What changed from source `against` (old) to this one (new), word by word (line by line when
     both texts exceed 200,000 characters). Changes of whitespace alone are ignored; offsets are in
     the stored texts, in code points, so `old_text`/`new_text` are exact slices of them."""
-    return source_revisions.text_diff(session, source_id, against)
+    with fields_in("query"):
+        return source_revisions.text_diff(session, source_id, against)
 
 
 @router.get(

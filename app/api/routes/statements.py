@@ -10,6 +10,7 @@ from app.api.deps import (
     EntityId,
     PagingDep,
     SessionDep,
+    fields_in,
     problems,
 )
 from app.api.idempotency import IdempotentDep
@@ -68,7 +69,8 @@ def list_statements(
         stated_to=stated_to,
         include_retracted=include_retracted,
     )
-    items, next_cursor = service.list_statements(session, filters, limit=paging.limit, cursor=paging.cursor)
+    with fields_in("query"):
+        items, next_cursor = service.list_statements(session, filters, limit=paging.limit, cursor=paging.cursor)
     paging.link_next(response, next_cursor)
     return StatementPage(items=items, next_cursor=next_cursor)
 
@@ -87,7 +89,8 @@ def create_statement(session: SessionDep, actor: ActorDep, body: StatementCreate
     """The quote is looked up in the source text and its exact span stored. A quote that is not in
     the source is refused with the closest passage; one that occurs several times needs `start` or
     `prefix`. Needs the write scope."""
-    statement = service.create_statement(session, body, actor=actor)
+    with fields_in("body"):
+        statement = service.create_statement(session, body, actor=actor)
     response.headers["Location"] = f"/v1/statements/{statement.id}"
     return statement
 
@@ -117,7 +120,8 @@ def correct_statement(
 ) -> StatementPublic:
     """Creates a new revision; the previous one stays in the history. A change of quote or source
     re-anchors the quote. Retracted statements cannot be corrected (409). Needs the write scope."""
-    return service.correct_statement(session, statement_id, body, actor=actor)
+    with fields_in("body"):
+        return service.correct_statement(session, statement_id, body, actor=actor)
 
 
 @router.post(
@@ -133,7 +137,8 @@ def retract_statement(
 ) -> StatementPublic:
     """Marks the statement as no longer standing, with a reason; it stays readable with its history.
     Needs the write scope."""
-    return service.retract_statement(session, statement_id, body, actor=actor)
+    with fields_in("body"):
+        return service.retract_statement(session, statement_id, body, actor=actor)
 
 
 @router.post(

@@ -47,8 +47,8 @@ def propose_candidates(session: Session, source_id: int, request: CandidateReque
             select(Issue.slug, Issue.title, Issue.proposition, Issue.keywords)
         ).all()
     ]
-    _check_known("body.parties", request.parties, {party.slug for party in parties}, "party", "/v1/parties")
-    _check_known("body.issues", request.issues, {issue.slug for issue in issues}, "issue", "/v1/issues")
+    _check_known("parties", request.parties, {party.slug for party in parties}, "party")
+    _check_known("issues", request.issues, {issue.slug for issue in issues}, "issue")
     standing = sorted(
         session.execute(
             select(Statement.quote_start, Statement.quote_end, Statement.id).where(
@@ -84,10 +84,10 @@ def propose_candidates(session: Session, source_id: int, request: CandidateReque
     )
 
 
-def _check_known(field: str, wanted: list[str] | None, known: set[str], what: str, listing: str) -> None:
+def _check_known(field: str, wanted: list[str] | None, known: set[str], what: str) -> None:
     unknown = sorted(set(wanted or ()) - known)
     if unknown:
-        raise InvalidField(field, f"No {what} has the slug(s) {', '.join(unknown)}; list them at {listing}.")
+        raise InvalidField(field, f"No {what} has the slug(s) {', '.join(unknown)}; leave them out or create them first.")
 
 
 def _overlapping(standing: Sequence[tuple[int, int, int]], start: int, end: int) -> int | None:
