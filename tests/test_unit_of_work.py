@@ -90,3 +90,11 @@ def test_services_name_fields_without_a_request_location(seeded, engine):
     assert raised.value.field == "party"
     assert raised.value.located_in("body").extensions["errors"][0]["field"] == "body.party"
     assert "/v1/" not in raised.value.detail
+
+
+def test_a_correction_giving_the_current_values_writes_nothing(client, seeded):
+    statement = client.get("/v1/statements", params={"limit": 1}).json()["items"][0]
+    etag = client.get("/v1/matrix").headers["ETag"]
+    response = client.patch(f"/v1/statements/{statement['id']}", json={"stance": statement["stance"]})
+    assert response.status_code == 200 and response.json()["revision"] == statement["revision"]
+    assert client.get("/v1/matrix", headers={"If-None-Match": etag}).status_code == 304

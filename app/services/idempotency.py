@@ -85,7 +85,8 @@ def claim(session: Session, *, actor: str, key: str, request_sha256: str) -> Sto
 
 
 def store_answer(engine: Engine, claimed: Claim, answer: StoredAnswer) -> None:
-    """Records the answer to a claimed key, in a transaction of its own after the write's."""
+    """Records the answer to a claimed key, in a transaction of its own after the write's. It changes
+    no data a view shows, so it commits without the unit of work and leaves the data version alone."""
     with Session(engine) as session:
         session.execute(
             update(IdempotencyRecord)

@@ -224,6 +224,7 @@ def correct_statement(
         raise AlreadyRetracted(
             f"Statement {statement_id} was retracted on {statement.retracted_on}; record a new statement instead."
         )
+    revision_before = statement.revision
     values = changes.changes()
     note = values.pop("note", None)
     proposed: dict[str, Any] = {}
@@ -249,6 +250,8 @@ def correct_statement(
         _refuse_duplicate(session, identity, other_than=statement_id)
     quoted = (statement.source_id, statement.quote_start, statement.quote_end)
     revised = _revise(session, statement, party_slug, issue_slug, proposed, note=note, actor=actor)
+    if revised.revision == revision_before:
+        return revised  # every value given was the current one: nothing to write
     if (statement.source_id, statement.quote_start, statement.quote_end) != quoted:
         settle_pending(session, statement_id, AnchoringResolution.corrected, actor=actor)
     unit_of_work.commit(session, statements=[statement_id])  # the correction was audited by _revise
