@@ -12,13 +12,12 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.types import Receive, Scope, Send
 
 from app.api import docs
 from app.api.auth import read_access
-from app.api.caching import ViewRenderer, answer_again
+from app.api.caching import RepeatedViewsFromCache, ViewRenderer
 from app.api.deps import READ_PROBLEMS, single_valued_query
-from app.api.head import as_get_without_content
+from app.api.head import HeadAsGet
 from app.api.idempotency import AnsweredBefore, StoreIdempotentAnswers, replay
 from app.api.routes import (
     anchoring,
@@ -82,32 +81,13 @@ REF_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
 def freeze_startup_heap() -> None:
     """Leaves what start-up built out of the cyclic garbage collector's full collections, once per process.
 
-    Imports, routes, schemas and the ORM's registries make a heap of about 150,000 objects that
-    live as long as the process. A full collection walks all of them: 75-110 ms on the 2-core
-    benchmark machine, every few dozen matrix or diff requests, which showed in their p99 (see
-    bench/README.md). Frozen, they are skipped, and a full collection takes 1-3 ms. Objects freed
-    by reference counting are freed as before; the cost is that a reference cycle among frozen
-    objects, should it ever become garbage, is never collected. Start-up's objects live as long as
-    the process, so that is at most a few of them.
+    Imports, routes, schemas and ORM registries live as long as the process, and a full collection
+    walking all of them every few dozen view requests showed in their p99 (bench/README.md). A
+    reference cycle among frozen objects is never collected: start-up's objects are not garbage.
     """
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
-
-
-class StancemapAPI(FastAPI):
-    """The application, with a repeated view request answered from the view cache before any
-    middleware runs (app.api.caching.answer_again). Sending aside, FastAPI's middleware stack was
-    a third of what a cached matrix cost in-process (bench/README.md). HEAD is answered as GET
-    without the content (app.api.head)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if scope["method"] == "HEAD":
-                scope, send = as_get_without_content(scope, send)
-            if await answer_again(self.state, scope, send):
-                return
-        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -130,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(app.state.version_probe.close)
         dispose_engines(app.state)
 
-    app = StancemapAPI(
+    app = FastAPI(
         lifespan=lifespan,
         title="Stancemap",
         version="0.1.0",
@@ -150,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.view_engine = make_view_engine(settings, app.state.engine)
     install_error_handlers(app)
     app.add_exception_handler(AnsweredBefore, lambda _request, exc: replay(exc.answer))  # type: ignore[arg-type, attr-defined]
+    # Each middleware wraps those added before it: a view answered from the cache still goes out
+    # through CORS and the error handling, and a HEAD is made a GET before any of them sees it.
+    app.add_middleware(RepeatedViewsFromCache)
     app.add_middleware(StoreIdempotentAnswers)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
@@ -161,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Link", "Location"],
             max_age=600,
         )
+    app.add_middleware(HeadAsGet)
     app.state.view_renderer = ViewRenderer(
         max_cache_bytes=settings.view_cache_mb * 1024 * 1024, max_concurrent_builds=settings.max_concurrent_builds
     )

@@ -2,8 +2,9 @@
 
 A view's ETag is derived from the database's data version and the canonical request, so every
 server process computes the same one. Rendered bodies are kept in a byte-bounded in-process
-cache under that same key, so a repeated request with no write in between costs one read of the
-data version (app.services.data_version); a gzip form is made on first demand and kept beside it.
+cache under that same key, with their gzip form made on first demand and kept beside them. A
+request seen before is answered from that cache by `RepeatedViewsFromCache` after one read of
+the data version (app.services.data_version), without routing or a database session.
 """
 
 import gzip
@@ -21,7 +22,7 @@ from fastapi import Request, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
-from starlette.types import Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.negotiation import accepts_gzip
 from app.models.common import utcnow
@@ -33,10 +34,8 @@ VARY = "Accept, Accept-Encoding"
 VIEW_PATHS = "/v1/"  # where views are; other requests (probes, the viewer's files) go straight on
 # Below this a body is sent as it is: compressing it would cost more than it saves.
 GZIP_MIN_BYTES = 1024
-# zlib's levels 1-3 use its fast string matcher, 4-9 the lazy one. Level 3, the strongest fast
-# one, takes half to 60% of level 5's time for 16% more bytes: on the benchmark's full matrix
-# (1.1 MB), 6.2 ms and 135 KB against 12.1 ms and 117 KB; on a 2.4 MB diff, 16.6 ms against
-# 29.4 ms (bench/gzip_levels.py). A first request for a view waits for its compression.
+# The strongest of zlib's fast levels (1-3): a first request for a view waits for its compression,
+# and the lazy levels (4-9) take about twice as long for a sixth fewer bytes (bench/README.md).
 GZIP_LEVEL = 3
 
 
@@ -160,14 +159,12 @@ class ViewRequest:
     key: RequestKey
     accept_encoding: str
     if_none_match: str
-    origin: bool
 
     @classmethod
     def of(cls, scope: Scope) -> "ViewRequest":
         accepts: list[str] = []
         encodings: list[str] = []
         tags: list[str] = []
-        origin = False
         for name, value in scope["headers"]:
             if name == b"accept":
                 accepts.append(value.decode("latin-1"))
@@ -175,11 +172,9 @@ class ViewRequest:
                 encodings.append(value.decode("latin-1"))
             elif name == b"if-none-match":
                 tags.append(value.decode("latin-1"))
-            elif name == b"origin":
-                origin = True
         # Field lines of a list-valued header combine into one list (RFC 9110 5.3).
         key = (scope["path"], scope["query_string"], ", ".join(accepts), utcnow().date())
-        return cls(key, ", ".join(encodings), ", ".join(tags), origin)
+        return cls(key, ", ".join(encodings), ", ".join(tags))
 
 
 Answer = tuple[int, RawHeaders, bytes]
@@ -192,10 +187,10 @@ class ViewRenderer:
     def __init__(self, max_cache_bytes: int, max_concurrent_builds: int) -> None:
         self.cache = RenderedCache(max_cache_bytes)
         self.builds = BoundedSemaphore(max_concurrent_builds)
-        # Raw request -> cache key of the view it was last answered with, for `answer_again`.
-        self._answered: OrderedDict[RequestKey, str] = OrderedDict()
-        self._answered_limit = 4096
-        self._answered_lock = Lock()
+        # Raw request -> cache key of the view it was last answered with, for `RepeatedViewsFromCache`.
+        self._served: OrderedDict[RequestKey, str] = OrderedDict()
+        self._served_limit = 4096
+        self._served_lock = Lock()
 
     def respond(
         self, request: Request, session: Session, view_key: str, render: Callable[[Session], tuple[bytes, str]]
@@ -222,27 +217,46 @@ class ViewRenderer:
                     etag = '"' + hashlib.sha256(cache_key.encode()).hexdigest()[:32] + '"'
                     rendered = Rendered(body, media_type, etag)
                     self.cache.put(cache_key, rendered)
-        with self._answered_lock:
-            self._answered[view_request.key] = cache_key
-            if len(self._answered) > self._answered_limit:
-                self._answered.popitem(last=False)
-        status, headers, body = self.answer(view_request, cache_key, rendered)
-        # The same headers `answer_again` sends: Starlette's own (made by the constructor) are replaced.
+        with self._served_lock:
+            self._served[view_request.key] = cache_key
+            if len(self._served) > self._served_limit:
+                self._served.popitem(last=False)
+        if self.needs_compressing(view_request, rendered):
+            self.cache.gzip_of(cache_key, rendered)  # in the worker thread the route runs in
+        status, headers, body = self.answer(view_request, rendered)
+        # The same headers the cache answers with: Starlette's own (made by the constructor) are replaced.
         response = Response(body, status_code=status)
         response.raw_headers = headers
         return response
 
-    def answered_with(self, key: RequestKey) -> str | None:
+    def last_served(self, key: RequestKey) -> str | None:
         """The cache key of the view a request like this one was last answered with, if any."""
-        return self._answered.get(key)
+        return self._served.get(key)
 
-    def answer(self, request: ViewRequest, cache_key: str, rendered: Rendered) -> Answer:
-        """Status, headers and body for `rendered`: 304 when the client holds it, gzip when accepted."""
-        gzipped = len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(request.accept_encoding)
-        if etag_matches(request.if_none_match, (rendered.etag, rendered.gzip_etag)):
+    @staticmethod
+    def needs_compressing(request: ViewRequest, rendered: Rendered) -> bool:
+        """Whether answering `request` needs the gzip form of `rendered` that is not made yet."""
+        return rendered.gzipped is None and _sends_gzip(request, rendered) and not _holds(request, rendered)
+
+    @staticmethod
+    def answer(request: ViewRequest, rendered: Rendered) -> Answer:
+        """Status, headers and body for `rendered`: 304 when the client holds it, gzip when accepted
+        (its gzip form must be made by then: `needs_compressing`)."""
+        gzipped = _sends_gzip(request, rendered)
+        if _holds(request, rendered):
             return 304, rendered.head(304, gzipped), b""
-        body = self.cache.gzip_of(cache_key, rendered) if gzipped else rendered.body
+        body = rendered.gzipped if gzipped else rendered.body
+        assert body is not None, "the gzip form is made before the answer"
         return 200, rendered.head(200, gzipped), body
+
+
+def _sends_gzip(request: ViewRequest, rendered: Rendered) -> bool:
+    return len(rendered.body) >= GZIP_MIN_BYTES and accepts_gzip(request.accept_encoding)
+
+
+def _holds(request: ViewRequest, rendered: Rendered) -> bool:
+    """Whether the client already holds the view, in either encoding."""
+    return etag_matches(request.if_none_match, (rendered.etag, rendered.gzip_etag))
 
 
 def conditional_view(
@@ -264,31 +278,42 @@ async def _current_version(state: Any) -> int | None:
         return None
 
 
-async def answer_again(state: Any, scope: Scope, send: Send) -> bool:
-    """Answers a view request seen before straight from the cache, after one read of the data
-    version confirms that no write happened since; returns whether it did.
+class RepeatedViewsFromCache:
+    """ASGI middleware answering a view request seen before from the view cache, once a read of
+    the data version shows that no write happened since; any other request goes on to the routes.
 
-    It runs ahead of the application and its middleware (app.main.StancemapAPI): no routing,
-    parameter parsing or session, and headers made once per view. So it leaves to the application
-    every request that needs more: anything but GET, reads that need a token (the routes check
-    it), requests with an Origin header when CORS is on (the middleware adds its headers), and any
-    request whose view it does not hold for the current version."""
-    if scope["method"] != "GET" or not scope["path"].startswith(VIEW_PATHS) or state.settings.read_requires_token:
-        return False
-    request = ViewRequest.of(scope)
-    if request.origin and state.settings.cors_origin_list:
-        return False
-    renderer: ViewRenderer = state.view_renderer
-    cache_key = renderer.answered_with(request.key)
-    if cache_key is None:
-        return False
-    version = await _current_version(state)
-    if version is None or not cache_key.startswith(f"{version}|"):
-        return False
-    rendered = renderer.cache.get(cache_key)
-    if rendered is None:
-        return False
-    status, headers, body = renderer.answer(request, cache_key, rendered)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    return True
+    It sits inside the error handling and the CORS middleware, like the routes. It leaves to them
+    every request that needs more than the cache: anything but GET, reads that need a token (the
+    routes check it), and a request whose view is not held for the current version."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self._answered_from_cache(scope, send):
+            await self.app(scope, receive, send)
+
+    async def _answered_from_cache(self, scope: Scope, send: Send) -> bool:
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(VIEW_PATHS):
+            return False
+        state = scope["app"].state
+        if state.settings.read_requires_token:
+            return False
+        request = ViewRequest.of(scope)
+        renderer: ViewRenderer = state.view_renderer
+        cache_key = renderer.last_served(request.key)
+        if cache_key is None:
+            return False
+        version = await _current_version(state)
+        if version is None or not cache_key.startswith(f"{version}|"):
+            return False
+        rendered = renderer.cache.get(cache_key)
+        if rendered is None:
+            return False
+        if renderer.needs_compressing(request, rendered):
+            # Compressing a megabyte takes milliseconds: not on the event loop, which every request shares.
+            await anyio.to_thread.run_sync(renderer.cache.gzip_of, cache_key, rendered)
+        status, headers, body = renderer.answer(request, rendered)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True

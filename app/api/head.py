@@ -6,7 +6,19 @@ the methods they declare only, so without this every HEAD would get 405. Routing
 GET keeps one code path (and one cache entry) per resource: the headers cannot drift from GET's.
 """
 
-from starlette.types import Message, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class HeadAsGet:
+    """ASGI middleware answering HEAD as the GET of the same resource, without its content."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope, send = as_get_without_content(scope, send)
+        await self.app(scope, receive, send)
 
 
 def as_get_without_content(scope: Scope, send: Send) -> tuple[Scope, Send]:
