@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands.add_parser("list", help="list tokens (names, scopes, state; never the secrets)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
-    commands.add_parser("export", help="write the whole database as one JSON document to stdout (a backup)")
+    commands.add_parser(
+        "export", help="write the whole database to stdout as JSON Lines: a header line, then a line per row (a backup)"
+    )
     load = commands.add_parser("import", help="load a dump written by `stancemap export` into an empty database")
     load.add_argument("path", help="the dump file, or - for stdin")
     commands.add_parser(

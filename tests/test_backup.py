@@ -38,21 +38,30 @@ from seeds.loader import load_seeds
 from tests.conftest import ENGINES, SEED_DIR, SEED_SOURCE_SHA256
 from tests.test_cli import STANCEMAP, cli_env
 
-# Curly quotes, an emoji, CRLF and no trailing newline: everything a text could lose on the way.
-EDITED_TEXT = "The minister said: “We will never give up the north.”\r\nLater: “talks continue” 🕊️\tend"
+# Curly quotes, an emoji, CRLF, the line breaks of Unicode (which a dump read with str.splitlines
+# would cut) and no trailing newline: everything a text could lose on the way.
+EDITED_TEXT = (
+    "The minister said: “We will never give up the north.”\r\nLater: “talks continue” 🕊️\tend"
+    "\u2028next\u2029para\x85graph"
+)
 SEED_STATEMENTS = json.loads((SEED_DIR / "statements.json").read_text(encoding="utf-8"))
 
 
 def run(command: list[str], url: str, **kwargs: Any) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [STANCEMAP, *command], env=cli_env(STANCEMAP_DATABASE_URL=url), capture_output=True, timeout=180, **kwargs
+        [STANCEMAP, *command], check=False, env=cli_env(STANCEMAP_DATABASE_URL=url), capture_output=True, timeout=180, **kwargs
     )
 
 
 def export(url: str, dump: Path) -> None:
     with open(dump, "wb") as out:
         result = subprocess.run(
-            [STANCEMAP, "export"], env=cli_env(STANCEMAP_DATABASE_URL=url), stdout=out, stderr=subprocess.PIPE, timeout=180
+            [STANCEMAP, "export"],
+            check=False,
+            env=cli_env(STANCEMAP_DATABASE_URL=url),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            timeout=180,
         )
     assert result.returncode == 0, result.stderr.decode()
     assert b"exported " in result.stderr
@@ -60,6 +69,24 @@ def export(url: str, dump: Path) -> None:
 
 def import_dump(url: str, dump: Path) -> subprocess.CompletedProcess:
     return run(["import", str(dump)], url, text=True)
+
+
+def parse_dump(data: bytes) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """A dump's header and its rows by table, after checking each line is one JSON object."""
+    *lines, last = data.decode("utf-8").split("\n")
+    assert last == "", "the dump ends with a line break"
+    header, tables = json.loads(lines[0]), {name: [] for name in TABLE_ORDER}
+    for line in lines[1:]:
+        record = json.loads(line)
+        assert record.keys() == {"table", "row"}, line
+        tables[record["table"]].append(record["row"])
+    return header, tables
+
+
+def dump_bytes(header: dict[str, Any], tables: dict[str, list[dict[str, Any]]]) -> bytes:
+    """A dump as `stancemap export` writes one."""
+    records = [{"table": name, "row": entry} for name, rows in tables.items() for entry in rows]
+    return b"".join(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n" for line in [header, *records])
 
 
 def refused(result: subprocess.CompletedProcess, reason: str) -> None:
@@ -134,19 +161,23 @@ def test_every_table_is_dumped_after_the_tables_it_refers_to():
         assert referred - {name} <= set(TABLE_ORDER[:position]), name
 
 
-def test_the_dump_has_its_header_and_keeps_texts_exact(exported):
-    _, url, dump = exported
-    document = json.loads(dump.read_bytes().decode("utf-8"))
-    assert document["format"] == "stancemap-dump"
-    assert document["format_version"] == 1
-    assert document["schema_revision"] == schema.head_revision()
-    assert document["exported_at"].endswith("Z")
-    assert list(document["tables"]) == list(TABLE_ORDER)
-    assert document["row_counts"] == {name: len(rows) for name, rows in document["tables"].items()}
-    sources = document["tables"]["source"]
+def test_the_dump_is_a_header_line_then_a_line_per_row_and_keeps_texts_exact(exported):
+    _, _, dump = exported
+    data = dump.read_bytes()
+    header, tables = parse_dump(data)
+    assert header["format"] == "stancemap-dump"
+    assert header["format_version"] == 2
+    assert header["schema_revision"] == schema.head_revision()
+    assert header["exported_at"].endswith("Z")
+    assert header["row_counts"] == {name: len(rows) for name, rows in tables.items()}
+    # Each table's rows together, tables parents first, rows in id order.
+    named = [json.loads(line)["table"] for line in data.decode("utf-8").split("\n")[1:-1]]
+    assert named == sorted(named, key=TABLE_ORDER.index)
+    assert all([entry["id"] for entry in rows] == sorted(entry["id"] for entry in rows) for rows in tables.values())
+    sources = tables["source"]
     assert hashlib.sha256(sources[0]["text"].encode("utf-8")).hexdigest() == SEED_SOURCE_SHA256
     assert sources[1]["text"] == EDITED_TEXT
-    statement = document["tables"]["statement"][1]
+    statement = tables["statement"][1]
     assert statement["retracted_on"] == "2025-08-20"
     assert statement["retracted_at"].endswith("Z")
 
@@ -193,13 +224,11 @@ def assert_usable_after_import(url: str, before: dict[str, list[dict[str, Any]]]
         engine.dispose()
 
 
-def test_import_parses_across_any_read_boundary_and_inserts_in_batches(exported, make_database, monkeypatch):
+def test_import_inserts_in_batches_and_reports_each_tables_progress(exported, make_database, monkeypatch):
     engine_name, url, dump = exported
     target = make_database(engine_name)
     schema.upgrade(target)
-    # Tiny reads split numbers, strings and multi-byte characters; tiny batches split tables.
-    monkeypatch.setattr(backup, "READ_CHARS", 7)
-    monkeypatch.setattr(backup, "BATCH_ROWS", 3)
+    monkeypatch.setattr(backup, "BATCH_ROWS", 3)  # tiny batches split tables
     reports: list[tuple[str, int, int]] = []
     engine = create_engine(target)
     try:
@@ -232,21 +261,21 @@ def test_import_into_a_database_with_rows_is_refused_and_changes_nothing(exporte
 
 
 def rewrite_header(dump: Path, target: Path, **fields: Any) -> Path:
-    first_line, rest = dump.read_bytes().split(b"\n", 1)
-    header = json.loads(first_line.rstrip(b",") + b"}")
-    header.update(fields)
-    target.write_bytes(json.dumps(header).encode("utf-8")[:-1] + b",\n" + rest)
+    header, tables = parse_dump(dump.read_bytes())
+    target.write_bytes(dump_bytes({**header, **fields}, tables))
     return target
 
 
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
-        ({"format_version": 2}, "the dump has format version 2; this stancemap reads version 1"),
+        ({"format_version": 3}, "the dump has format version 3; this stancemap reads version 2"),
         ({"format": "pg_dump"}, "this is not a stancemap dump"),
         ({"schema_revision": "0003"}, "the dump was taken at schema revision '0003'"),
+        ({"row_counts": {"party": 5}}, "the dump's row_counts must give a row count for each of party, issue"),
+        ({"comment": "hand-made"}, "the dump has an unknown header field 'comment'"),
     ],
-    ids=["format-version", "format", "schema-revision"],
+    ids=["format-version", "format", "schema-revision", "row-counts", "unknown-field"],
 )
 def test_a_dump_of_another_format_or_schema_is_refused(exported, make_database, tmp_path, fields, reason):
     engine_name, _, dump = exported
@@ -258,23 +287,64 @@ def test_a_dump_of_another_format_or_schema_is_refused(exported, make_database, 
     assert not any(without_data_version(table_rows(target)).values())
 
 
+def format_1_layout(dump: Path) -> bytes:
+    """The dump as format 1 wrote it: one JSON document whose first line holds the header's
+    fields, then `"tables": {` and each table as `"name": [`, a row per line, `]`."""
+    header, tables = parse_dump(dump.read_bytes())
+    lines = [json.dumps({**header, "format_version": 1})[:-1] + ",", '"tables": {']
+    for position, (name, rows) in enumerate(tables.items()):
+        rows_text = ",\n".join(json.dumps(entry, ensure_ascii=False) for entry in rows)
+        lines.append(f"{json.dumps(name)}: [" + (f"\n{rows_text}\n]" if rows else "]") + ("," if position < len(tables) - 1 else ""))
+    return ("\n".join(lines) + "\n}}\n").encode("utf-8")
+
+
+def test_a_dump_of_format_1_is_refused_in_one_line_that_says_how_to_convert_it(exported, make_database, tmp_path):
+    engine_name, _, dump = exported
+    target = make_database(engine_name)
+    old = tmp_path / "format-1.json"
+    old.write_bytes(format_1_layout(dump))
+
+    result = import_dump(target, old)
+
+    refused(result, "this dump is format version 1 (one JSON document), which this stancemap no longer reads: ")
+    refusal = result.stderr.strip().splitlines()[-1]
+    assert "import it with the stancemap release that exported it, then run `stancemap migrate`" in refusal
+    assert not any(without_data_version(table_rows(target)).values())
+
+
+def first_line_of(dump: bytes, table: str) -> bytes:
+    start = dump.index(b'{"table": "%s"' % table.encode())
+    return dump[start : dump.index(b"\n", start) + 1]
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (lambda dump: dump[: len(dump) // 2], "the dump ends"),
-        (lambda dump: dump[: dump.index(b'\n"audit_event"')], "the dump ends"),
-        (lambda dump: b"this is not json", "the dump is not valid: expected '{'"),
+        (lambda dump: dump[: len(dump) // 2], "the dump ends in the middle of line"),
+        (lambda dump: dump[: dump.index(first_line_of(dump, "audit_event"))], "table audit_event has 0 rows but the header gives"),
+        (
+            lambda dump: dump[: dump.index(first_line_of(dump, "audit_event")) + len(first_line_of(dump, "audit_event"))],
+            "table audit_event has 1 rows but the header gives",
+        ),
+        (lambda dump: dump[: dump.index("🕊".encode()) + 2], "the dump ends in the middle of a character on line"),
+        (lambda dump: b"this is not json", "this is not a stancemap dump: its first line is not a 'stancemap-dump' header"),
         (lambda dump: b"", "the dump is empty"),
-        (lambda dump: b"\xff\xfe{}", "the dump is not UTF-8 text"),
-        (lambda dump: b'{"format": "stancemap-dump"}', "the dump has no tables"),
-        (lambda dump: dump.replace(b'"slug": ', b'"slug" ', 1), "the dump is not valid JSON at character"),
+        (lambda dump: b"\xff\xfe{}", "the dump is not UTF-8 text (line 1, byte 1"),
+        (lambda dump: dump.replace(b"Ukraine", b"Ukr\xffaine", 1), "the dump is not UTF-8 text (line 2, byte"),
+        (lambda dump: b'{"format": "stancemap-dump"}\n', "the dump's header lacks format_version, schema_revision"),
+        (lambda dump: dump.replace(b'"slug": ', b'"slug" ', 1), "the dump is not valid JSON at line 2, column"),
+        (lambda dump: dump.replace(b"\n", b'\n{"party": {}}\n', 1), "line 2 of the dump is not a row: expected"),
+        (lambda dump: dump.replace(b'"table": "issue"', b'"table": "issues"', 1), "line 7 of the dump is not a row"),
+        (lambda dump: dump + first_line_of(dump, "party"), "the dump's rows of table party are not all together"),
         (lambda dump: dump.replace(b'"id": 1,', b'"id": "1",', 1), "table party, row 1, column id: expected int"),
-        (lambda dump: dump.replace(b'\n]\n}}', b',\n{}\n]\n}}'), "table data_version has more rows than the 1"),
+        (lambda dump: dump.replace(b'"slug": "', b'"slugs": "', 1), "table party, row 1: the columns do not match the schema"),
+        (lambda dump: dump + first_line_of(dump, "data_version"), "table data_version has more rows than the 1"),
         (lambda dump: dump.replace(b'"stance": "', b'"stance": "x', 1), "table statement, row 1 (id 1), column stance: Input should be 'support'"),
     ],
     ids=[
-        "cut-mid-value", "cut-between-tables", "garbage", "empty", "not-utf8", "no-tables",
-        "bad-json-in-a-row", "wrong-type", "extra-row", "unknown-stance",
+        "cut-mid-line", "cut-between-tables", "cut-mid-table", "cut-mid-character", "garbage", "empty", "not-utf8",
+        "not-utf8-in-a-row", "header-only-format", "bad-json-in-a-row", "line-not-a-row", "unknown-table",
+        "table-rows-apart", "wrong-type", "unknown-column", "extra-row", "unknown-stance",
     ],
 )
 def test_a_damaged_dump_gives_a_clear_error_and_imports_nothing(exported, make_database, tmp_path, content, reason):
@@ -298,6 +368,7 @@ def test_import_reads_stdin_and_draws_progress_on_a_terminal(exported, make_data
         with open(dump, "rb") as stdin:
             result = subprocess.run(
                 [STANCEMAP, "import", "-"],
+                check=False,
                 env=cli_env(STANCEMAP_DATABASE_URL=target),
                 stdin=stdin,
                 stderr=terminal,

@@ -4,7 +4,6 @@ database) or in a seeded database, and expects the problem named by table, row, 
 
 import copy
 import io
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +15,9 @@ from app.services import backup, schema
 from app.services.integrity import ENUMERATED, TABLES
 from seeds.loader import load_seeds
 from tests.conftest import ENGINES
-from tests.test_backup import populate, run
+from tests.test_backup import dump_bytes, parse_dump, populate, run
 
+# A parsed dump: {"header": its header line, "tables": its rows by table}.
 Dump = dict[str, Any]
 
 
@@ -35,11 +35,12 @@ def seed_dump(request: pytest.FixtureRequest, make_database) -> tuple[Dump, str]
         backup.export_dump(engine, out)
     finally:
         engine.dispose()
-    return json.loads(out.getvalue()), target_url
+    header, tables = parse_dump(out.getvalue())
+    return {"header": header, "tables": tables}, target_url
 
 
 def serialized(dump: Dump) -> bytes:
-    return json.dumps(dump, ensure_ascii=False).encode("utf-8")
+    return dump_bytes(dump["header"], dump["tables"])
 
 
 def import_refused(target_url: str, data: bytes) -> str:

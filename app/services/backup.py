@@ -1,19 +1,33 @@
-"""Backup and restore: the whole database as one JSON document, and back.
+"""Backup and restore: the whole database as JSON Lines, and back.
 
-The dump is a header (format, format version, schema revision, export time, row counts) followed
-by every table's rows in foreign-key order, ids included, one row per line. Both directions
-stream: export writes a table at a time as it reads it, and import parses one row at a time.
-Import holds every row to the rules the API's writes keep (app/services/integrity.py) before
-inserting it, so it keeps only the source texts in memory, to check quotes against.
+A dump is UTF-8 text with one JSON object on each line. The first line is the header:
+
+    {"format": "stancemap-dump", "format_version": 2, "schema_revision": "0011",
+     "exported_at": "2026-12-06T21:00:00.000000Z", "row_counts": {"party": 5, "issue": 9, ...}}
+
+and every other line is one row, named by its table:
+
+    {"table": "party", "row": {"id": 2, "slug": "ukraine", "name": "Ukraine", ...}}
+
+Tables come in foreign-key order (TABLE_ORDER), each table's rows together and in primary-key
+order, ids included; a table without rows has no line, and the header's row counts say how many
+each has. Dates are ISO 8601, timestamps in UTC with a trailing Z. The derived position history
+and the transient idempotency keys are left out.
+
+Both directions stream: export writes a row at a time as it reads it, and import reads a line at a
+time with `json.loads`. Import holds every row to the rules the API's writes keep
+(app/services/integrity.py) before inserting it, so it keeps only the source texts in memory, to
+check quotes against. Format 1, one JSON document written by earlier releases, is refused with the
+way to convert it: those releases read it, and `stancemap migrate` carries their database forward.
 """
 
-import codecs
 import json
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import IO, Any
 
 from sqlalchemy import (
@@ -42,12 +56,14 @@ from app.models.data_version import DataVersion
 from app.services import integrity, position_history, schema
 
 FORMAT = "stancemap-dump"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# How a dump of format 1 (one JSON document) began: the header's fields, its brace left open.
+FORMAT_1_START = '{"format": "stancemap-dump", "format_version": 1,'
 # Parents before children, so rows can be inserted in this order with every foreign key checked.
 TABLE_ORDER = integrity.TABLES
 HEADER_FIELDS = ("format", "format_version", "schema_revision", "exported_at", "row_counts")
 
-# Rows are inserted in batches of this many, or fewer when their JSON gets this long: source
+# Rows are inserted in batches of this many, or fewer when their lines get this long: source
 # texts can be megabytes each.
 BATCH_ROWS = 500
 BATCH_CHARS = 8_000_000
@@ -93,7 +109,7 @@ def _json(value: Any) -> bytes:
 
 def _require_head(engine: Engine) -> str:
     current, head = schema.current_revision(engine), schema.head_revision()
-    if current != head:
+    if current is None or current != head:
         raise BackupError(
             f"the database is at schema revision {current or 'none'}, not {head}; run `stancemap migrate` first"
         )
@@ -117,7 +133,8 @@ def export_dump(engine: Engine, out: IO[bytes], *, progress: Progress | None = N
     revision = _require_head(engine)
     with _snapshot_connection(engine) as connection, connection.begin():
         counts = {
-            name: connection.execute(select(func.count()).select_from(_table(name))).scalar_one() for name in TABLE_ORDER
+            name: connection.execute(select(func.count()).select_from(_table(name))).scalar_one()
+            for name in TABLE_ORDER
         }
         header = {
             "format": FORMAT,
@@ -126,29 +143,23 @@ def export_dump(engine: Engine, out: IO[bytes], *, progress: Progress | None = N
             "exported_at": _iso_utc(utcnow()),
             "row_counts": counts,
         }
-        # The header object stays open: the tables are its last member.
-        out.write(_json(header)[:-1] + b',\n"tables": {')
-        for position, name in enumerate(TABLE_ORDER):
-            out.write(b"\n" if position == 0 else b",\n")
+        out.write(_json(header) + b"\n")
+        for name in TABLE_ORDER:
             _export_table(connection, _table(name), counts[name], out, progress)
-        out.write(b"\n}}\n")
         out.flush()
     return counts
 
 
 def _export_table(connection: Connection, table: Table, total: int, out: IO[bytes], progress: Progress | None) -> None:
-    out.write(_json(table.name) + b": [")
     done = 0
     # yield_per streams (a server-side cursor on PostgreSQL) instead of fetching the whole table.
     query = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH_ROWS)
-    rows = connection.execute(query)
-    for row in rows.mappings():
-        out.write(b"\n" if done == 0 else b",\n")
-        out.write(_json({name: _json_safe(value) for name, value in row.items()}))
+    for row in connection.execute(query).mappings():
+        record = {"table": table.name, "row": {name: _json_safe(value) for name, value in row.items()}}
+        out.write(_json(record) + b"\n")
         done += 1
         if progress is not None and done % BATCH_ROWS == 0 and done < total:
             progress(table.name, done, total)
-    out.write(b"\n]" if done else b"]")
     if done != total:
         # Cannot happen inside one snapshot; checked so a dump never silently disagrees with its header.
         raise BackupError(f"table {table.name} changed while it was exported ({done} rows, expected {total})")
@@ -158,155 +169,74 @@ def _export_table(connection: Connection, table: Table, total: int, out: IO[byte
 
 # --- reading the dump -----------------------------------------------------------------------
 
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-READ_CHARS = 1 << 20
 
-
-class _JsonStream:
-    """Parses a JSON document one value at a time, reading the input as it goes.
-
-    The caller walks the outer structure with `object_keys` and `array_items`, and reads
-    everything below with `value`.
-    """
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._decoder = json.JSONDecoder()
-        self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        self._buffer = ""
-        self._pos = 0
-        self._dropped = 0  # characters consumed and dropped from the buffer, for error positions
-        self._at_end = False
-
-    def _read_more(self) -> bool:
-        """Appends the next part of the input to the buffer; False at the end of the input, where
-        the buffer is left as it was (callers may still hold positions in it)."""
-        if self._at_end:
-            return False
-        # Read at least as much as is still buffered: a long value re-parsed after every read
-        # then costs linear time overall, not quadratic.
-        size = max(READ_CHARS, len(self._buffer) - self._pos)
-        chunk = self._stream.read(size)
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """Each line of the dump as text, numbered from 1, its line break kept."""
+    number = 0
+    # Split on b"\n" alone: texts hold characters (U+2028, U+0085) that str.splitlines breaks at.
+    for number, raw in enumerate(stream, start=1):
         try:
-            text = self._utf8.decode(chunk, final=not chunk)
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            if not chunk:  # a character cut off by the end of the input
-                raise BackupError("the dump ends in the middle of a character (is the file truncated?)") from None
-            raise BackupError(f"the dump is not UTF-8 text ({error.reason} after character {self.position})") from None
-        self._at_end = not chunk
-        if not text:  # the end, or only part of a multi-byte character so far
-            return not self._at_end
-        self._dropped += self._pos
-        self._buffer = self._buffer[self._pos :] + text
-        self._pos = 0
-        return True
-
-    @property
-    def position(self) -> int:
-        return self._dropped + self._pos
-
-    def _peek(self) -> str:
-        """The next character that is not whitespace, or "" at the end of the input."""
-        while True:
-            self._pos = _WHITESPACE.match(self._buffer, self._pos).end()  # type: ignore[union-attr]
-            if self._pos < len(self._buffer):
-                return self._buffer[self._pos]
-            if not self._read_more():
-                return ""
-
-    def _expect(self, char: str) -> None:
-        found = self._peek()
-        if found == "" and self.position == 0:
-            raise BackupError("the dump is empty")
-        if found == "":
-            raise BackupError(f"the dump ends early, at character {self.position} (is the file truncated?)")
-        if found != char:
-            raise BackupError(f"the dump is not valid: expected '{char}' at character {self.position}, found {found!r}")
-        self._pos += 1
-
-    def _take(self, char: str) -> bool:
-        if self._peek() == char:
-            self._pos += 1
-            return True
-        return False
-
-    def value(self) -> tuple[Any, int]:
-        """The next complete JSON value, and the length of its text."""
-        self._peek()
-        while True:
-            try:
-                value, end = self._decoder.raw_decode(self._buffer, self._pos)
-            except json.JSONDecodeError as error:
-                if self._read_more():
-                    continue
-                truncated = error.pos >= len(self._buffer) or error.msg.startswith("Unterminated")
-                if truncated:
-                    raise BackupError("the dump ends in the middle of a value (is the file truncated?)") from None
+            if error.reason == "unexpected end of data":  # a character cut off by the end of the input
                 raise BackupError(
-                    f"the dump is not valid JSON at character {self._dropped + error.pos}: {error.msg}"
+                    f"the dump ends in the middle of a character on line {number} (is the file truncated?)"
                 ) from None
-            except RecursionError:
-                raise BackupError(f"the dump nests arrays or objects too deeply at character {self.position}") from None
-            except ValueError as error:  # an integer of more digits than Python converts
-                raise BackupError(f"the dump has a value that cannot be read at character {self.position}: {error}") from None
-            # A number that ends where the buffer ends may go on in the next read.
-            if end == len(self._buffer) and self._read_more():
-                continue
-            length = end - self._pos
-            self._pos = end
-            return value, length
+            reason = f"line {number}, byte {error.start + 1}: {error.reason}"
+            raise BackupError(f"the dump is not UTF-8 text ({reason})") from None
+        yield number, line
+    if number == 0:
+        raise BackupError("the dump is empty")
 
-    def object_keys(self) -> Iterator[str]:
-        """The keys of the object starting here; after each key, the caller reads its value."""
-        self._expect("{")
-        if self._take("}"):
-            return
-        while True:
-            key, _ = self.value()
-            if not isinstance(key, str):
-                raise BackupError(f"the dump is not valid: expected a key at character {self.position}")
-            self._expect(":")
-            yield key
-            if not self._take(","):
-                self._expect("}")
-                return
 
-    def array_items(self) -> Iterator[tuple[Any, int]]:
-        """The values of the array starting here, each with the length of its text."""
-        self._expect("[")
-        if self._take("]"):
-            return
-        while True:
-            yield self.value()
-            if not self._take(","):
-                self._expect("]")
-                return
+def _parsed(number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        if not line.endswith("\n"):  # only the last line can lack its line break
+            raise BackupError(f"the dump ends in the middle of line {number} (is the file truncated?)") from None
+        raise BackupError(f"the dump is not valid JSON at line {number}, column {error.colno}: {error.msg}") from None
+    except RecursionError:
+        raise BackupError(f"the dump nests arrays or objects too deeply on line {number}") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise BackupError(f"the dump has a value that cannot be read on line {number}: {error}") from None
 
-    def expect_end(self) -> None:
-        if self._peek() != "":
-            raise BackupError(f"the dump has unexpected data after its end, at character {self.position}")
+
+def _read_header(lines: Iterator[tuple[int, str]]) -> dict[str, Any]:
+    _, line = next(lines)
+    if line.startswith(FORMAT_1_START):
+        raise BackupError(
+            "this dump is format version 1 (one JSON document), which this stancemap no longer reads: import it "
+            "with the stancemap release that exported it, then run `stancemap migrate` with this one "
+            "(and `stancemap export` for a dump of format version 2)"
+        )
+    try:
+        header = json.loads(line)
+    except (ValueError, RecursionError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise BackupError(f"this is not a stancemap dump: its first line is not a '{FORMAT}' header")
+    return header
+
+
+def _rows(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[str, Any, int]]:
+    """(table name, row, length of its line) for each line after the header."""
+    for number, line in lines:
+        record = _parsed(number, line)
+        if not isinstance(record, dict) or record.keys() != {"table", "row"} or record["table"] not in TABLE_ORDER:
+            raise BackupError(
+                f'line {number} of the dump is not a row: expected {{"table": …, "row": {{…}}}} '
+                f"naming one of the tables {', '.join(TABLE_ORDER)}"
+            )
+        yield record["table"], record["row"], len(line)
 
 
 # --- import ---------------------------------------------------------------------------------
 
 
-def _read_header(reader: _JsonStream, keys: Iterator[str]) -> dict[str, Any]:
-    """The header fields, read up to the `tables` key; the reader is then at the tables."""
-    header: dict[str, Any] = {}
-    for key in keys:
-        if key == "tables":
-            return header
-        if key not in HEADER_FIELDS:
-            raise BackupError(f"the dump has an unknown header field '{key}'")
-        header[key], _ = reader.value()
-    if not header:
-        raise BackupError("this is not a stancemap dump: it has no header")
-    raise BackupError("the dump has no tables (is the file truncated?)")
-
-
 def _check_header(header: dict[str, Any], database_revision: str | None) -> None:
-    if header.get("format") != FORMAT:
-        raise BackupError(f"this is not a stancemap dump (format is {header.get('format')!r}, expected '{FORMAT}')")
+    if unknown := [name for name in header if name not in HEADER_FIELDS]:
+        raise BackupError(f"the dump has an unknown header field '{unknown[0]}'")
     missing = [name for name in HEADER_FIELDS if name not in header]
     if missing:
         raise BackupError(f"the dump's header lacks {', '.join(missing)}")
@@ -439,7 +369,7 @@ class _RowDecoder:
                 f"{where}: the columns do not match the schema (missing: {', '.join(sorted(missing)) or 'none'}; "
                 f"unknown: {', '.join(sorted(unknown)) or 'none'})"
             )
-        values = {}
+        values: dict[str, Any] = {}
         for name, value in row.items():
             decode, nullable = self._decoders[name]
             if value is None:
@@ -456,7 +386,7 @@ class _RowDecoder:
 
 def _load_table(
     connection: Connection,
-    reader: _JsonStream,
+    rows: Iterator[tuple[str, Any, int]],
     table: Table,
     total: int,
     checker: integrity.RowChecker,
@@ -470,7 +400,7 @@ def _load_table(
     batch: list[dict[str, Any]] = []
     batch_chars = 0
     done = 0
-    for number, (row, length) in enumerate(reader.array_items(), start=1):
+    for number, (_, row, length) in enumerate(rows, start=1):
         if number > total:
             raise BackupError(f"table {table.name} has more rows than the {total} its header gives")
         values = decoder.decode(row, number)
@@ -490,29 +420,37 @@ def _load_table(
     if batch:
         connection.execute(table.insert(), batch)
         done += len(batch)
-    done += len(kept)
-    if done != total:
-        raise BackupError(f"table {table.name} has {done} rows but the header gives {total} (is the file truncated?)")
-    if progress is not None:
-        progress(table.name, done, total)
+    _table_done(table.name, done + len(kept), total, progress)
     return kept
 
 
+def _table_done(name: str, done: int, total: int, progress: Progress | None) -> None:
+    if done != total:
+        raise BackupError(f"table {name} has {done} rows but the header gives {total} (is the file truncated?)")
+    if progress is not None:
+        progress(name, done, total)
+
+
 def _load_tables(
-    connection: Connection, reader: _JsonStream, counts: dict[str, int], progress: Progress | None
+    connection: Connection, rows: Iterator[tuple[str, Any, int]], counts: dict[str, int], progress: Progress | None
 ) -> int:
     """Loads every table; returns the data version the dump recorded."""
     checker = integrity.RowChecker()
-    expected = iter(TABLE_ORDER)
+    remaining = list(TABLE_ORDER)
     dumped_versions: list[dict[str, Any]] = []
-    for name in reader.object_keys():
-        if name != next(expected, None):
-            raise BackupError(f"the dump's table '{name}' is unknown or out of order; expected {', '.join(TABLE_ORDER)}")
-        rows = _load_table(connection, reader, _table(name), counts[name], checker, progress)
+    for name, table_rows in groupby(rows, key=itemgetter(0)):
+        if name not in remaining:
+            raise BackupError(
+                f"the dump's rows of table {name} are not all together in table order ({', '.join(TABLE_ORDER)})"
+            )
+        # Tables without rows have no line in the dump.
+        while (skipped := remaining.pop(0)) != name:
+            _table_done(skipped, 0, counts[skipped], progress)
+        loaded = _load_table(connection, table_rows, _table(name), counts[name], checker, progress)
         if name == DataVersion.__tablename__:
-            dumped_versions = rows
-    if (missing := list(expected)):
-        raise BackupError(f"the dump lacks the tables {', '.join(missing)} (is the file truncated?)")
+            dumped_versions = loaded
+    for name in remaining:
+        _table_done(name, 0, counts[name], progress)
     if len(dumped_versions) != 1:
         raise BackupError(f"the dump's data_version table must have one row, not {len(dumped_versions)}")
     return dumped_versions[0]["version"]
@@ -540,18 +478,18 @@ def _reset_sequences(connection: Connection) -> None:
 def _advance_data_version(connection: Connection, dumped_version: int) -> int:
     """Sets the data version past both the dump's and this database's own, so no ETag or cached
     view issued before the import, by the exporting server or by this one, matches after it."""
-    current = connection.execute(select(DataVersion.version).where(DataVersion.id == 1)).scalar_one()
+    data_version = _table(DataVersion.__tablename__)
+    current = connection.execute(select(data_version.c.version).where(data_version.c.id == 1)).scalar_one()
     version = max(dumped_version, current) + 1
-    connection.execute(update(DataVersion).where(DataVersion.id == 1).values(version=version, changed_at=utcnow()))
+    connection.execute(update(data_version).where(data_version.c.id == 1).values(version=version, changed_at=utcnow()))
     return version
 
 
 def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None = None) -> ImportSummary:
     """Loads a dump into an empty database at the dump's schema revision, in one transaction:
     on any error nothing is kept."""
-    reader = _JsonStream(stream)
-    top_level = reader.object_keys()
-    header = _read_header(reader, top_level)
+    lines = _lines(stream)
+    header = _read_header(lines)
     _check_header(header, schema.current_revision(engine))
     counts: dict[str, int] = header["row_counts"]
     try:
@@ -560,10 +498,7 @@ def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None 
             # Answers to earlier requests would name rows the dump's replace.
             for name in integrity.TRANSIENT_TABLES:
                 connection.execute(_table(name).delete())
-            dumped_version = _load_tables(connection, reader, counts, progress)
-            if (extra := next(top_level, None)) is not None:
-                raise BackupError(f"the dump has an unexpected field '{extra}' after its tables")
-            reader.expect_end()
+            dumped_version = _load_tables(connection, _rows(lines), counts, progress)
             # Statements and their revision rows are compared in SQL, once both are in.
             if (problem := next(integrity.revision_problems(connection), None)) is not None:
                 raise BackupError(str(problem))
