@@ -250,6 +250,27 @@ def test_export_refuses_a_database_that_is_not_migrated(make_database):
     assert result.stdout == ""
 
 
+def test_export_into_a_closed_pipe_ends_in_one_line(exported):
+    # As `stancemap export | head -1` does once head has its line.
+    _, url, _ = exported
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [STANCEMAP, "export"],
+            check=False,
+            env=cli_env(STANCEMAP_DATABASE_URL=url),
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        os.close(writer)
+    assert result.returncode == 1
+    assert result.stderr == "stancemap export: the output was closed before the dump was complete\n"
+
+
 def test_import_into_a_database_with_rows_is_refused_and_changes_nothing(exported):
     _, url, dump = exported
     before = table_rows(url)
