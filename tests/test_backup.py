@@ -53,16 +53,20 @@ def run(command: list[str], url: str, **kwargs: Any) -> subprocess.CompletedProc
     )
 
 
+def run_export(url: str, stdout: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [STANCEMAP, "export"],
+        check=False,
+        env=cli_env(STANCEMAP_DATABASE_URL=url),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=180,
+    )
+
+
 def export(url: str, dump: Path) -> None:
     with open(dump, "wb") as out:
-        result = subprocess.run(
-            [STANCEMAP, "export"],
-            check=False,
-            env=cli_env(STANCEMAP_DATABASE_URL=url),
-            stdout=out,
-            stderr=subprocess.PIPE,
-            timeout=180,
-        )
+        result = run_export(url, out)
     assert result.returncode == 0, result.stderr.decode()
     assert b"exported " in result.stderr
 
@@ -256,19 +260,11 @@ def test_export_into_a_closed_pipe_ends_in_one_line(exported):
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        result = subprocess.run(
-            [STANCEMAP, "export"],
-            check=False,
-            env=cli_env(STANCEMAP_DATABASE_URL=url),
-            stdout=writer,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=180,
-        )
+        result = run_export(url, writer)
     finally:
         os.close(writer)
     assert result.returncode == 1
-    assert result.stderr == "stancemap export: the output was closed before the dump was complete\n"
+    assert result.stderr == b"stancemap export: the output was closed before the dump was complete\n"
 
 
 def test_import_into_a_database_with_rows_is_refused_and_changes_nothing(exported):
