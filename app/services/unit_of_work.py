@@ -2,8 +2,9 @@
 
 What is derived from the stored rows is brought up to date in the write's own transaction, in
 this order: the audit event joins it, the data version is bumped (views cached under the old
-version are not served again), the position history of the cells the write changed is rebuilt,
-and everything commits together; a failure at any step leaves all of it as it was.
+version are not served again), the position history of the cells the write changed is rebuilt
+(a server older than that history's format refuses, 503), and everything commits together; a
+failure at any step leaves all of it as it was.
 """
 
 from collections.abc import Iterable
@@ -29,9 +30,9 @@ def commit(
 
     `statements`, `sources` and `cells` name what changed in a way the matrix shows: the cells of
     those statements, the cells quoting or having quoted those sources (their titles and dates are
-    shown), and cells moved or emptied by SQL, are rebuilt. A write that changes none of them (a
-    party, an issue, a token) still bumps the version. `refresh` reloads what the caller returns,
-    which the commit expired.
+    shown), and cells named outright (one a statement moved out of) are rebuilt. A write that
+    changes none of them (a party, an issue, a token) still bumps the version. `refresh` reloads
+    what the caller returns, which the commit expired.
     """
     if audit is not None:
         record(session, audit)
