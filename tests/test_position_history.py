@@ -19,6 +19,7 @@ from app.db import dispose_engines
 from app.main import create_app
 from app.models.common import Stance
 from app.models.issue import Issue
+from app.models.matrix import Cell
 from app.models.party import Party
 from app.models.position_span import (
     DAYS_PER_CELL,
@@ -30,12 +31,7 @@ from app.models.position_span import (
 from app.models.statement import Statement
 from app.services import position_history, unit_of_work
 from app.services.data_version import bump, read_version
-from app.services.positions import (
-    STANCE_BY_KEY,
-    STANCE_KEY,
-    citation_steps,
-    render_cell,
-)
+from app.services.positions import citation_steps
 from tests.helpers import (
     assert_problem,
     create_issue,
@@ -93,11 +89,11 @@ def test_every_kind_of_write_leaves_the_spans_a_rebuild_would_write(client, seed
     # Flags: raised by a new version, settled by a confirmation.
     new = supersede(client, revise(seed_text(client)))
     assert spans(engine) == rebuilt(engine)
-    flagged = [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[4]]
+    flagged = [span for span in spans(engine) if span.statement_id == edited and orjson.loads(span.details)["flag"]]
     assert flagged, "the drifted statement's spans carry its flag"
     assert client.post(f"/v1/statements/{edited}/confirm", json={}).status_code == 200
     assert spans(engine) == rebuilt(engine)
-    assert not [row for row in spans(engine) if row[3] == edited and b'"flag":{' in row[4]]
+    assert not [span for span in spans(engine) if span.statement_id == edited and orjson.loads(span.details)["flag"]]
     assert client.get("/v1/matrix").json()["cells"]
     assert new["anchoring"]["pending"] == 2
 
@@ -191,7 +187,7 @@ def cut(*statements: SimpleNamespace) -> list[tuple[str, int | None, int, str | 
     for span in position_history.cell_spans(7, ordered, {}, {}):
         cell_id, day = span_cell_and_day(span["span_key"])
         assert cell_id == 7
-        cell = orjson.loads(span["cell"]) if span["cell"] else {"evidence_count": 0, "evidence_since": None}
+        cell = orjson.loads(span["details"]) if span["details"] else {"evidence_count": 0, "evidence_since": None}
         found.append((day.isoformat(), span["statement_id"], cell["evidence_count"], cell["evidence_since"]))
     return found
 
@@ -279,7 +275,7 @@ def random_cell(rng: random.Random) -> tuple[list[SimpleNamespace], dict[int, li
 
 
 def expected_on(day: date, statements: list[SimpleNamespace], earlier: dict[int, list[SimpleNamespace]]) -> tuple[Any, ...] | None:
-    """The cell as of `day`, by the definitions, from scratch: (statement, evidence_count,
+    """The cell as of `day`, by the definitions, from scratch: (statement, stance, evidence_count,
     evidence_since, cited source, cited quote)."""
     standing = [row for row in statements if row.stated_on <= day and (row.retracted_on is None or row.retracted_on > day)]
     if not standing:
@@ -293,7 +289,7 @@ def expected_on(day: date, statements: list[SimpleNamespace], earlier: dict[int,
     cited = max(
         (row for row in revisions if row.published_at.date() <= max(day, first_published)), key=lambda row: row.revision
     )
-    return newest.id, count, standing[-count].stated_on.isoformat(), cited.source_id, cited.quote
+    return newest.id, newest.stance, count, standing[-count].stated_on.isoformat(), cited.source_id, cited.quote
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -301,15 +297,19 @@ def test_spans_agree_with_the_definitions_computed_from_scratch_on_every_day(see
     rng = random.Random(seed)
     statements, earlier = random_cell(rng)
     citations = {row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier}
-    spans = [(span_cell_and_day(span["span_key"])[1], span["cell"]) for span in position_history.cell_spans(7, statements, {}, citations)]
-    assert [day for day, _ in spans] == sorted({day for day, _ in spans}), "one span per first day, in order"
+    spans = [
+        (span_cell_and_day(span["span_key"])[1], span["stance"], span["details"])
+        for span in position_history.cell_spans(7, statements, {}, citations)
+    ]
+    assert [day for day, *_ in spans] == sorted({day for day, *_ in spans}), "one span per first day, in order"
     for day in (date(2025, 7, 25) + timedelta(days=offset) for offset in range(30)):
-        stored = [cell for first_day, cell in spans if first_day <= day]
-        cell = orjson.loads(stored[-1]) if stored and stored[-1] is not None else None
-        seen = cell and (cell["statement"], cell["evidence_count"], cell["evidence_since"], cell["source"]["id"], cell["quote"])
+        stored = [(stance, details) for first_day, stance, details in spans if first_day <= day]
+        stance, details = stored[-1] if stored else (None, None)
+        cell = orjson.loads(details) if details is not None else None
+        seen = cell and (cell["statement"], stance, cell["evidence_count"], cell["evidence_since"], cell["source"]["id"], cell["quote"])
         assert seen == expected_on(day, statements, earlier), (seed, day)
     # Cut only where the cell changes.
-    assert all(one != other for (_, one), (_, other) in pairwise(spans)), seed
+    assert all(one[1:] != other[1:] for one, other in pairwise(spans)), seed
 
 
 @pytest.mark.parametrize("retracted_on", ["2025-08-01", "2025-07-20"])
@@ -323,15 +323,12 @@ def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
 
 
 @pytest.mark.parametrize("stance", list(Stance))
-def test_the_stance_is_read_back_from_the_stored_cell(stance):
-    row = statement(1, "2025-08-01", stance=stance)
-    cell = render_cell(row, row, evidence_count=1, evidence_since=date(2025, 8, 1), flag=None)
-    assert STANCE_BY_KEY[cell[STANCE_KEY]] == stance
-    assert orjson.loads(cell)["stance"] == stance
-
-
-def test_every_stance_has_a_key_of_its_own():
-    assert len(STANCE_BY_KEY) == len(Stance)
+def test_a_span_holds_its_stance_in_its_own_column_and_the_rest_of_the_cell_as_json(stance):
+    (span,) = position_history.cell_spans(7, [statement(1, "2025-08-01", stance=stance)], {}, {})
+    assert span["stance"] == stance
+    details = orjson.loads(span["details"])
+    assert list(details) == [name for name in Cell.model_fields if name not in ("party", "issue", "stance", "evidence")]
+    assert (details["statement"], details["evidence_count"], details["evidence_since"]) == (1, 1, "2025-08-01")
 
 
 # --- failure modes ----------------------------------------------------------------------------

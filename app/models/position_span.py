@@ -3,8 +3,8 @@
 A cell's position as of a date (its newest standing statement, how many statements stand and
 since when) changes only on the days a statement of that cell was stated or a retraction of one
 took effect. Between two such days it is constant; each stretch is one `PositionSpan` row, which
-holds the cell as the matrix serves it. These rows are derived from statements, sources and
-anchoring flags, and rebuilt from them (app/services/position_history.py).
+holds the cell's stance and the rest of the cell as the matrix serves it. These rows are derived
+from statements, sources and anchoring flags, and rebuilt from them (app/services/position_history.py).
 
 A span is found by one integer key, `span_key(cell, day)`: the cell's number times DAYS_PER_CELL
 plus the day's ordinal. The span holding a date is then the greatest key at or below the date's,
@@ -17,7 +17,14 @@ primary-key index probe and the row, as with any key.
 
 from datetime import date
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Column, Field, SQLModel
 
 # Every date's ordinal (date.max's is 3,652,059) is below 2**22.
@@ -44,14 +51,17 @@ class PositionSpan(SQLModel, table=True):
     span_key: int = Field(
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     )
-    # Both null when every statement of the cell has been retracted by the span's day.
+    # Null, as are the stance and details, when every statement of the cell has been retracted by
+    # the span's day.
     statement_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True),
     )
-    # The matrix cell as UTF-8 JSON, without its `party` and `issue` slugs (added when it is served,
-    # so renaming a party touches no span). Bytes, not text: served as they are, never decoded.
-    cell: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # What diffs compare, in a column of its own.
+    stance: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    # The rest of the cell, from `summary` to `flag`, as UTF-8 JSON (the party and issue are added
+    # when it is served, so renaming a party touches no span).
+    details: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 def span_key(cell_id: int, day: date) -> int:

@@ -11,15 +11,11 @@ from app.models.common import ISO_DATE, MAX_DATE, MAX_ID, MIN_DATE, Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
 from app.services.positions import (
-    STANCE_BY_KEY,
-    STANCE_KEY,
+    Position,
     Scope,
-    cell_data,
+    cell,
     cells_on_two_days,
     cited_as_of,
-    issue_member,
-    json_array,
-    party_opening,
     standing_statements,
     with_citation,
 )
@@ -42,15 +38,8 @@ def classify(before: Stance | None, after: Stance | None) -> ChangeClass:
     return ChangeClass.reversed if crossed else ChangeClass.shifted
 
 
-# Every (before, after) pair of stored stances (their `STANCE_KEY` bytes, None for no position) to
-# its class: a diff classifies thousands of cells.
-_STORED = [(None, None), *STANCE_BY_KEY.items()]
-_CLASSES = {
-    (before_key, after_key): classify(before, after).value
-    for before_key, before in _STORED
-    for after_key, after in _STORED
-}
-_CHANGE_PARTS = {change.value: b'"change":"' + change.value.encode() + b'","before":' for change in ChangeClass}
+def _stance(position: Position | None) -> Stance | None:
+    return None if position is None else Stance(position.stance)
 
 
 def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
@@ -77,51 +66,42 @@ def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
 
 
 def diff(
-    session: Session, grid: Grid, start: DiffEnd, end: DiffEnd, *, only_changed: bool = False, as_data: bool = False
+    session: Session,
+    grid: Grid,
+    start: DiffEnd,
+    end: DiffEnd,
+    *,
+    only_changed: bool = False,
+    as_data: bool = False,  # unused: changes are plain data either way (the routes still pass it)
 ) -> dict[str, Any]:
-    """The diff document, shaped like app.models.matrix.Diff. Its changes are one JSON fragment
-    ready for orjson, or plain dicts with `as_data` (as in app.services.matrix.build_matrix)."""
+    """The diff document as plain data, shaped like app.models.matrix.Diff."""
     if start.as_of > end.as_of:
         raise InvalidField("query.from", f"`from` ({start.as_of}) is later than `to` ({end.as_of}).")
     party_ids, issue_ids = [party.id for party in grid.parties], [issue.id for issue in grid.issues]
     found = cells_on_two_days(session, party_ids, issue_ids, start.as_of, end.as_of)
     summary = dict.fromkeys((change.value for change in ChangeClass), 0)
-    changes: list[Any] = []  # dicts with `as_data`, else JSON pieces
-    add = changes.extend
-    # Plain values and a single `extend` per change: this loop runs for every cell of the grid.
-    issues = [(issue.id, issue.slug, issue_member(issue.slug)) for issue in grid.issues]
-    for party_id, party_slug in [(party.id, party.slug) for party in grid.parties]:
-        opening = party_opening(party_slug)
-        for issue_id, issue_slug, member in issues:
+    changes = []
+    issue_keys = grid.issue_keys()
+    for party_id, party_slug in grid.party_keys():
+        for issue_id, issue_slug in issue_keys:
             sides = found.get((party_id, issue_id))
             if sides is None:
                 continue
             before, after = sides
-            change = _CLASSES[(before and before[STANCE_KEY], after and after[STANCE_KEY])]
+            change = classify(_stance(before), _stance(after))
             summary[change] += 1
-            if only_changed and change == "unchanged":
+            if only_changed and change is ChangeClass.unchanged:
                 continue
-            if as_data:
-                ends = [cell_data(party_slug, issue_slug, side) if side else None for side in sides]
-                changes.append({"party": party_slug, "issue": issue_slug, "change": change, "before": ends[0], "after": ends[1]})
-                continue
-            # {"party":…,"issue":…,"change":…,"before":<cell or null>,"after":<cell or null>},
-            # each cell being its party and issue, then the stored cell after its "{" (as in
-            # positions.cell_pieces).
-            if before and after:
-                add((opening, member, _CHANGE_PARTS[change], opening, member, before[1:], b',"after":', opening, member, after[1:], b"},"))
-            elif before:
-                add((opening, member, _CHANGE_PARTS[change], opening, member, before[1:], b',"after":null},'))
-            else:
-                add((opening, member, _CHANGE_PARTS[change], b'null,"after":', opening, member, after[1:], b"},"))
-    if not as_data and changes:
-        changes[-1] = changes[-1][:-1]  # no comma after the last change
-    return {
-        "from": start.model_dump(),
-        "to": end.model_dump(),
-        "summary": summary,
-        "changes": changes if as_data else json_array(changes),
-    }
+            changes.append(
+                {
+                    "party": party_slug,
+                    "issue": issue_slug,
+                    "change": change,
+                    "before": None if before is None else cell(party_slug, issue_slug, before),
+                    "after": None if after is None else cell(party_slug, issue_slug, after),
+                }
+            )
+    return {"from": start.model_dump(), "to": end.model_dump(), "summary": summary, "changes": changes}
 
 
 def timeline(session: Session, grid: Grid, as_of: date) -> Timeline:

@@ -12,13 +12,9 @@ from app.models.issue import Issue
 from app.models.party import Party
 from app.services.positions import (
     Scope,
-    cell_data,
-    cell_pieces,
+    cell,
     cells,
     cited_as_of,
-    issue_member,
-    json_array,
-    party_opening,
     standing_statements,
     with_citation,
 )
@@ -33,6 +29,14 @@ class Grid:
 
     parties: list[Any]  # rows of _PARTY_COLUMNS
     issues: list[Any]  # rows of _ISSUE_COLUMNS
+
+    # (id, slug) pairs as plain tuples: the loops over every cell of a grid read them, and reading
+    # a result row's attributes costs as much as building the cell.
+    def party_keys(self) -> list[tuple[int, str]]:
+        return [(party.id, party.slug) for party in self.parties]
+
+    def issue_keys(self) -> list[tuple[int, str]]:
+        return [(issue.id, issue.slug) for issue in self.issues]
 
     def party_refs(self) -> list[dict[str, str]]:
         return [{"slug": party.slug, "name": party.name, "kind": party.kind} for party in self.parties]
@@ -93,36 +97,24 @@ def build_matrix(
     as_of: date,
     source_id: int | None = None,
     with_evidence: bool = False,
-    as_data: bool = False,
+    as_data: bool = False,  # unused: cells are plain data either way (the routes still pass it)
 ) -> dict[str, Any]:
-    """The matrix document, shaped like app.models.matrix.Matrix. Its cells are one JSON fragment
-    ready for orjson, or plain dicts with `as_data` (for CSV; implied by `with_evidence`)."""
+    """The matrix document as plain data, shaped like app.models.matrix.Matrix."""
     scope = grid.scope(as_of, source_id)
     filled = cells(session, scope)
     evidence = standing_statements(session, scope) if with_evidence else {}
     citations = cited_as_of(session, scope) if with_evidence else {}
-    document_cells: Any = []
-    if as_data or with_evidence:
-        for party in grid.parties:
-            for issue in grid.issues:
-                cell = cell_data(party.slug, issue.slug, filled.get((party.id, issue.id)))
-                if with_evidence:
-                    rows = evidence.get((party.id, issue.id), [])
-                    cell["evidence"] = [
-                        with_citation(to_public(row, party.slug, issue.slug), citations.get(row.id)).model_dump()
-                        for row in rows
-                    ]
-                document_cells.append(cell)
-    else:
-        issues = [(issue.id, issue_member(issue.slug)) for issue in grid.issues]
-        pieces: list[bytes] = []
-        add = pieces.extend
-        # Plain values and a single `extend` per cell: this loop runs for every cell of the grid.
-        for party_id, party_slug in [(party.id, party.slug) for party in grid.parties]:
-            opening = party_opening(party_slug)
-            for issue_id, member in issues:
-                add((*cell_pieces(opening, member, filled.get((party_id, issue_id))), b","))
-        document_cells = json_array(pieces[:-1])
+    document_cells = []
+    issue_keys = grid.issue_keys()
+    for party_id, party_slug in grid.party_keys():
+        for issue_id, issue_slug in issue_keys:
+            document_cell = cell(party_slug, issue_slug, filled.get((party_id, issue_id)))
+            if with_evidence:
+                document_cell["evidence"] = [
+                    with_citation(to_public(row, party_slug, issue_slug), citations.get(row.id)).model_dump()
+                    for row in evidence.get((party_id, issue_id), [])
+                ]
+            document_cells.append(document_cell)
     return {
         "as_of": as_of,
         "source": source_id,

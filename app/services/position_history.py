@@ -12,10 +12,10 @@ until it commits; SQLite has one writer at a time anyway.
 So a rebuild, which runs at commit, reads every write committed before it, and no two rebuild the
 same cell at once.
 
-The rows also hold the cells as rendered JSON, so a change to what a cell contains is a change of
-FORMAT: `ensure_current` then rebuilds every span (after migrations, at start-up), as does a
-backup import, which loads no spans. A server of an older release refuses to write once a newer
-one has rebuilt them, and /readyz reports spans of an older format. A migration that changes
+The rows also hold what the cells contain (the stance, the rest as JSON), so a change to it is a
+change of FORMAT: `ensure_current` then rebuilds every span (after migrations, at start-up), as
+does a backup import, which loads no spans. A server of an older release refuses to write once a
+newer one has rebuilt them, and /readyz reports spans of an older format. A migration that changes
 statements, sources or anchoring rows with SQL must set the stored format to 0, so the spans are
 rebuilt after it.
 """
@@ -26,8 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Integer,
@@ -55,6 +56,7 @@ from app.models.statement import Statement, StatementRevision
 from app.services.data_version import bump
 from app.services.positions import (
     CELL_COLUMNS,
+    JSON_OPTIONS,
     PENDING_FLAGS,
     CellKey,
     CitationSteps,
@@ -63,13 +65,14 @@ from app.services.positions import (
     earlier_citations,
     evidence_run,
     flags_by_statement,
-    render_cell,
+    position_details,
 )
 
 # Bump when the stored cell JSON, or the way spans are cut or keyed, changes: every span is then
 # rebuilt. 2: spans keyed by cell number and day (migration 0010). 3: evidence is the run of the
-# position's stance; cells cite the source version published by their day.
-FORMAT = 3
+# position's stance; cells cite the source version published by their day. 4: the stance in a
+# column of its own, the rest of the cell in `details` (migration 0012).
+FORMAT = 4
 PROJECTION = PositionSpan.__tablename__
 _INSERT_BATCH = 2000
 _ID_CHUNK = 5000
@@ -169,11 +172,14 @@ def cell_spans(
         previous = state
         key = span_key(cell_id, day)
         if state is None:
-            spans.append({"span_key": key, "statement_id": None, "cell": None})
+            spans.append({"span_key": key, "statement_id": None, "stance": None, "details": None})
             continue
         row = statements[newest]
-        cell = render_cell(row, citation, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(row.id))
-        spans.append({"span_key": key, "statement_id": row.id, "cell": cell})
+        details = position_details(
+            row, citation, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(row.id)
+        )
+        stored = orjson.dumps(details, option=JSON_OPTIONS)
+        spans.append({"span_key": key, "statement_id": row.id, "stance": row.stance, "details": stored})
     return spans
 
 
@@ -239,14 +245,26 @@ def rebuild_all(connection: Connection) -> int:
     return sum(_rebuild_party(connection, party_id, None) for party_id in party_ids)
 
 
-def readable_spans(connection: Connection) -> list[tuple[int, int, date, int | None, bytes | None]]:
-    """Every span as (party_id, issue_id, first day, statement_id, cell), in that order: how two
-    databases' position histories compare, whatever numbers their cells were given."""
+class ReadableSpan(NamedTuple):
+    """A span named by its party, issue and first day rather than by its key."""
+
+    party_id: int
+    issue_id: int
+    first_day: date
+    statement_id: int | None
+    stance: str | None
+    details: bytes | None
+
+
+def readable_spans(connection: Connection) -> list[ReadableSpan]:
+    """Every span, in (party_id, issue_id, first day) order: how two databases' position histories
+    compare, whatever numbers their cells were given."""
     cells = {row.id: (row.party_id, row.issue_id) for row in connection.execute(select(PositionCell.__table__))}  # type: ignore[attr-defined]
     spans = []
-    for key, statement_id, cell in connection.execute(select(PositionSpan.span_key, PositionSpan.statement_id, PositionSpan.cell)):
+    stored = select(PositionSpan.span_key, PositionSpan.statement_id, PositionSpan.stance, PositionSpan.details)
+    for key, statement_id, stance, details in connection.execute(stored):
         cell_id, day = span_cell_and_day(key)
-        spans.append((*cells[cell_id], day, statement_id, cell))
+        spans.append(ReadableSpan(*cells[cell_id], day, statement_id, stance, details))
     return sorted(spans, key=lambda span: span[:3])
 
 

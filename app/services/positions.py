@@ -13,9 +13,9 @@ source is a revision). Corrections apply to every date: the stance, summary, spe
 always the current revision's.
 
 Cells are read from the position history (app/models/position_span.py): one query that finds, per
-cell, the span holding the date and returns the cell as stored JSON, so a matrix costs one B-tree
-descent per cell and no serialisation. Positions stated in one source (`?source=`) are few and
-are computed from the statements themselves, rendered the same way.
+cell, the span holding the date, and returns its stance and the rest of the cell as stored JSON.
+Positions stated in one source (`?source=`) are few and are computed from the statements
+themselves, as the same plain data.
 """
 
 from collections.abc import Iterable, Sequence
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -37,17 +37,16 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, outerjoin
 from sqlmodel import Session
 
 from app.models.anchoring import Anchoring, awaiting_review
-from app.models.common import Stance
 from app.models.position_span import DAYS_PER_CELL, PositionCell, PositionSpan
 from app.models.source import Source
 from app.models.statement import Selector, Statement, StatementPublic, StatementRevision
 
 CellKey = tuple[int, int]  # (party_id, issue_id)
-# A matrix cell as plain data, shaped exactly like app.models.matrix.Cell.
+# A matrix cell as plain data, its fields in the order app.models.matrix.Cell lists them.
 CellData = dict[str, Any]
 # Timestamps end in Z, like every other response.
 JSON_OPTIONS = orjson.OPT_UTC_Z
@@ -100,7 +99,7 @@ def _citation_columns(quoting: type[Statement] | type[StatementRevision]) -> tup
 
 
 CITATION_COLUMNS = _citation_columns(Statement)
-# What `render_cell` reads: a statement's columns and its source's (joined on Statement.source_id).
+# What `position_details` reads: a statement's columns and its source's (joined on Statement.source_id).
 CELL_COLUMNS = (
     Statement.id,
     Statement.stance,
@@ -109,22 +108,21 @@ CELL_COLUMNS = (
     Statement.speaker,
     *CITATION_COLUMNS,
 )
-_STANCE_PREFIX = b'{"stance":"'
-# The bytes of a stored cell that name its stance: the first six bytes of a `Stance` value and the
-# quotation mark closing it tell the six apart, so a diff classifies thousands of cells by a slice,
-# without parsing them.
-STANCE_KEY = slice(len(_STANCE_PREFIX), len(_STANCE_PREFIX) + 6)
-STANCE_BY_KEY = {(stance.value.encode() + b'"')[:6]: stance for stance in Stance}
 
 
-def render_cell(
+class Position(NamedTuple):
+    """A filled cell without its party and issue: the stance, then the rest (see `position_details`)."""
+
+    stance: str
+    details: dict[str, Any]
+
+
+def position_details(
     statement: Any, citation: Any, *, evidence_count: int, evidence_since: date, flag: dict[str, Any] | None
-) -> bytes:
-    """A filled cell as stored and served, without its `party` and `issue` (see `cell_pieces`).
-    `statement` has the CELL_COLUMNS, `citation` the CITATION_COLUMNS (often the same row).
-    The stance comes first: `STANCE_KEY` reads it back without parsing the rest."""
-    cell = {
-        "stance": statement.stance,
+) -> dict[str, Any]:
+    """A filled cell's fields after its stance, from `summary` to `flag`. `statement` has the
+    CELL_COLUMNS, `citation` the CITATION_COLUMNS (often the same row)."""
+    return {
         "summary": statement.summary,
         "stated_on": statement.stated_on,
         "statement": statement.id,
@@ -141,7 +139,21 @@ def render_cell(
         "evidence_since": evidence_since,
         "flag": flag,
     }
-    return orjson.dumps(cell, option=JSON_OPTIONS)
+
+
+_EMPTY_CELL = {
+    **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
+    "evidence_count": 0,
+    "evidence_since": None,
+    "flag": None,
+}
+
+
+def cell(party_slug: str, issue_slug: str, position: Position | None) -> CellData:
+    """The whole cell of a party and an issue; without a position, every field null (evidence 0)."""
+    if position is None:
+        return {"party": party_slug, "issue": issue_slug, **_EMPTY_CELL}
+    return {"party": party_slug, "issue": issue_slug, "stance": position.stance, **position.details}
 
 
 def evidence_run(standing: Sequence[Any]) -> tuple[int, date]:
@@ -200,50 +212,13 @@ def earlier_citations(connection: Connection, condition: Any, params: dict[str, 
     return found
 
 
-_EMPTY_CELL = orjson.dumps(
-    {
-        **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
-        "evidence_count": 0,
-        "evidence_since": None,
-        "flag": None,
-    }
-)
-
-
-def party_opening(slug: str) -> bytes:
-    """`{"party":"<slug>",`: how a cell, or a change, of that party's row starts."""
-    return b'{"party":' + orjson.dumps(slug) + b","
-
-
-def issue_member(slug: str) -> bytes:
-    """`"issue":"<slug>",`: what follows the party in a cell, or a change, of that issue's column."""
-    return b'"issue":' + orjson.dumps(slug) + b","
-
-
-def cell_pieces(party: bytes, issue: bytes, cell: bytes | None) -> tuple[bytes, bytes, bytes]:
-    """The whole cell as JSON, in pieces to be joined: the stored cell (or an empty one) after its
-    party and issue (from `party_opening` and `issue_member`), as app.models.matrix.Cell lists them."""
-    return party, issue, (cell or _EMPTY_CELL)[1:]
-
-
-def json_array(pieces: list[bytes]) -> orjson.Fragment:
-    """JSON values given as pieces, separated by b"," pieces, as one array embedded verbatim when
-    the document is serialised."""
-    return orjson.Fragment(b"".join([b"[", *pieces, b"]"]))
-
-
-def cell_data(party_slug: str, issue_slug: str, cell: bytes | None) -> CellData:
-    """The whole cell as plain data (for CSV and `?evidence=all`); dates stay ISO strings."""
-    return {"party": party_slug, "issue": issue_slug, **orjson.loads(cell or _EMPTY_CELL)}
-
-
-def _span_cell(day: str) -> Any:
-    """The stored cell of the cell's span holding :day (a date's ordinal), correlated to the cell:
-    the greatest span key of the cell at or below that day's (see app/models/position_span.py)."""
+def _key_of_span_on(day: str) -> Any:
+    """The key of the cell's span holding :day (a date's ordinal), correlated to the cell: the
+    greatest span key of the cell at or below that day's (see app/models/position_span.py)."""
     span = aliased(PositionSpan)
     first_key = cast(PositionCell.id, BigInteger) * DAYS_PER_CELL
     return (
-        select(span.cell)
+        select(span.span_key)
         .where(span.span_key.between(first_key, first_key + bindparam(day, type_=BigInteger)))
         .order_by(span.span_key.desc())
         .limit(1)
@@ -253,41 +228,58 @@ def _span_cell(day: str) -> Any:
 
 @cache
 def _spans_query(days: tuple[str, ...]) -> Any:
-    """Per cell of :party_ids × :issue_ids with statements, its stored cell as of each of `days`
-    (null where it has no position). Built once, with bound parameters, so SQLAlchemy compiles it
-    a single time."""
-    return select(PositionCell.party_id, PositionCell.issue_id, *(_span_cell(day) for day in days)).where(
+    """Per cell of :party_ids × :issue_ids with statements, the stance and details of its span
+    holding each of `days` (nulls where it has no position then). Built once, with bound
+    parameters, so SQLAlchemy compiles it a single time."""
+    joined: Any = PositionCell
+    columns = []
+    for day in days:
+        span = aliased(PositionSpan)
+        joined = outerjoin(joined, span, span.span_key == _key_of_span_on(day))
+        columns += [span.stance, span.details]
+    return select(PositionCell.party_id, PositionCell.issue_id, *columns).select_from(joined).where(
         PositionCell.party_id.in_(bindparam("party_ids", expanding=True)),  # type: ignore[attr-defined]
         PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)),  # type: ignore[attr-defined]
     )
 
 
-def _stored_cells(session: Session, party_ids: list[int], issue_ids: list[int], days: dict[str, date]) -> list[Any]:
-    """Rows of (party_id, issue_id, stored cell on each of `days`), for the grid's cells with statements."""
-    # Days are bound as ordinals (see `_span_cell`), under names of their own.
+def _span_rows(session: Session, party_ids: list[int], issue_ids: list[int], days: dict[str, date]) -> list[Any]:
+    """Rows of (party_id, issue_id, then stance and details on each of `days`), for the grid's
+    cells with statements."""
+    # Days are bound as ordinals (see `_key_of_span_on`), under names of their own.
     params = {"party_ids": party_ids, "issue_ids": issue_ids, **{name: day.toordinal() for name, day in days.items()}}
     # Core execution on the session's connection: no ORM row handling for thousands of cells.
     return session.connection().execute(_spans_query(tuple(days)), params).all()
 
 
-def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
-    """Each filled cell of the grid as of `scope.as_of`, as stored JSON; cells without a position are absent."""
+def _position(stance: str | None, details: bytes | None) -> Position | None:
+    return None if stance is None or details is None else Position(stance, orjson.loads(details))
+
+
+def cells(session: Session, scope: Scope) -> dict[CellKey, Position]:
+    """The position of each filled cell of the grid as of `scope.as_of`; cells without one are absent."""
     if not scope.party_ids or not scope.issue_ids:
         return {}
     if scope.source_id is not None:
         return _cells_from_source(session, scope)
-    rows = _stored_cells(session, scope.party_ids, scope.issue_ids, {"day": scope.as_of})
-    return {(row[0], row[1]): row[2] for row in rows if row[2] is not None}
+    rows = _span_rows(session, scope.party_ids, scope.issue_ids, {"day": scope.as_of})
+    return {
+        (party, issue): Position(stance, orjson.loads(details)) for party, issue, stance, details in rows if stance is not None
+    }
 
 
 def cells_on_two_days(
     session: Session, party_ids: list[int], issue_ids: list[int], before: date, after: date
-) -> dict[CellKey, tuple[bytes | None, bytes | None]]:
-    """Each cell with a position on either day: its stored cell on both (None where it has none)."""
+) -> dict[CellKey, tuple[Position | None, Position | None]]:
+    """Each cell with a position on either day: its position on both (None where it has none)."""
     if not party_ids or not issue_ids:
         return {}
-    rows = _stored_cells(session, party_ids, issue_ids, {"day_before": before, "day_after": after})
-    return {(party, issue): (then, now) for party, issue, then, now in rows if then is not None or now is not None}
+    rows = _span_rows(session, party_ids, issue_ids, {"day_before": before, "day_after": after})
+    return {
+        (party, issue): (_position(stance_then, then), _position(stance_now, now))
+        for party, issue, stance_then, then, stance_now, now in rows
+        if stance_then is not None or stance_now is not None
+    }
 
 
 # --- positions stated in one source ---------------------------------------------------------
@@ -327,10 +319,10 @@ def flags_by_statement(rows: Iterable[Any]) -> dict[int, dict[str, Any]]:
     }
 
 
-def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
+def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, Position]:
     connection = session.connection()
     rows = connection.execute(_source_statements_query(), scope.params()).all()
-    by_cell = {cell: list(statements) for cell, statements in groupby(rows, key=lambda row: (row.party_id, row.issue_id))}
+    by_cell = {key: list(statements) for key, statements in groupby(rows, key=lambda row: (row.party_id, row.issue_id))}
     newest_ids = [statements[-1].id for statements in by_cell.values()]
     flags = (
         flags_by_statement(connection.execute(PENDING_FLAGS.where(Anchoring.statement_id.in_(newest_ids))))  # type: ignore[attr-defined]
@@ -338,13 +330,14 @@ def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
         else {}
     )
     found = {}
-    for cell, statements in by_cell.items():
+    for key, statements in by_cell.items():
         newest = statements[-1]
         evidence_count, evidence_since = evidence_run(statements)
         # The source asked for is the one cited, whenever it was published.
-        found[cell] = render_cell(
+        details = position_details(
             newest, newest, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(newest.id)
         )
+        found[key] = Position(newest.stance, details)
     return found
 
 
