@@ -47,7 +47,8 @@ class SlugCatalog(Generic[Entry]):
     def get(self, session: Session, slug: str) -> Entry:
         entry = self.find(session, slug)
         if entry is None:
-            raise NotFound(f"No {self.noun} has the slug '{slug}'; the list of {self.noun_plural} shows those that exist.")
+            # The documented 404 example (app/models/examples.py, openapi.json) carries this text.
+            raise NotFound(f"No {self.noun} has the slug '{slug}'; list them at /v1/{self.noun_plural}.")
         return entry
 
     def resolve(self, session: Session, slug: str, field: str) -> Entry:
