@@ -7,7 +7,9 @@ type, title, status, detail, instance, plus members specific to the problem type
 import logging
 import re
 import sqlite3
+from collections.abc import Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -76,7 +78,8 @@ class ProblemError(Exception):
     type_name: str = "http-error"
     title: str = "Bad request"
 
-    headers: dict[str, str] | None = None
+    # Read-only where a class sets it: one mapping is shared by every instance.
+    headers: Mapping[str, str] | None = None
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -184,21 +187,21 @@ class IdempotencyKeyInUse(ProblemError):
     status = 409
     type_name = "idempotency-key-in-use"
     title = "Idempotency key in use"
-    headers = {"Retry-After": "1"}
+    headers = MappingProxyType({"Retry-After": "1"})
 
 
 class OutdatedServer(ProblemError):
     status = 503
     type_name = "outdated-server"
     title = "Server outdated"
-    headers = {"Retry-After": "5"}
+    headers = MappingProxyType({"Retry-After": "5"})
 
 
 class Rebuilding(ProblemError):
     status = 503
     type_name = "rebuilding"
     title = "Position history being rebuilt"
-    headers = {"Retry-After": "5"}
+    headers = MappingProxyType({"Retry-After": "5"})
 
 
 class FetchRefused(ProblemError):
@@ -222,7 +225,7 @@ def problem_response(
     type_name: str,
     title: str,
     detail: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,8 @@ def create_token(env: dict[str, str], workdir: Path, *, name: str, scope: str) -
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return found
 
 
@@ -142,10 +140,8 @@ class Server:
         """SIGKILL to the server and every worker at once, as a power cut would stop them."""
         pids = [self.process.pid, *_descendants(self.process.pid)]
         for pid in pids:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         assert self.process.wait(timeout=20) == -signal.SIGKILL
         deadline = time.monotonic() + 20
         while any(_alive(pid) for pid in pids[1:]) and time.monotonic() < deadline:
@@ -171,10 +167,8 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
         process.wait(timeout=20)
     for pid in descendants:  # workers orphaned by a main process that had to be killed
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @contextmanager

@@ -15,6 +15,7 @@ version of a source published by its date. It does not look at how positions are
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from tests.helpers import create_issue, create_party, create_source
@@ -347,16 +348,16 @@ class World:
             "selector": {
                 "start": start, "end": end, "prefix": quoted.text[max(0, start - CONTEXT_CHARS) : start],
                 "suffix": quoted.text[end : end + CONTEXT_CHARS],
-            },  # fmt: skip
+            },
             "speaker": latest.speaker,
             "source": {
                 "id": quoted.id, "title": quoted.title, "published_at": instant(quoted.published_at), "url": quoted.url,
-            },  # fmt: skip
+            },
             "evidence_count": run,
             "evidence_since": standing[-run].stated_on.isoformat(),
             "flag": latest.flag,
             "evidence": [record.id for record in standing],
-        }
+        }  # fmt: skip
 
     def published_on(self, source: int) -> date:
         return instant(self.sources[source].published_at).date()
@@ -470,8 +471,8 @@ class Checker:
                         "party": world.parties[party], "issue": world.issues[issue], "change": change,
                         "before": before if before["stance"] is not None else None,
                         "after": after if after["stance"] is not None else None,
-                    }  # fmt: skip
-                )
+                    }
+                )  # fmt: skip
         if body["summary"] != summary:
             problems.append(f"{label}: summary expected {summary}, got {body['summary']}")
         seen_cells = [(change["party"], change["issue"]) for change in body["changes"]]
@@ -540,7 +541,7 @@ class Checker:
         for source in rng.sample(sorted(world.sources), 2):
             problems += self.matrix(rng.choice(days), source=source)
         pairs = [(days[0], days[-1]), (days[0], days[0])]
-        pairs += [(a, b) for a, b in zip(days, days[1:], strict=False) if rng.random() < (1 if every_date else 0.5)]
+        pairs += [(a, b) for a, b in pairwise(days) if rng.random() < (1 if every_date else 0.5)]
         pairs += [tuple(sorted(rng.sample(days, 2))) for _ in range(3)]
         for index, (start, end) in enumerate(pairs):
             problems += self.diff(start, end, only_changed=index % 4 == 1)

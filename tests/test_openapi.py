@@ -249,7 +249,7 @@ def test_every_schema_of_a_body_or_a_json_response_has_an_example(document):
     schemas = document["components"]["schemas"]
     referenced = set()
     for _, _, operation in operations(document):
-        bodies = [operation.get("requestBody", {})] + list(operation["responses"].values())
+        bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
         for body in bodies:
             for media in body.get("content", {}).values():
                 ref = media["schema"].get("$ref", "")
@@ -268,9 +268,9 @@ def _seed(name: str) -> list[dict[str, Any]]:
 
 def test_request_examples_are_the_seed_data():
     (russia,) = [party for party in _seed("parties.json") if party["slug"] == "russia"]
-    assert examples.PARTY_CREATE == russia
+    assert russia == examples.PARTY_CREATE
     (guarantees,) = [issue for issue in _seed("issues.json") if issue["slug"] == "security-guarantees"]
-    assert examples.ISSUE_CREATE == guarantees
+    assert guarantees == examples.ISSUE_CREATE
 
     (article,) = _seed("sources.json")
     text = (SEED_DIR / article["file"]).read_bytes().decode("utf-8")

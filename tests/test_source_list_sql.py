@@ -42,7 +42,7 @@ def test_listing_sources_selects_no_text_and_one_statement_for_the_page(client, 
 
     assert response.status_code == 200
     assert [(item["id"], item["text_length"]) for item in response.json()["items"]] == [
-        (source["id"], len(text)) for source, text in zip(created, texts)
+        (source["id"], len(text)) for source, text in zip(created, texts, strict=True)
     ]
     reading_sources = [statement for statement in log.statements if re.search(r'\bFROM "?source"?\b', statement)]
     assert len(reading_sources) == 1, reading_sources

@@ -105,7 +105,7 @@ def test_list_omits_the_text_but_gives_its_length_and_hash(client):
     assert response.status_code == 200
     items = response.json()["items"]
     assert [item["id"] for item in items] == [first["id"], second["id"]]
-    for item, created in zip(items, (first, second)):
+    for item, created in zip(items, (first, second), strict=True):
         assert "text" not in item
         assert item["text_length"] == created["text_length"]
         assert item["sha256"] == created["sha256"]

@@ -100,7 +100,7 @@ def test_many_writers_of_one_process_all_write(sqlite_path):
             for round_number in range(20):
                 with engine.begin() as connection:
                     connection.execute(text("INSERT INTO note (writer) VALUES (:w)"), {"w": f"{number}-{round_number}"})
-        except BaseException as error:  # noqa: BLE001  (reported below)
+        except BaseException as error:  # reported below
             failures.append(error)
 
     threads = [threading.Thread(target=write, args=(number,)) for number in range(16)]

@@ -214,9 +214,12 @@ def _walk_back(text: str, tokens: list[tuple[int, int]]) -> Phrase:
             break
         if word in _SENTENCE_OPENERS:
             break
-        if _is_proper(word) or lower in TITLE_WORDS or lower in NUMBER_WORDS:
-            taken.append(index)
-        elif lower == "of" and taken and index > 0 and _is_proper(bare(text[slice(*tokens[index - 1])])):
+        if (
+            _is_proper(word)
+            or lower in TITLE_WORDS
+            or lower in NUMBER_WORDS
+            or (lower == "of" and taken and index > 0 and _is_proper(bare(text[slice(*tokens[index - 1])])))
+        ):
             taken.append(index)
         else:
             taken.extend(_adjectives_after_determiner(text, tokens, index) if taken else [])
@@ -258,9 +261,7 @@ def phrase_starting_at(text: str, start: int, end: int) -> Phrase:
         if lower in DETERMINERS and not taken:
             taken.append(span)
             continue
-        if _is_proper(word) or lower in TITLE_WORDS or lower in NUMBER_WORDS:
-            taken.append(span)
-        elif lower == "of" and taken:
+        if _is_proper(word) or lower in TITLE_WORDS or lower in NUMBER_WORDS or (lower == "of" and taken):
             taken.append(span)
         else:
             break
@@ -444,7 +445,7 @@ def _thatless_clause_start(text: str, tokens: list[tuple[int, int]]) -> int | No
         return None
     raw = text[slice(*tokens[index])]
     word = bare(raw)
-    if raw != word and not raw.endswith(("\u2019s", "'s")) or not word:
+    if (raw != word and not raw.endswith(("\u2019s", "'s"))) or not word:
         return None  # punctuation or a quotation mark: no clause here
     if not (word.lower() in _CLAUSE_OPENERS or (_is_proper(word) and word not in _SENTENCE_OPENERS)):
         return None
