@@ -11,12 +11,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict
 from sqlalchemy import Float, ForeignKey, Integer, String, and_
 from sqlmodel import Column, Field, SQLModel
 
 from app.models import examples
-from app.models.common import UTCDateTime, utcnow
+from app.models.common import ModelConfig, UTCDateTime, utcnow
 
 
 class AnchoringOutcome(enum.StrEnum):
@@ -95,7 +94,7 @@ class AnchoringCounts(SQLModel):
 class AnchoringReport(SQLModel):
     """Where the quotes of the superseded source landed in this one."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ANCHORING_REPORT))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.ANCHORING_REPORT))
 
     source: int = Field(description="The new source.")
     supersedes: int | None = Field(description="The source whose statements were re-anchored.")
@@ -116,7 +115,7 @@ class QuoteFlag(SQLModel):
 class AnchoringReview(SQLModel):
     """The flags an editor's confirmation settled."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ANCHORING_REVIEW))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.ANCHORING_REVIEW))
 
     statement: int
     resolved: list[AnchoringPublic] = Field(description="The outcomes now resolved as `confirmed`.")
@@ -141,7 +140,7 @@ class TextChange(SQLModel):
 class TextDiff(SQLModel):
     """What changed from one source's text to another's, ignoring whitespace-only changes."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.TEXT_DIFF))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.TEXT_DIFF))
 
     source: int = Field(description="The new text.")
     against: int = Field(description="The old text.")

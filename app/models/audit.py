@@ -2,12 +2,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict, RootModel
+from pydantic import RootModel
 from sqlalchemy import JSON, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.models import examples
-from app.models.common import UTCDateTime, utcnow
+from app.models.common import ModelConfig, UTCDateTime, utcnow
 
 
 class AuditEntity(enum.StrEnum):
@@ -54,7 +54,7 @@ class AuditSnapshot(RootModel[dict[str, Any]]):
 
 
 class AuditEventPublic(SQLModel):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.AUDIT_EVENT))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.AUDIT_EVENT))
 
     id: int
     at: datetime

@@ -4,12 +4,12 @@ editor to accept (one POST of `statement` to /v1/statements) or ignore. Computed
 import enum
 from typing import Annotated
 
-from pydantic import ConfigDict, StrictFloat
 from pydantic import Field as PydanticField
+from pydantic import StrictFloat
 from sqlmodel import Field, SQLModel
 
 from app.models import examples
-from app.models.common import Slug, Stance
+from app.models.common import ModelConfig, Slug, Stance
 from app.models.statement import StatementCreate
 
 MAX_FILTER_SLUGS = 100
@@ -23,7 +23,7 @@ class CandidateKind(enum.StrEnum):
 class CandidateRequest(SQLModel):
     """Filters on the candidates returned; `{}` (or no body) returns them all."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.CANDIDATE_REQUEST))
+    model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.CANDIDATE_REQUEST))
 
     # Strict: `false` or "0.5" is a client's mistake, not a number.
     min_confidence: Annotated[StrictFloat, PydanticField(allow_inf_nan=False)] = Field(
@@ -93,7 +93,7 @@ class CandidateCounts(SQLModel):
 
 
 class CandidateList(SQLModel):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.CANDIDATE_LIST))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.CANDIDATE_LIST))
 
     source: int
     candidates: list[Candidate] = Field(description="In text order.")

@@ -3,12 +3,11 @@
 import enum
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     model_validator,
@@ -16,6 +15,10 @@ from pydantic import (
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
+
+# SQLModel types `model_config` as its own TypedDict (pydantic's ConfigDict plus table options) and
+# does not export it; mypy refuses a plain ConfigDict there, so SQLModel classes build theirs with this.
+from sqlmodel._compat import SQLModelConfig as ModelConfig
 
 # PostgreSQL rejects NUL in text and UTF-8 cannot encode lone surrogates: refuse both up front
 # so such input is a 422, not a database error.
@@ -69,6 +72,8 @@ Alias = trimmed(200)
 Keyword = trimmed(100)
 Speaker = trimmed(200)
 Quote = trimmed(5_000)
+# Text just before a quote, naming which of its occurrences is meant.
+Prefix = trimmed(200, min_length=1)
 Reason = trimmed(2_000)
 # Whole articles; the request body limit (about 2 MB) bounds it further.
 SourceText = bounded(1_500_000, min_length=1)
@@ -160,14 +165,18 @@ OMITTABLE = _OmittableMarker()
 # "not given") is never validated, so an explicit null fails validation like any other wrong
 # type, and the schema shows only the type (create_app() drops the null default): clients and
 # server agree.
-Omittable = Annotated[_Value, OMITTABLE]
+if TYPE_CHECKING:
+    # The attribute does hold None when the field is left out; pydantic validates only _Value.
+    Omittable = Annotated[_Value | None, OMITTABLE]
+else:
+    Omittable = Annotated[_Value, OMITTABLE]
 
 
 class PatchModel(SQLModel):
     """Base of partial-update bodies: omitted fields stay, and `null` is only accepted where a
     field may really be empty (listed in `nullable_fields`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ModelConfig(extra="forbid")
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")

@@ -1,7 +1,6 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
@@ -10,6 +9,7 @@ from app.models.common import (
     MAX_KEYWORDS,
     Keyword,
     LongText,
+    ModelConfig,
     Omittable,
     PatchModel,
     ShortText,
@@ -37,7 +37,7 @@ class Issue(IssueBase, table=True):
 
 
 class IssueCreate(IssueBase):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.ISSUE_CREATE))
+    model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.ISSUE_CREATE))
 
     slug: Slug = Field(description="URL-safe identifier, e.g. `cede-donbas`.")
     keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
@@ -46,7 +46,7 @@ class IssueCreate(IssueBase):
 class IssueUpdate(PatchModel):
     """Fields to change; omitted fields keep their value."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ISSUE_UPDATE))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.ISSUE_UPDATE))
 
     slug: Omittable[Slug] = None
     title: Omittable[ShortText] = None
@@ -56,7 +56,7 @@ class IssueUpdate(PatchModel):
 
 
 class IssuePublic(IssueBase):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.ISSUE_PUBLIC))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.ISSUE_PUBLIC))
 
     slug: str
     keywords: list[str]

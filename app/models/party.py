@@ -2,7 +2,6 @@ import enum
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
@@ -11,6 +10,7 @@ from app.models.common import (
     MAX_ALIASES,
     Alias,
     LongText,
+    ModelConfig,
     Name,
     Omittable,
     PatchModel,
@@ -44,7 +44,7 @@ class Party(PartyBase, table=True):
 
 
 class PartyCreate(PartyBase):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.PARTY_CREATE))
+    model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.PARTY_CREATE))
 
     slug: Slug = Field(description="URL-safe identifier, e.g. `ukraine`.")
     aliases: list[Alias] = Field(
@@ -57,7 +57,7 @@ class PartyCreate(PartyBase):
 class PartyUpdate(PatchModel):
     """Fields to change; omitted fields keep their value."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.PARTY_UPDATE))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.PARTY_UPDATE))
 
     slug: Omittable[Slug] = None
     name: Omittable[Name] = None
@@ -67,7 +67,7 @@ class PartyUpdate(PatchModel):
 
 
 class PartyPublic(PartyBase):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.PARTY_PUBLIC))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.PARTY_PUBLIC))
 
     slug: str
     aliases: list[str]

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    ConfigDict,
     HttpUrl,
     SerializerFunctionWrapHandler,
     StrictBool,
@@ -19,6 +18,7 @@ from app.models import examples
 from app.models.anchoring import AnchoringReport
 from app.models.common import (
     Language,
+    ModelConfig,
     Name,
     Omittable,
     PatchModel,
@@ -99,7 +99,7 @@ class SourceCreate(SourceBase):
     """A document to store: its `text` with `title` and `published_at`, or only its `url` for the server to fetch."""
 
     # The rule is checked by the route, not written as `anyOf` here: generated clients would lose the model.
-    model_config = ConfigDict(
+    model_config = ModelConfig(
         extra="forbid", json_schema_extra=examples.shown(examples.SOURCE_CREATE, examples.SOURCE_CREATE_FROM_URL)
     )
 
@@ -148,7 +148,7 @@ class SourceCreate(SourceBase):
 class SourceUpdate(PatchModel):
     """Metadata corrections. The text of a source never changes: store a new version with `supersedes`."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_UPDATE))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.SOURCE_UPDATE))
     nullable_fields = frozenset({"publisher", "url"})
 
     title: Omittable[ShortText] = None
@@ -163,7 +163,7 @@ class SourceUpdate(PatchModel):
 class SourceSummary(SourceBase):
     """A source without its text, as listed."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_SUMMARY))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.SOURCE_SUMMARY))
 
     id: int
     url: str | None
@@ -180,7 +180,7 @@ class SourceSummary(SourceBase):
 
 
 class SourcePublic(SourceSummary):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_PUBLIC))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.SOURCE_PUBLIC))
 
     text: str
 
@@ -188,7 +188,7 @@ class SourcePublic(SourceSummary):
 class SourceCreated(SourcePublic):
     """The stored source and, when it supersedes another, where that one's quotes landed in it."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.SOURCE_CREATED))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.SOURCE_CREATED))
 
     anchoring: AnchoringReport | None = Field(
         default=None,
@@ -197,7 +197,7 @@ class SourceCreated(SourcePublic):
     )
 
     @model_serializer(mode="wrap")
-    def _without_absent_anchoring(self, serialize: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+    def _without_absent_anchoring(self, serialize: SerializerFunctionWrapHandler):
         # Absent rather than null: any other source is exactly what GET /v1/sources/{id} returns.
         # (No return annotation, so the documented schema stays the model's own fields.)
         data: dict[str, Any] = serialize(self)

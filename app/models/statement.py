@@ -8,7 +8,6 @@ A retraction keeps the statement and records why and from when it no longer stan
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
@@ -16,8 +15,10 @@ from sqlmodel import Column, Field, SQLModel
 from app.models import examples
 from app.models.common import (
     BoundedDate,
+    ModelConfig,
     Omittable,
     PatchModel,
+    Prefix,
     Quote,
     Reason,
     ShortText,
@@ -25,12 +26,10 @@ from app.models.common import (
     Speaker,
     Stance,
     UTCDateTime,
-    trimmed,
     utcnow,
 )
 
 CONTEXT_CHARS = 32
-Prefix = trimmed(200, min_length=1)
 
 
 class QuoteFields(SQLModel):
@@ -103,7 +102,7 @@ QuotePrefix = PydanticField(
 
 
 class StatementCreate(SQLModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.STATEMENT_CREATE))
+    model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.STATEMENT_CREATE))
 
     party: Slug = Field(description="Slug of the party whose stance this is.")
     issue: Slug = Field(description="Slug of the issue.")
@@ -126,7 +125,7 @@ class StatementCreate(SQLModel):
 class StatementUpdate(PatchModel):
     """A correction: creates a new revision; the previous one stays in the history."""
 
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.STATEMENT_UPDATE))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.STATEMENT_UPDATE))
     nullable_fields = frozenset({"speaker", "summary", "start", "prefix", "note"})
 
     source: Omittable[Annotated[int, Field(ge=1, le=2_147_483_647)]] = None
@@ -141,7 +140,7 @@ class StatementUpdate(PatchModel):
 
 
 class StatementRetract(SQLModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=examples.shown(examples.STATEMENT_RETRACT))
+    model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.STATEMENT_RETRACT))
 
     reason: Reason = Field(description="Why the statement no longer stands.")
     retracted_on: BoundedDate | None = Field(
@@ -168,7 +167,7 @@ class Retraction(SQLModel):
 
 
 class StatementPublic(SQLModel):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.STATEMENT_PUBLIC))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.STATEMENT_PUBLIC))
 
     id: int
     party: str
@@ -202,7 +201,7 @@ class StatementRevisionPublic(SQLModel):
 
 
 class StatementHistory(SQLModel):
-    model_config = ConfigDict(json_schema_extra=examples.shown(examples.STATEMENT_HISTORY))
+    model_config = ModelConfig(json_schema_extra=examples.shown(examples.STATEMENT_HISTORY))
 
     statement: int
     party: str
