@@ -10,13 +10,13 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import SessionTransaction
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, col, create_engine
 
 from app.config import Settings
 from app.models.data_version import DataVersion
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_VERSION_ROW_LOCK = select(DataVersion.id).where(DataVersion.id == 1).with_for_update()
+_VERSION_ROW_LOCK = select(col(DataVersion.id)).where(col(DataVersion.id) == 1).with_for_update()
 
 
 def make_engine(settings: Settings, *, for_writes: bool = False) -> Engine:
@@ -76,7 +76,7 @@ def _configure_sqlite(engine: Engine, settings: Settings, cache_mb: int, *, begi
         busy_timeout_ms = min(busy_timeout_ms, _SQLITE_WRITE_ATTEMPT_MS)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit transactions are turned off; "begin" below opens them.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()

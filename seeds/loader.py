@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models.issue import IssueCreate
 from app.models.party import PartyCreate
@@ -44,16 +44,16 @@ def _read(name: str, directory: Path) -> list[dict[str, Any]]:
 def load_seeds(session: Session, directory: Path = SEEDS_DIR) -> SeedReport:
     report = SeedReport()
     for entry in _read("parties.json", directory):
-        data = PartyCreate.model_validate(entry)
-        exists = parties.find(session, data.slug) is not None
+        party = PartyCreate.model_validate(entry)
+        exists = parties.find(session, party.slug) is not None
         if not exists:
-            parties.create(session, data, actor=SEED_ACTOR)
+            parties.create(session, party, actor=SEED_ACTOR)
         report.count("parties", not exists)
     for entry in _read("issues.json", directory):
-        data = IssueCreate.model_validate(entry)
-        exists = issues.find(session, data.slug) is not None
+        issue = IssueCreate.model_validate(entry)
+        exists = issues.find(session, issue.slug) is not None
         if not exists:
-            issues.create(session, data, actor=SEED_ACTOR)
+            issues.create(session, issue, actor=SEED_ACTOR)
         report.count("issues", not exists)
 
     source_ids: dict[str, int] = {}
@@ -62,17 +62,18 @@ def load_seeds(session: Session, directory: Path = SEEDS_DIR) -> SeedReport:
         # Bytes read as they are: no newline translation, so the stored text is byte-identical.
         text = (directory / entry["file"]).read_bytes().decode("utf-8")
         digest = text_sha256(text)
-        source = session.exec(select(Source).where(Source.sha256 == digest)).scalars().first()
+        source = session.execute(select(Source).where(col(Source.sha256) == digest)).scalars().first()
         report.count("sources", source is None)
         if source is None:
             source = create_source(session, SourceCreate.model_validate({**fields, "text": text}), actor=SEED_ACTOR)
+        assert source.id is not None  # a stored source
         source_ids[entry["key"]] = source.id
 
     for entry in _read("statements.json", directory):
-        data = StatementCreate.model_validate({**entry, "source": source_ids[entry["source"]]})
-        exists = _already_seeded(session, data)
+        statement = StatementCreate.model_validate({**entry, "source": source_ids[entry["source"]]})
+        exists = _already_seeded(session, statement)
         if not exists:
-            create_statement(session, data, actor=SEED_ACTOR)
+            create_statement(session, statement, actor=SEED_ACTOR)
         report.count("statements", not exists)
     return report
 
@@ -83,19 +84,20 @@ def _already_seeded(session: Session, data: StatementCreate) -> bool:
     party = parties.get(session, data.party)
     issue = issues.get(session, data.issue)
     source = session.get(Source, data.source)
+    assert source is not None and source.id is not None  # stored by load_seeds before its statements
     anchor = locate_quote(source.text, data.quote, source_id=source.id, start=data.start, prefix=data.prefix)
     stated_on = data.stated_on or source.published_at.date()
     query = (
-        select(StatementRevision.id)
-        .join(Statement, Statement.id == StatementRevision.statement_id)
+        select(col(StatementRevision.id))
+        .join(Statement, col(Statement.id) == col(StatementRevision.statement_id))
         .where(
-            StatementRevision.revision == 1,
-            Statement.party_id == party.id,
-            Statement.issue_id == issue.id,
-            StatementRevision.source_id == source.id,
-            StatementRevision.quote_start == anchor.start,
-            StatementRevision.quote_end == anchor.end,
-            StatementRevision.stated_on == stated_on,
+            col(StatementRevision.revision) == 1,
+            col(Statement.party_id) == party.id,
+            col(Statement.issue_id) == issue.id,
+            col(StatementRevision.source_id) == source.id,
+            col(StatementRevision.quote_start) == anchor.start,
+            col(StatementRevision.quote_end) == anchor.end,
+            col(StatementRevision.stated_on) == stated_on,
         )
     )
-    return session.exec(query.limit(1)).first() is not None
+    return session.execute(query.limit(1)).first() is not None

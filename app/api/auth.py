@@ -1,6 +1,7 @@
 """Bearer-token access control: writes need a token with the write scope, the audit trail the
 admin scope, and reads a token only when STANCEMAP_READ_REQUIRES_TOKEN is set."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -22,7 +23,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal | None
     """The caller, from `Authorization: Bearer <token>`; None when no header was sent."""
     cached = getattr(request.state, "principal", _UNSET)
     if cached is not _UNSET:
-        return cached  # type: ignore[return-value]
+        return cached  # type: ignore[return-value]  # request.state is untyped; this is the Principal | None stored below
     header = request.headers.get("authorization")
     principal = None
     if header is not None:
@@ -36,7 +37,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal | None
     return principal
 
 
-def require_scope(needed: TokenScope):  # type: ignore[no-untyped-def]
+def require_scope(needed: TokenScope) -> Callable[..., Principal]:
     def dependency(
         principal: Annotated[Principal | None, Depends(current_principal)],
         _credentials: Annotated[object, Security(bearer_scheme)] = None,

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -40,7 +40,7 @@ def wants_csv(request: Request, requested: Format | None) -> bool:
     return prefers_csv(", ".join(request.headers.getlist("accept")))
 
 
-def _csv(rows: Iterable[list[object]]) -> bytes:
+def _csv(rows: Iterable[Sequence[object]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows(rows)

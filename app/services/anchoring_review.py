@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import Conflict, NotFound
 from app.models.anchoring import (
@@ -60,10 +60,10 @@ def is_pending(row: Anchoring) -> bool:
 
 
 def _pending(session: Session, statement_id: int) -> list[Anchoring]:
-    rows = session.exec(
+    rows = session.execute(
         select(Anchoring)
-        .where(Anchoring.statement_id == statement_id, awaiting_review())
-        .order_by(Anchoring.id)
+        .where(col(Anchoring.statement_id) == statement_id, awaiting_review())
+        .order_by(col(Anchoring.id))
     ).scalars()
     return list(rows)
 
@@ -101,7 +101,7 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
         statements=[statement_id],  # its cell loses the flag
     )
     resolved = session.exec(
-        _with_passages().where(Anchoring.id.in_(settled["anchoring"])).order_by(Anchoring.id)  # type: ignore[union-attr]
+        _with_passages().where(col(Anchoring.id).in_(settled["anchoring"])).order_by(col(Anchoring.id))
     ).all()
     return AnchoringReview(statement=statement_id, resolved=[_public(row, passage) for row, passage in resolved])
 
@@ -109,8 +109,9 @@ def confirm(session: Session, statement_id: int, *, actor: str) -> AnchoringRevi
 def _with_passages() -> Any:
     """Outcomes with their passage of the newer source, cut in SQL (both engines count characters),
     so no source text is loaded."""
-    passage = func.substr(Source.text, Anchoring.new_start + 1, Anchoring.new_end - Anchoring.new_start)
-    return select(Anchoring, passage).join(Source, Source.id == Anchoring.source_id)
+    start, end = col(Anchoring.new_start), col(Anchoring.new_end)
+    passage = func.substr(col(Source.text), start + 1, end - start)
+    return select(Anchoring, passage).join(Source, col(Source.id) == col(Anchoring.source_id))
 
 
 class ReviewState(enum.StrEnum):
@@ -126,6 +127,6 @@ def list_outcomes(session: Session, *, state: ReviewState, limit: int, cursor: s
     if state is ReviewState.pending:
         query = query.where(awaiting_review())
     elif state is ReviewState.resolved:
-        query = query.where(Anchoring.resolution.is_not(None))  # type: ignore[union-attr]
-    window = paginate(session, query, Anchoring.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id)  # type: ignore[arg-type]
+        query = query.where(col(Anchoring.resolution).is_not(None))
+    window = paginate(session, query, col(Anchoring.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id)
     return Window([_public(row, passage) for row, passage in window.rows], window.next_cursor)

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models.audit import AuditAction, AuditEntity, AuditEvent
 from app.services.pagination import Window, paginate
@@ -49,9 +49,9 @@ def list_events(
 ) -> Window[AuditEvent]:
     query = select(AuditEvent)
     if entity is not None:
-        query = query.where(AuditEvent.entity == entity)
+        query = query.where(col(AuditEvent.entity) == entity)
     if entity_id is not None:
-        query = query.where(AuditEvent.entity_id == entity_id)
+        query = query.where(col(AuditEvent.entity_id) == entity_id)
     if actor is not None:
-        query = query.where(AuditEvent.actor == actor)
-    return paginate(session, query, AuditEvent.id, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+        query = query.where(col(AuditEvent.actor) == actor)
+    return paginate(session, query, col(AuditEvent.id), limit=limit, cursor=cursor)

@@ -5,12 +5,13 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from contextlib import suppress
 from typing import Any
 
 import psycopg
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models.common import utcnow
 from app.models.data_version import DataVersion
@@ -18,11 +19,11 @@ from app.models.data_version import DataVersion
 logger = logging.getLogger("stancemap")
 
 
-_VERSION_QUERY = select(DataVersion.version).where(DataVersion.id == 1)
+_VERSION_QUERY = select(col(DataVersion.version)).where(col(DataVersion.id) == 1)
 
 
 def current_version(session: Session) -> int:
-    return session.exec(_VERSION_QUERY).scalar_one()
+    return session.execute(_VERSION_QUERY).scalar_one()
 
 
 def read_version(engine: Engine) -> int:
@@ -124,17 +125,13 @@ class PostgresVersionProbe:
                     connection.close()
                 connection = None
             for loop, answer in batch:
-                try:
+                with suppress(RuntimeError):  # that request's event loop has closed meanwhile
                     loop.call_soon_threadsafe(_settle, answer, version)
-                except RuntimeError:  # that request's event loop has closed meanwhile
-                    pass
         if connection is not None:
             connection.close()
         for loop, answer in self._waiting:
-            try:
+            with suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, answer, None)
-            except RuntimeError:
-                pass
 
     def close(self) -> None:
         with self._changed:
@@ -165,7 +162,7 @@ def version_probe(engine: Engine) -> VersionProbe | None:
 
 def bump(connection_or_session: Any) -> None:
     connection_or_session.execute(
-        update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version + 1, changed_at=utcnow())
+        update(DataVersion).where(col(DataVersion.id) == 1).values(version=DataVersion.version + 1, changed_at=utcnow())
     )
 
 

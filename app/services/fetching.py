@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
@@ -314,10 +314,9 @@ class _Fetch:
     def _html_page(self, body: bytes, charset: str | None, retrieved_at: datetime) -> FetchedPage:
         markup: bytes | str = body
         if charset:
-            try:
-                markup = body.decode(charset, errors="replace")  # the declared charset wins, as in browsers
-            except LookupError:
-                pass  # an unknown charset: trafilatura guesses from the bytes
+            # The declared charset wins, as in browsers; an unknown one is left to trafilatura's guess.
+            with suppress(LookupError):
+                markup = body.decode(charset, errors="replace")
         # Extraction time grows faster than the page on some markup (minutes for a few MB of nested
         # tables): it runs in a process of its own that is killed at the fetch's deadline.
         outcome = _run_extraction(markup, str(self.url), deadline=self.deadline)
@@ -328,8 +327,8 @@ class _Fetch:
             )
         if outcome == "error":
             raise self._failed(f"The page at {self.url} could not be parsed.", "no-text")
-        document = outcome
-        text = document.get("text") if document else None
+        document = outcome if isinstance(outcome, dict) else {}  # None: trafilatura found no document
+        text = document.get("text")
         if not text or len(text.split()) < _MIN_ARTICLE_WORDS or not _SENTENCE_END.search(text):
             shown = " ".join((text or "").split())[:80]
             raise self._failed(
@@ -366,7 +365,7 @@ _EXTRACTOR = multiprocessing.get_context("forkserver")
 _EXTRACTOR.set_forkserver_preload(["trafilatura", "app.services.fetching"])
 
 
-def _run_extraction(markup: bytes | str, url: str, *, deadline: float) -> dict[str, Any] | None | str:
+def _run_extraction(markup: bytes | str, url: str, *, deadline: float) -> dict[str, Any] | str | None:
     """The page's text and metadata as trafilatura finds them (None: no document), or "timeout" or "error"."""
     receiving, sending = _EXTRACTOR.Pipe(duplex=False)
     worker = _EXTRACTOR.Process(target=_extract, args=(markup, url, sending), daemon=True)
@@ -375,7 +374,7 @@ def _run_extraction(markup: bytes | str, url: str, *, deadline: float) -> dict[s
     try:
         if not receiving.poll(max(deadline - time.monotonic(), _MIN_EXTRACTION_S)):
             return "timeout"
-        return receiving.recv()  # type: ignore[no-any-return]
+        return receiving.recv()
     except (EOFError, OSError):  # the process died without answering
         return "error"
     finally:
@@ -388,18 +387,22 @@ def _run_extraction(markup: bytes | str, url: str, *, deadline: float) -> dict[s
 def _extract(markup: bytes | str, url: str, answer: Any) -> None:
     """In the extraction process: trafilatura's reading of the page, sent back as plain values."""
     import trafilatura
+    from trafilatura.settings import Document
     from trafilatura.utils import load_html
 
     try:
         tree = load_html(markup)
-        document = None
-        if tree is not None:
-            document = trafilatura.bare_extraction(
+        document = (
+            None
+            if tree is None
+            else trafilatura.bare_extraction(
                 tree, url=url, with_metadata=True, include_comments=False, date_extraction_params=_DATES
             )
-        if document is None:
+        )
+        if tree is None or document is None:
             answer.send(None)
             return
+        assert isinstance(document, Document)  # a dict only when asked for with as_dict=True
         answer.send({
             "text": document.text, "title": document.title, "sitename": document.sitename,
             "author": document.author, "date": document.date, "lang": tree.get("lang"),

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from app.models.common import utcnow
@@ -36,11 +36,11 @@ class Claim:
 
 
 def _live_record(session: Session, actor: str, key: str) -> IdempotencyRecord | None:
-    return session.exec(
+    return session.execute(
         select(IdempotencyRecord).where(
-            IdempotencyRecord.actor == actor,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at > utcnow() - KEY_LIFETIME,
+            col(IdempotencyRecord.actor) == actor,
+            col(IdempotencyRecord.key) == key,
+            col(IdempotencyRecord.created_at) > utcnow() - KEY_LIFETIME,
         )
     ).scalar_one_or_none()
 
@@ -68,7 +68,7 @@ def claim(session: Session, *, actor: str, key: str, request_sha256: str) -> Sto
     if found is not None:
         return _answer_of(found, request_sha256)
     now = utcnow()
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= now - KEY_LIFETIME))
+    session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) <= now - KEY_LIFETIME))
     record = IdempotencyRecord(actor=actor, key=key, request_sha256=request_sha256, created_at=now)
     session.add(record)
     try:
@@ -90,7 +90,7 @@ def store_answer(engine: Engine, claimed: Claim, answer: StoredAnswer) -> None:
     with Session(engine) as session:
         session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == claimed.record_id)
+            .where(col(IdempotencyRecord.id) == claimed.record_id)
             .values(status=answer.status, media_type=answer.media_type, location=answer.location, body=answer.body)
         )
         session.commit()

@@ -18,21 +18,19 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import JSON, String, Table, and_, func, or_, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlmodel import SQLModel, col
 
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.models.anchoring import AnchoringOutcome, AnchoringResolution
-from app.models.audit import AuditAction, AuditEntity, AuditEventPublic
+from app.models.audit import AuditAction, AuditEntity, AuditSnapshot
 from app.models.common import MAX_ID, bounded
 from app.models.data_version import DataVersion
 from app.models.issue import IssueCreate
 from app.models.party import PartyCreate
 from app.models.source import SourceCreate
 from app.models.statement import (
-    Statement,
     StatementRetract,
-    StatementRevision,
     StatementUpdate,
 )
 from app.models.token import TokenScope
@@ -101,6 +99,10 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
+# A row as a dump line gives it, or as the database does (a mapping that takes Column keys too).
+RowValues = Mapping[str, Any] | RowMapping
+
+
 def _table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
 
@@ -136,7 +138,7 @@ _API_FIELDS: dict[str, _ApiFields] = {
 }
 _RETRACTION = ("retracted_at", "retracted_on", "retracted_by", "retraction_reason")
 _RESOLUTION = ("resolution", "resolved_at", "resolved_by")
-_SNAPSHOT = TypeAdapter(AuditEventPublic.model_fields["after"].annotation)
+_SNAPSHOT = TypeAdapter(AuditSnapshot | None)  # the type of AuditEventPublic.after
 _STORABLE = TypeAdapter(bounded(sys.maxsize))
 
 
@@ -167,7 +169,7 @@ def _json_problem(value: Any) -> str | None:
     return None
 
 
-def quote_problems(row: Mapping[str, Any], text: str, source_id: int) -> list[tuple[str, str]]:
+def quote_problems(row: RowValues, text: str, source_id: int) -> list[tuple[str, str]]:
     """(column, rule) for each way the row's quote fields disagree with its source's text: the
     anchor the API stores is `quotes.anchor_at(text, start, end)`, and nothing else."""
     start, end = row["quote_start"], row["quote_end"]
@@ -211,7 +213,7 @@ class RowChecker:
             for name in TABLES
         }
 
-    def problems(self, table: str, row: Mapping[str, Any]) -> list[Problem]:
+    def problems(self, table: str, row: RowValues) -> list[Problem]:
         """Every rule the row breaks; an empty list for a good row."""
         key = f"id {row['id']}"
         if table == "source" and isinstance(row["text"], str):
@@ -222,7 +224,7 @@ class RowChecker:
         self._seen.ids[table].add(row["id"])
         return found
 
-    def _column_problems(self, table: str, row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    def _column_problems(self, table: str, row: RowValues) -> Iterator[tuple[str, str]]:
         columns = _table(table).columns
         if table == DataVersion.__tablename__:
             if row["id"] != 1:
@@ -256,7 +258,7 @@ class RowChecker:
                 yield column.name, f"{_shown(value)} is not one of {', '.join(allowed)}"
         yield from self._api_field_problems(table, row)
 
-    def _api_field_problems(self, table: str, row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    def _api_field_problems(self, table: str, row: RowValues) -> Iterator[tuple[str, str]]:
         """The request model's own rules, and that the value is stored as the API stores it."""
         fields = _API_FIELDS.get(table)
         if fields is None:
@@ -279,7 +281,7 @@ class RowChecker:
             if isinstance(value, str | list) and value != given[name]:
                 yield column, f"is stored as {_shown(given[name])}, but the API stores {_shown(value)}"
 
-    def _row_problems(self, table: str, row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    def _row_problems(self, table: str, row: RowValues) -> Iterator[tuple[str, str]]:
         if table == "source":
             if row["sha256"] != text_sha256(row["text"]):
                 yield "sha256", "is not the SHA-256 of the source's text (UTF-8, lowercase hex)"
@@ -304,14 +306,14 @@ class RowChecker:
             yield "version", "must be at least 1"
 
 
-def _set_together(row: Mapping[str, Any], names: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+def _set_together(row: RowValues, names: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     given = [name for name in names if row[name] is not None]
     if given and len(given) < len(names):
         missing = next(name for name in names if row[name] is None)
         yield missing, f"is null while {given[0]} is set: {', '.join(names)} are set together"
 
 
-def _retraction_problems(row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def _retraction_problems(row: RowValues) -> Iterator[tuple[str, str]]:
     problems = list(_set_together(row, _RETRACTION))
     yield from problems
     if problems or row["retracted_at"] is None:
@@ -328,7 +330,7 @@ def _retraction_problems(row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 # --- rules between a statement and its revision rows, in SQL: no statement is held in memory ----
 
-_STATEMENT, _REVISION = Statement.__table__, StatementRevision.__table__  # type: ignore[attr-defined]
+_STATEMENT, _REVISION = _table("statement"), _table("statement_revision")
 # What a revision row records of its statement: every column the two tables share but their own.
 REVISED_COLUMNS = tuple(
     column.name for column in _REVISION.c if column.name in _STATEMENT.c and column.name not in ("id", "revision")
@@ -379,12 +381,12 @@ def revision_problems(connection: Connection) -> Iterator[Problem]:
         .where(or_(*differs))
         .order_by(_STATEMENT.c.id)
     )
-    for row in connection.execute(latest).mappings():
+    for differing in connection.execute(latest).mappings():
         for name in REVISED_COLUMNS:
-            if row[name]:
+            if differing[name]:
                 yield Problem(
-                    "statement_revision", f"id {row['revision_id']}", name,
-                    f"differs from statement {row['id']}'s {name}: the latest revision holds the statement's current values",
+                    "statement_revision", f"id {differing['revision_id']}", name,
+                    f"differs from statement {differing['id']}'s {name}: the latest revision holds the statement's current values",
                 )  # fmt: skip
 
 
@@ -437,7 +439,7 @@ def check_database(engine: Engine) -> Report:
     with engine.connect() as connection, connection.begin() as transaction:
         # A write that changes nothing takes the lock every writer takes first (SQLite's write
         # lock, the row's lock on PostgreSQL): rows written mid-check would look inconsistent.
-        connection.execute(update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version))
+        connection.execute(update(DataVersion).where(col(DataVersion.id) == 1).values(version=DataVersion.version))
         for name in TABLES:
             table = _table(name)
             query = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=1000)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session
 
 from app.errors import InvalidCursor
@@ -41,7 +41,7 @@ class Window(Generic[Row]):
 def paginate(
     session: Session,
     query: Select[Any],
-    id_column: InstrumentedAttribute[Any],
+    id_column: Mapped[Any],
     *,
     limit: int,
     cursor: str | None,
@@ -50,7 +50,7 @@ def paginate(
     """Run `query` ordered by `id_column` from after the cursor; one extra row tells if more exist."""
     if cursor is not None:
         query = query.where(id_column > decode_cursor(cursor))
-    result = session.exec(query.order_by(id_column).limit(limit + 1))
+    result = session.execute(query.order_by(id_column).limit(limit + 1))
     # One selected entity comes back as objects; several (an entity with joined slugs) as rows.
     rows = list(result.scalars().all() if len(query.column_descriptions) == 1 else result.all())
     if len(rows) <= limit:

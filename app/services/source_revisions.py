@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import InvalidField
 from app.models.anchoring import (
@@ -176,7 +176,10 @@ def _opcodes(old: list[str], new: list[str]) -> list[Opcode] | None:
         middle = [("delete" if old_middle else "insert", 0, len(old_middle), 0, len(new_middle))]
         middle = middle if old_middle or new_middle else []
     else:
-        middle = [tuple(op) for op in Indel.opcodes(old_middle, new_middle)]  # type: ignore[misc]
+        middle = [
+            (op.tag, op.src_start, op.src_end, op.dest_start, op.dest_end)
+            for op in Indel.opcodes(old_middle, new_middle)
+        ]
     ops: list[Opcode] = [("equal", 0, prefix, 0, prefix)] if prefix else []
     for tag, i1, i2, j1, j2 in middle:
         i1, i2, j1, j2 = i1 + prefix, i2 + prefix, j1 + prefix, j2 + prefix
@@ -351,6 +354,7 @@ def _drifted_anchor(statement: Statement, new_text: str, alignment: Alignment) -
 def _reanchor(
     session: Session, statement: Statement, new: Source, alignment: Alignment, *, threshold: float, actor: str
 ) -> Anchoring:
+    assert new.id is not None and statement.id is not None  # both stored
     row = Anchoring(
         source_id=new.id, statement_id=statement.id, outcome="", old_start=statement.quote_start,
         old_end=statement.quote_end,
@@ -374,10 +378,10 @@ def reanchor_statements(session: Session, new: Source, *, threshold: float, acto
     """Re-anchors every standing statement quoting the source `new` supersedes; the caller commits."""
     assert new.supersedes_id is not None
     old = get_source(session, new.supersedes_id)
-    statements = session.exec(
+    statements = session.execute(
         select(Statement)
-        .where(Statement.source_id == old.id, Statement.retracted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Statement.id)
+        .where(col(Statement.source_id) == old.id, col(Statement.retracted_at).is_(None))
+        .order_by(col(Statement.id))
     ).scalars().all()
     if not statements:
         return []
@@ -388,6 +392,7 @@ def reanchor_statements(session: Session, new: Source, *, threshold: float, acto
 
 
 def _report(source: Source, rows: list[Anchoring]) -> AnchoringReport:
+    assert source.id is not None  # a stored source
     counts = AnchoringCounts()
     for row in rows:
         setattr(counts, row.outcome, getattr(counts, row.outcome) + 1)
@@ -411,7 +416,7 @@ def store_source(session: Session, data: SourceCreate, *, threshold: float, acto
         counts = {"supersedes": source.supersedes_id, **report.counts.model_dump()}
         unit_of_work.commit(
             session,
-            audit=AuditEntry(actor, AuditEntity.source, source.id, AuditAction.anchor, after=counts),
+            audit=AuditEntry(actor, AuditEntity.source, report.source, AuditAction.anchor, after=counts),
             # Moved or flagged, every re-anchored statement's cell changes.
             statements=[row.statement_id for row in rows],
             refresh=[source],
@@ -427,7 +432,9 @@ def store_source(session: Session, data: SourceCreate, *, threshold: float, acto
 
 def anchoring_report(session: Session, source_id: int) -> AnchoringReport:
     source = get_source(session, source_id)
-    rows = session.exec(
-        select(Anchoring).where(Anchoring.source_id == source_id).order_by(Anchoring.statement_id, Anchoring.id)
+    rows = session.execute(
+        select(Anchoring)
+        .where(col(Anchoring.source_id) == source_id)
+        .order_by(col(Anchoring.statement_id), col(Anchoring.id))
     ).scalars().all()
     return _report(source, list(rows))

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import defer
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import Conflict, InvalidField, NotFound
 from app.models.anchoring import Anchoring
@@ -45,8 +45,8 @@ def resolve_source(session: Session, source_id: int, field: str) -> Source:
 def list_sources(session: Session, *, limit: int, cursor: str | None) -> Window[SourceSummary]:
     """One page of sources as listed: the database measures each text, and no text is read."""
     # raiseload: code that touched a listed source's text would fail here, not quietly load every text.
-    query = select(Source, func.length(Source.text)).options(defer(Source.text, raiseload=True))  # type: ignore[arg-type]
-    window = paginate(session, query, Source.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id)  # type: ignore[arg-type]
+    query = select(Source, func.length(col(Source.text))).options(defer(Source.text, raiseload=True))  # type: ignore[arg-type]  # SQLModel types the mapped attribute defer() wants as str
+    window = paginate(session, query, col(Source.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id)
     summaries = [source_summary(source, text_length=text_length) for source, text_length in window.rows]
     return Window(summaries, window.next_cursor)
 
@@ -65,13 +65,17 @@ def create_source(session: Session, data: SourceCreate, *, actor: str) -> Source
 def refuse_a_second_successor(session: Session, source_id: int) -> None:
     """Versions form a chain: re-anchoring follows quotes from each version to the next, so a second
     successor of the same version would re-anchor nothing and leave flags pointing at a branch."""
-    successor = session.exec(
-        select(Source.id).where(Source.supersedes_id == source_id).order_by(Source.id).limit(1)
+    successor = session.execute(
+        select(col(Source.id)).where(col(Source.supersedes_id) == source_id).order_by(col(Source.id)).limit(1)
     ).scalar_one_or_none()
     if successor is None:
         return
     latest = successor
-    while (newer := session.exec(select(Source.id).where(Source.supersedes_id == latest)).scalar_one_or_none()) is not None:
+    while (
+        newer := session.execute(
+            select(col(Source.id)).where(col(Source.supersedes_id) == latest)
+        ).scalar_one_or_none()
+    ) is not None:
         latest = newer
     raise Conflict(
         f"Source {source_id} is already superseded by source {successor}; a new version supersedes the latest "
@@ -87,6 +91,7 @@ def add_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
         resolve_source(session, data.supersedes, "supersedes")
         refuse_a_second_successor(session, data.supersedes)
     values = data.model_dump(exclude={"supersedes", "url"})
+    assert data.text is not None  # a source given by its url alone has its text fetched before it is stored
     source = Source(
         **values,
         url=str(data.url) if data.url is not None else None,
@@ -95,6 +100,7 @@ def add_source(session: Session, data: SourceCreate, *, actor: str) -> Source:
     )
     session.add(source)
     session.flush()  # assigns the id the audit event names
+    assert source.id is not None
     record(session, AuditEntry(actor, AuditEntity.source, source.id, AuditAction.create, after=_audit_view(source)))
     return source
 
@@ -121,20 +127,22 @@ def update_source(session: Session, source_id: int, changes: SourceUpdate, *, ac
 
 def delete_source(session: Session, source_id: int, *, actor: str) -> None:
     source = get_source(session, source_id)
-    quoted = exists().where(Statement.source_id == source_id)
-    quoted_before = exists().where(StatementRevision.source_id == source_id)
-    superseded = exists().where(Source.supersedes_id == source_id)
-    if session.exec(select(quoted | quoted_before)).scalar():
+    quoted = exists().where(col(Statement.source_id) == source_id)
+    quoted_before = exists().where(col(StatementRevision.source_id) == source_id)
+    superseded = exists().where(col(Source.supersedes_id) == source_id)
+    if session.execute(select(quoted | quoted_before)).scalar():
         raise Conflict(
             f"Source {source_id} is quoted by statements (or by earlier revisions of them) and cannot be deleted."
         )
-    if session.exec(select(superseded)).scalar():
+    if session.execute(select(superseded)).scalar():
         raise Conflict(f"Source {source_id} has later versions that supersede it and cannot be deleted.")
     audit = AuditEntry(actor, AuditEntity.source, source_id, AuditAction.delete, before=_audit_view(source))
     # Where quotes of the superseded source landed in this one says nothing once it is gone; the
     # flags among those outcomes leave the matrix with them.
-    flagged = list(session.exec(select(Anchoring.statement_id).where(Anchoring.source_id == source_id)).scalars())
-    session.execute(delete(Anchoring).where(Anchoring.source_id == source_id))  # type: ignore[arg-type]
+    flagged = list(
+        session.execute(select(col(Anchoring.statement_id)).where(col(Anchoring.source_id) == source_id)).scalars()
+    )
+    session.execute(delete(Anchoring).where(col(Anchoring.source_id) == source_id))
     session.delete(source)
     unit_of_work.commit(session, audit=audit, statements=flagged)
 

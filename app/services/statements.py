@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import AlreadyRetracted, DuplicateStatement, InvalidField, NotFound
 from app.models.anchoring import AnchoringResolution
@@ -72,6 +72,7 @@ def _selector(row: Statement | StatementRevision) -> Selector:
 def _retraction(row: Statement) -> Retraction | None:
     if row.retracted_at is None:
         return None
+    assert row.retracted_on is not None  # set together with retracted_at
     return Retraction(
         reason=row.retraction_reason or "",
         retracted_on=row.retracted_on,
@@ -97,6 +98,7 @@ def _revised_values(row: Statement | StatementRevision) -> dict[str, Any]:
 
 
 def to_public(row: Statement, party_slug: str, issue_slug: str) -> StatementPublic:
+    assert row.id is not None  # a stored statement
     return StatementPublic(
         id=row.id,
         party=party_slug,
@@ -107,16 +109,16 @@ def to_public(row: Statement, party_slug: str, issue_slug: str) -> StatementPubl
     )
 
 
-def _with_slugs():  # type: ignore[no-untyped-def]
+def _with_slugs() -> Any:  # Select[Statement, str, str], a subscript SQLAlchemy 2.0 cannot evaluate
     return (
-        select(Statement, Party.slug, Issue.slug)
-        .join(Party, Party.id == Statement.party_id)
-        .join(Issue, Issue.id == Statement.issue_id)
+        select(Statement, col(Party.slug), col(Issue.slug))
+        .join(Party, col(Party.id) == col(Statement.party_id))
+        .join(Issue, col(Issue.id) == col(Statement.issue_id))
     )
 
 
 def _load(session: Session, statement_id: int) -> tuple[Statement, str, str]:
-    row = session.exec(_with_slugs().where(Statement.id == statement_id)).first()
+    row = session.execute(_with_slugs().where(col(Statement.id) == statement_id)).first()
     if row is None:
         raise NotFound(f"No statement has the id {statement_id}; the list of statements shows those that exist.")
     return row[0], row[1], row[2]
@@ -131,26 +133,27 @@ def list_statements(
 ) -> tuple[list[StatementPublic], str | None]:
     query = _with_slugs()
     if filters.party is not None:
-        query = query.where(Statement.party_id == parties.resolve(session, filters.party, "party").id)
+        query = query.where(col(Statement.party_id) == parties.resolve(session, filters.party, "party").id)
     if filters.issue is not None:
-        query = query.where(Statement.issue_id == issues.resolve(session, filters.issue, "issue").id)
+        query = query.where(col(Statement.issue_id) == issues.resolve(session, filters.issue, "issue").id)
     if filters.source is not None:
-        query = query.where(Statement.source_id == filters.source)
+        query = query.where(col(Statement.source_id) == filters.source)
     if filters.stance is not None:
-        query = query.where(Statement.stance == filters.stance.value)
+        query = query.where(col(Statement.stance) == filters.stance.value)
     if filters.stated_from is not None:
-        query = query.where(Statement.stated_on >= filters.stated_from)
+        query = query.where(col(Statement.stated_on) >= filters.stated_from)
     if filters.stated_to is not None:
-        query = query.where(Statement.stated_on <= filters.stated_to)
+        query = query.where(col(Statement.stated_on) <= filters.stated_to)
     if not filters.include_retracted:
-        query = query.where(Statement.retracted_at.is_(None))  # type: ignore[union-attr]
+        query = query.where(col(Statement.retracted_at).is_(None))
     window: Window[Any] = paginate(
-        session, query, Statement.id, limit=limit, cursor=cursor, id_of=lambda row: row[0].id
+        session, query, col(Statement.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id
     )
     return [to_public(*row) for row in window.rows], window.next_cursor
 
 
 def _revision_row(statement: Statement, note: str | None) -> StatementRevision:
+    assert statement.id is not None  # flushed before its first revision
     return StatementRevision(
         statement_id=statement.id,
         revision=statement.revision,
@@ -168,13 +171,13 @@ _IDENTITY = ("party_id", "issue_id", "source_id", "quote_start", "quote_end", "s
 def _refuse_duplicate(session: Session, identity: dict[str, Any], *, other_than: int | None = None) -> None:
     # Two identical statements sent at once must not both find no duplicate.
     wait_for_other_writers(session)
-    query = select(Statement.id).where(
+    query = select(col(Statement.id)).where(
         *(getattr(Statement, name) == value for name, value in identity.items()),
-        Statement.retracted_at.is_(None),  # type: ignore[union-attr]
+        col(Statement.retracted_at).is_(None),
     )
     if other_than is not None:
-        query = query.where(Statement.id != other_than)
-    existing = session.exec(query.order_by(Statement.id).limit(1)).scalar_one_or_none()
+        query = query.where(col(Statement.id) != other_than)
+    existing = session.execute(query.order_by(col(Statement.id)).limit(1)).scalar_one_or_none()
     if existing is not None:
         raise DuplicateStatement(
             f"Statement {existing} already records this stance with the same quote, source and stated_on; "
@@ -187,6 +190,7 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     party = parties.resolve(session, data.party, "party")
     issue = issues.resolve(session, data.issue, "issue")
     source = resolve_source(session, data.source, "source")
+    assert party.id is not None and issue.id is not None and source.id is not None  # rows read from the database
     anchor = locate_quote(source.text, data.quote, source_id=source.id, start=data.start, prefix=data.prefix)
     now = utcnow()
     statement = Statement(
@@ -210,8 +214,8 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     created = to_public(statement, party.slug, issue.slug)
     unit_of_work.commit(
         session,
-        audit=AuditEntry(actor, AuditEntity.statement, statement.id, AuditAction.create, after=created),
-        statements=[statement.id],
+        audit=AuditEntry(actor, AuditEntity.statement, created.id, AuditAction.create, after=created),
+        statements=[created.id],
     )
     return created
 
@@ -230,6 +234,7 @@ def correct_statement(
     proposed: dict[str, Any] = {}
     if {"source", "quote", "start", "prefix"} & values.keys():
         source = _source_for(session, statement, values)
+        assert source.id is not None  # a row read from the database
         anchor = locate_quote(
             source.text,
             values.get("quote") or statement.quote,
@@ -291,7 +296,7 @@ def _revise(
     session.add(statement)
     session.add(_revision_row(statement, note=note))
     after = to_public(statement, party_slug, issue_slug)
-    record(session, AuditEntry(actor, AuditEntity.statement, statement.id, AuditAction.correct, before, after))
+    record(session, AuditEntry(actor, AuditEntity.statement, after.id, AuditAction.correct, before, after))
     return after
 
 
@@ -334,10 +339,10 @@ def retract_statement(
 
 def statement_history(session: Session, statement_id: int) -> StatementHistory:
     statement, party_slug, issue_slug = _load(session, statement_id)
-    revisions = session.exec(
+    revisions = session.execute(
         select(StatementRevision)
-        .where(StatementRevision.statement_id == statement_id)
-        .order_by(StatementRevision.revision)
+        .where(col(StatementRevision.statement_id) == statement_id)
+        .order_by(col(StatementRevision.revision))
     ).scalars()
     return StatementHistory(
         statement=statement_id,

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import Conflict, NotFound
 from app.models.audit import AuditAction, AuditEntity
@@ -41,7 +41,7 @@ def _audit_view(token: ApiToken) -> dict[str, str | None]:
 
 def create_token(session: Session, *, name: str, scope: TokenScope, actor: str = "cli") -> str:
     """Stores a new token and returns its secret, which is never stored nor shown again."""
-    if session.exec(select(ApiToken).where(ApiToken.name == name)).scalars().first() is not None:
+    if session.execute(select(ApiToken).where(col(ApiToken.name) == name)).scalars().first() is not None:
         raise Conflict(f"A token named '{name}' already exists; revoke it or choose another name.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, scope=scope.value, token_sha256=_digest(secret))
@@ -51,11 +51,11 @@ def create_token(session: Session, *, name: str, scope: TokenScope, actor: str =
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).order_by(ApiToken.id)).scalars())
+    return list(session.execute(select(ApiToken).order_by(col(ApiToken.id))).scalars())
 
 
 def revoke_token(session: Session, name: str, *, actor: str = "cli") -> ApiToken:
-    token = session.exec(select(ApiToken).where(ApiToken.name == name)).scalars().first()
+    token = session.execute(select(ApiToken).where(col(ApiToken.name) == name)).scalars().first()
     if token is None:
         raise NotFound(f"No token is named '{name}'.")
     if token.revoked_at is None:
@@ -71,7 +71,7 @@ def revoke_token(session: Session, name: str, *, actor: str = "cli") -> ApiToken
 def authenticate(session: Session, secret: str) -> Principal | None:
     """The principal a presented secret belongs to, or None for an unknown or revoked one."""
     digest = _digest(secret)
-    token = session.exec(select(ApiToken).where(ApiToken.token_sha256 == digest)).scalars().first()
+    token = session.execute(select(ApiToken).where(col(ApiToken.token_sha256) == digest)).scalars().first()
     # Looked up by digest, then compared in constant time all the same.
     if token is None or not hmac.compare_digest(token.token_sha256, digest) or token.revoked_at is not None:
         return None

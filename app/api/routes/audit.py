@@ -28,8 +28,8 @@ def list_audit_events(
     response: Response,
     _admin: AdminDep,
     entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement|token)$")] = None,
-    entity_id: Annotated[bounded(64, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]
-    actor: Annotated[bounded(100, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]
+    entity_id: Annotated[bounded(64, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]  # bounded() builds the type at run time
+    actor: Annotated[bounded(100, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]  # bounded() builds the type at run time
 ) -> AuditPage:
     """Oldest first: who (the token's name), what (entity, id, action, before and after) and when."""
     window = service.list_events(

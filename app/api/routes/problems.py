@@ -10,7 +10,7 @@ from app.models import examples
 
 router = APIRouter(prefix="/problems", tags=["problems"])
 
-ProblemTypeName = StrEnum("ProblemTypeName", {name.replace("-", "_"): name for name in PROBLEM_TYPES})
+ProblemTypeName = StrEnum("ProblemTypeName", {name.replace("-", "_"): name for name in PROBLEM_TYPES})  # type: ignore[misc]  # members built from PROBLEM_TYPES; mypy reads only literal ones
 
 
 class ProblemType(BaseModel):

@@ -5,6 +5,7 @@ Neither route is part of the API, so both stay out of the OpenAPI document.
 """
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
@@ -30,7 +31,7 @@ def viewer_page() -> FileResponse:
 
 
 class _ViewerFiles(StaticFiles):
-    def file_response(self, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = CACHE_CONTROL
         return response

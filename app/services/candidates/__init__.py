@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import InvalidField
 from app.models.candidate import (
@@ -39,21 +39,21 @@ def propose_candidates(session: Session, source_id: int, request: CandidateReque
     source = get_source(session, source_id)
     parties = [
         PartyTerms(slug, name, tuple(aliases or ()))
-        for slug, name, aliases in session.execute(select(Party.slug, Party.name, Party.aliases)).all()
+        for slug, name, aliases in session.execute(select(col(Party.slug), col(Party.name), col(Party.aliases))).all()
     ]
     issues = [
         IssueTerms(slug, title, proposition, tuple(keywords or ()))
         for slug, title, proposition, keywords in session.execute(
-            select(Issue.slug, Issue.title, Issue.proposition, Issue.keywords)
+            select(col(Issue.slug), col(Issue.title), col(Issue.proposition), col(Issue.keywords))
         ).all()
     ]
     _check_known("parties", request.parties, {party.slug for party in parties}, "party")
     _check_known("issues", request.issues, {issue.slug for issue in issues}, "issue")
     standing = sorted(
         session.execute(
-            select(Statement.quote_start, Statement.quote_end, Statement.id).where(
-                Statement.source_id == source_id,
-                Statement.retracted_at.is_(None),  # type: ignore[union-attr]
+            select(col(Statement.quote_start), col(Statement.quote_end), col(Statement.id)).where(
+                col(Statement.source_id) == source_id,
+                col(Statement.retracted_at).is_(None),
             )
         ).all()
     )

@@ -198,8 +198,8 @@ class IssueScorer:
             )
             for word in vocabulary[-1] | {words[0] for words in seen if len(words) == 1}:
                 frequency[word] += 1
-        for number, words in enumerate(vocabulary):
-            for word in sorted(words):
+        for number, title_words in enumerate(vocabulary):
+            for word in sorted(title_words):
                 weight = {1: 0.4, 2: 0.2}.get(frequency[word])
                 if weight is not None:
                     index[word].append(Term((word,), number, weight, word, is_keyword=False))
