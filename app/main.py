@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.view_engine = make_view_engine(settings, app.state.engine)
     install_error_handlers(app)
-    app.add_exception_handler(AnsweredBefore, lambda _request, exc: replay(exc.answer))  # type: ignore[arg-type, attr-defined]
+    app.add_exception_handler(AnsweredBefore, lambda _request, exc: replay(exc.answer))
     # Each middleware wraps those added before it: a view answered from the cache still goes out
     # through CORS and the error handling, and a HEAD is made a GET before any of them sees it.
     app.add_middleware(RepeatedViewsFromCache)
