@@ -61,7 +61,10 @@ TAGS = [
     {"name": "issues", "description": "The propositions stances are taken on."},
     {"name": "sources", "description": "Stored documents, immutable text, that quotes are taken from."},
     {"name": "statements", "description": "Stances backed by a verbatim quote, with revisions and retractions."},
-    {"name": "anchoring", "description": "Where quotes landed when their source was revised, and what awaits an editor."},
+    {
+        "name": "anchoring",
+        "description": "Where quotes landed when their source was revised, and what awaits an editor.",
+    },
     {"name": "candidates", "description": "Statements proposed from a source's text, for an editor to accept."},
     {"name": "audit", "description": "Every write: who, what and when (admin scope)."},
     {"name": "problems", "description": "Descriptions of the problem types that errors refer to."},
@@ -92,6 +95,7 @@ def freeze_startup_heap() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Sync endpoints run in this thread pool. Builds are bounded anyway (max_concurrent_builds)

@@ -96,9 +96,13 @@ def scenarios(party: str, issue: str, matrix_etag: str) -> list[Scenario]:
         Scenario("/v1/matrix (latest, repeated, gzip)", "cached", '"/v1/matrix"', GZIP),
         Scenario("/v1/matrix (latest, repeated, If-None-Match: 304)", "cached", '"/v1/matrix"', revalidate),
         Scenario("the repeated matrix's bytes from a bare ASGI app (ceiling)", "static", '"/"', static=True),
-        Scenario("/v1/matrix (latest, uncached)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2030, counter % 3000)'),
         Scenario(
-            "/v1/matrix (past as_of, uncached)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2024, 150 + counter % 450)'
+            "/v1/matrix (latest, uncached)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2030, counter % 3000)'
+        ),
+        Scenario(
+            "/v1/matrix (past as_of, uncached)",
+            "uncached",
+            f'"/v1/matrix?as_of=" .. {DATE_FN}(2024, 150 + counter % 450)',
         ),
         Scenario(
             "/v1/diff (uncached)",
@@ -108,7 +112,10 @@ def scenarios(party: str, issue: str, matrix_etag: str) -> list[Scenario]:
         # What a browser gets on a first visit: the view built, then compressed. Dates of their own,
         # so that no body built by the scenarios above is in the cache.
         Scenario(
-            "/v1/matrix (latest, uncached, gzip)", "uncached", f'"/v1/matrix?as_of=" .. {DATE_FN}(2040, counter % 3000)', GZIP
+            "/v1/matrix (latest, uncached, gzip)",
+            "uncached",
+            f'"/v1/matrix?as_of=" .. {DATE_FN}(2040, counter % 3000)',
+            GZIP,
         ),
         Scenario(
             "/v1/diff (uncached, gzip)",
@@ -137,7 +144,17 @@ def run_wrk(
         script.write(LUA_TEMPLATE % {"path_expression": path_expression, "headers": headers, "threads": threads})
     try:
         output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, base_url],
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                base_url,
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -324,7 +341,9 @@ def main() -> None:
         for number in range(args.rounds):
             # The latest matrix is the one as of today (UTC): after midnight it is another view with
             # another ETag, and the revalidating row would be sent whole matrices. Each round asks anew.
-            etag = httpx.get(f"{base_url}/v1/matrix", headers={"Accept-Encoding": "identity"}, timeout=60).headers["etag"]
+            etag = httpx.get(f"{base_url}/v1/matrix", headers={"Accept-Encoding": "identity"}, timeout=60).headers[
+                "etag"
+            ]
             all_scenarios = scenarios(args.party, args.issue, etag)
             # Alternate the order, so that no scenario always runs at the same point of a drift.
             ordered = all_scenarios if number % 2 == 0 else all_scenarios[::-1]
@@ -332,7 +351,10 @@ def main() -> None:
             for scenario in ordered:
                 url, pid = (static_url, static_server.pid) if scenario.static else (base_url, server.pid)
                 results[scenario.name] = measure(scenario, url, pid, args.seconds)
-                print(f"  round {number + 1}, {scenario.name}: {results[scenario.name]['c32']['req_per_s']:.0f} req/s", file=sys.stderr)
+                print(
+                    f"  round {number + 1}, {scenario.name}: {results[scenario.name]['c32']['req_per_s']:.0f} req/s",
+                    file=sys.stderr,
+                )
             rounds.append({"cpu_reference_ms": round(cpu_reference_ms(), 1), "results": results})
         memory = peak_memory_mb(server.pid)
     finally:

@@ -109,9 +109,10 @@ def _content_length(head: bytes) -> int:
 @pytest.mark.skipif("sqlite" not in ENGINES, reason="the served test runs on the embedded SQLite engine")
 def test_served_head_sends_no_content_and_keeps_the_connection_usable(tmp_path: Path):
     env = server_env(f"sqlite:///{tmp_path / 'head.db'}")
-    with running_server(env, tmp_path, "head", workers=1) as server, socket.create_connection(
-        ("127.0.0.1", server.port), timeout=10
-    ) as sock:
+    with (
+        running_server(env, tmp_path, "head", workers=1) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
         for attempt in ("route", "cache"):
             head, rest = _exchange(sock, b"HEAD /v1/matrix HTTP/1.1\r\nHost: stancemap\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200 "), (attempt, head)

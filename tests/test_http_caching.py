@@ -140,7 +140,9 @@ def _rename_party(client: TestClient) -> Any:
 
 def _retract(client: TestClient) -> Any:
     statement_id = _statement_id(client, "russia", "security-guarantees")
-    return client.post(f"/v1/statements/{statement_id}/retract", json={"reason": "Misread", "retracted_on": "2025-08-16"})
+    return client.post(
+        f"/v1/statements/{statement_id}/retract", json={"reason": "Misread", "retracted_on": "2025-08-16"}
+    )
 
 
 def _correct(client: TestClient) -> Any:
@@ -149,7 +151,9 @@ def _correct(client: TestClient) -> Any:
 
 
 def _create_source(client: TestClient) -> Any:
-    return client.post("/v1/sources", json={"title": "Unrelated", "published_at": "2025-09-01", "text": "Nothing here."})
+    return client.post(
+        "/v1/sources", json={"title": "Unrelated", "published_at": "2025-09-01", "text": "Nothing here."}
+    )
 
 
 def _create_issue(client: TestClient) -> Any:
