@@ -414,3 +414,35 @@ def test_a_huge_limit_is_capped_at_200(client, engine, collection):
     rest = client.get(next_link(response)).json()
     assert [item["slug"] for item in rest["items"]] == ["bulk-200"]
     assert rest["next_cursor"] is None
+
+
+# --- renaming what the matrix shows ------------------------------------------------------------
+
+
+def slugs_shown(document: dict[str, Any], role: str) -> list[str]:
+    """The `role` ("party" or "issue") of every matrix cell, or of every diff change and its cells."""
+    if "cells" in document:
+        return [cell[role] for cell in document["cells"]]
+    shown = []
+    for change in document["changes"]:
+        shown += [change[role], *(side[role] for side in (change["before"], change["after"]) if side is not None)]
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "old", "new"),
+    [("/v1/parties", "party", "russia", "russian-federation"), ("/v1/issues", "issue", "security-guarantees", "guarantees")],
+)
+def test_a_new_slug_is_shown_in_every_cell_of_the_matrix_and_of_diffs(client, seeded, path, role, old, new):
+    views = [("/v1/matrix", {"as_of": "2025-08-18"}), ("/v1/diff", {"from": "2025-08-01", "to": "2025-08-18"})]
+    before = [client.get(view, params=params).json() for view, params in views]
+    response = client.patch(f"{path}/{old}", json={"slug": new})
+    assert response.status_code == 200, response.text
+    for (view, params), earlier in zip(views, before, strict=True):
+        document = client.get(view, params=params).json()
+        shown = slugs_shown(document, role)
+        assert old not in shown, f"{view} still shows {old}"
+        assert shown.count(new) == slugs_shown(earlier, role).count(old) > 0, view
+        if view == "/v1/matrix":
+            filled = [cell for cell in document["cells"] if cell[role] == new and cell["stance"] is not None]
+            assert filled, "the renamed entry has stored cells"

@@ -82,18 +82,20 @@ def test_every_kind_of_write_leaves_the_spans_a_rebuild_would_write(client, seed
         client.patch(f"/v1/statements/{second['id']}", json={"stated_on": "2025-07-01"}),
         client.post(f"/v1/statements/{second['id']}/retract", json={"reason": "Misread.", "retracted_on": "2025-08-16"}),
         client.patch(f"/v1/sources/{first['source']}", json={"title": "Retitled"}),
+        client.patch(f"/v1/parties/{first['party']}", json={"slug": "renamed-party"}),
+        client.patch(f"/v1/issues/{first['issue']}", json={"slug": "renamed-issue"}),
     ]
-    assert [response.status_code for response in writes] == [201, 200, 200, 200, 200], [w.text for w in writes]
+    assert [response.status_code for response in writes] == [201, 200, 200, 200, 200, 200, 200], [w.text for w in writes]
     assert spans(engine) == rebuilt(engine)
 
     # Flags: raised by a new version, settled by a confirmation.
     new = supersede(client, revise(seed_text(client)))
     assert spans(engine) == rebuilt(engine)
-    flagged = [span for span in spans(engine) if span.statement_id == edited and orjson.loads(span.details)["flag"]]
+    flagged = [span for span in spans(engine) if span.statement_id == edited and orjson.loads(span.cell)["flag"]]
     assert flagged, "the drifted statement's spans carry its flag"
     assert client.post(f"/v1/statements/{edited}/confirm", json={}).status_code == 200
     assert spans(engine) == rebuilt(engine)
-    assert not [span for span in spans(engine) if span.statement_id == edited and orjson.loads(span.details)["flag"]]
+    assert not [span for span in spans(engine) if span.statement_id == edited and orjson.loads(span.cell)["flag"]]
     assert client.get("/v1/matrix").json()["cells"]
     assert new["anchoring"]["pending"] == 2
 
@@ -184,10 +186,10 @@ def cut(*statements: SimpleNamespace) -> list[tuple[str, int | None, int, str | 
     """(first day, statement, evidence_count, evidence_since) per span."""
     ordered = sorted(statements, key=lambda row: (row.stated_on, row.id))
     found = []
-    for span in position_history.cell_spans(7, ordered, {}, {}):
+    for span in position_history.cell_spans(7, "northland", "the-north", ordered, {}, {}):
         cell_id, day = span_cell_and_day(span["span_key"])
         assert cell_id == 7
-        cell = orjson.loads(span["details"]) if span["details"] else {"evidence_count": 0, "evidence_since": None}
+        cell = orjson.loads(span["cell"]) if span["cell"] else {"evidence_count": 0, "evidence_since": None}
         found.append((day.isoformat(), span["statement_id"], cell["evidence_count"], cell["evidence_since"]))
     return found
 
@@ -298,14 +300,14 @@ def test_spans_agree_with_the_definitions_computed_from_scratch_on_every_day(see
     statements, earlier = random_cell(rng)
     citations = {row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier}
     spans = [
-        (span_cell_and_day(span["span_key"])[1], span["stance"], span["details"])
-        for span in position_history.cell_spans(7, statements, {}, citations)
+        (span_cell_and_day(span["span_key"])[1], span["stance"], span["cell"])
+        for span in position_history.cell_spans(7, "northland", "the-north", statements, {}, citations)
     ]
     assert [day for day, *_ in spans] == sorted({day for day, *_ in spans}), "one span per first day, in order"
     for day in (date(2025, 7, 25) + timedelta(days=offset) for offset in range(30)):
-        stored = [(stance, details) for first_day, stance, details in spans if first_day <= day]
-        stance, details = stored[-1] if stored else (None, None)
-        cell = orjson.loads(details) if details is not None else None
+        stored = [(stance, cell) for first_day, stance, cell in spans if first_day <= day]
+        stance, cell_json = stored[-1] if stored else (None, None)
+        cell = orjson.loads(cell_json) if cell_json is not None else None
         seen = cell and (cell["statement"], stance, cell["evidence_count"], cell["evidence_since"], cell["source"]["id"], cell["quote"])
         assert seen == expected_on(day, statements, earlier), (seed, day)
     # Cut only where the cell changes.
@@ -323,12 +325,13 @@ def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
 
 
 @pytest.mark.parametrize("stance", list(Stance))
-def test_a_span_holds_its_stance_in_its_own_column_and_the_rest_of_the_cell_as_json(stance):
-    (span,) = position_history.cell_spans(7, [statement(1, "2025-08-01", stance=stance)], {}, {})
+def test_a_span_holds_its_stance_in_its_own_column_and_the_whole_cell_as_served(stance):
+    (span,) = position_history.cell_spans(7, "northland", "the-north", [statement(1, "2025-08-01", stance=stance)], {}, {})
     assert span["stance"] == stance
-    details = orjson.loads(span["details"])
-    assert list(details) == [name for name in Cell.model_fields if name not in ("party", "issue", "stance", "evidence")]
-    assert (details["statement"], details["evidence_count"], details["evidence_since"]) == (1, 1, "2025-08-01")
+    cell = orjson.loads(span["cell"])
+    assert list(cell) == [name for name in Cell.model_fields if name != "evidence"]
+    assert (cell["party"], cell["issue"], cell["stance"]) == ("northland", "the-north", stance)
+    assert (cell["statement"], cell["evidence_count"], cell["evidence_since"]) == (1, 1, "2025-08-01")
 
 
 # --- failure modes ----------------------------------------------------------------------------

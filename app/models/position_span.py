@@ -3,8 +3,9 @@
 A cell's position as of a date (its newest standing statement, how many statements stand and
 since when) changes only on the days a statement of that cell was stated or a retraction of one
 took effect. Between two such days it is constant; each stretch is one `PositionSpan` row, which
-holds the cell's stance and the rest of the cell as the matrix serves it. These rows are derived
-from statements, sources and anchoring flags, and rebuilt from them (app/services/position_history.py).
+holds the cell's stance and the whole cell as the matrix serves it. These rows are derived from
+statements, sources, anchoring flags and the party's and issue's slugs, and rebuilt from them
+(app/services/position_history.py).
 
 A span is found by one integer key, `span_key(cell, day)`: the cell's number times DAYS_PER_CELL
 plus the day's ordinal. The span holding a date is then the greatest key at or below the date's,
@@ -51,17 +52,17 @@ class PositionSpan(SQLModel, table=True):
     span_key: int = Field(
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     )
-    # Null, as are the stance and details, when every statement of the cell has been retracted by
-    # the span's day.
+    # Null, as are the stance and cell, when every statement of the cell has been retracted by the
+    # span's day.
     statement_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True),
     )
     # What diffs compare, in a column of its own.
     stance: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
-    # The rest of the cell, from `summary` to `flag`, as UTF-8 JSON (the party and issue are added
-    # when it is served, so renaming a party touches no span).
-    details: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The whole cell as UTF-8 JSON, exactly as the matrix and diffs serve it, party and issue slugs
+    # included (so renaming a party or an issue rebuilds its spans). Bytes: embedded, never parsed.
+    cell: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 def span_key(cell_id: int, day: date) -> int:

@@ -1,28 +1,32 @@
 """Parties and issues: catalog entries addressed by slug, with the same lifecycle."""
 
+from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from app.errors import Conflict, InvalidField, NotFound
 from app.models.audit import AuditAction, AuditEntity
 from app.models.common import PatchModel, utcnow
+from app.models.statement import Statement
 from app.services import unit_of_work
 from app.services.audit import AuditEntry
 from app.services.pagination import Window, paginate
+from app.services.positions import CellKey
 
 Entry = TypeVar("Entry", bound=SQLModel)
 
 
 class SlugCatalog(Generic[Entry]):
-    """Create, read, update, list and delete for a table with a unique `slug`. Stored cells hold no
-    field of a party or an issue, so these writes rebuild no cell; like every write, they bump the
-    data version.
+    """Create, read, update, list and delete for a table with a unique `slug`. Like every write,
+    these bump the data version. Stored matrix cells carry their party's and issue's slugs and no
+    other field of them, so a new slug rebuilds the entry's cells, and nothing else does.
 
     `referenced_by` names the statement columns that point at an entry: an entry they reference
-    cannot be deleted, so no statement loses its party or issue.
+    cannot be deleted, so no statement loses its party or issue; its cells are those of the
+    statements they point from.
     """
 
     def __init__(self, model: type[Entry], public: type[SQLModel], noun: str, referenced_by: list[Any]) -> None:
@@ -78,14 +82,18 @@ class SlugCatalog(Generic[Entry]):
         before = self.public.model_validate(entry)
         values = changes.changes()
         new_slug = values.get("slug")
+        cells: set[CellKey] = set()
         if new_slug is not None and new_slug != slug:
             self._ensure_slug_free(session, new_slug)
+            # Stored cells carry the slug. Read before the entry changes: no flush may raise outside `_commit`.
+            cells = self._cells_of(session, entry.id)  # type: ignore[attr-defined]
         for name, value in values.items():
             setattr(entry, name, value)
         if values:
             entry.updated_at = utcnow()  # type: ignore[attr-defined]
             session.add(entry)
-            self._commit(session, self._audit_entry(actor, slug, AuditAction.update, before, entry), entry, new_slug or slug)
+            audit = self._audit_entry(actor, slug, AuditAction.update, before, entry)
+            self._commit(session, audit, entry, new_slug or slug, cells=cells)
         return entry
 
     def delete(self, session: Session, slug: str, *, actor: str) -> None:
@@ -101,13 +109,19 @@ class SlugCatalog(Generic[Entry]):
         session.delete(entry)
         unit_of_work.commit(session, audit=audit)
 
+    def _cells_of(self, session: Session, entry_id: int) -> set[CellKey]:
+        """The (party, issue) cells of the statements that point at the entry."""
+        points_at_entry = or_(*(column == entry_id for column in self.referenced_by))
+        query = select(Statement.party_id, Statement.issue_id).distinct().where(points_at_entry)
+        return {(party_id, issue_id) for party_id, issue_id in session.exec(query).all()}
+
     def _ensure_slug_free(self, session: Session, slug: str) -> None:
         if self.find(session, slug) is not None:
             raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.")
 
-    def _commit(self, session: Session, audit: AuditEntry, entry: Entry, slug: str) -> None:
+    def _commit(self, session: Session, audit: AuditEntry, entry: Entry, slug: str, *, cells: Iterable[CellKey] = ()) -> None:
         try:
-            unit_of_work.commit(session, audit=audit, refresh=[entry])
+            unit_of_work.commit(session, audit=audit, refresh=[entry], cells=cells)
         except IntegrityError as error:  # a concurrent writer took the slug between check and commit
             session.rollback()
             raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.") from error

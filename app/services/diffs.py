@@ -4,6 +4,7 @@ import re
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlmodel import Session
 
 from app.errors import InvalidField
@@ -11,9 +12,8 @@ from app.models.common import ISO_DATE, MAX_DATE, MAX_ID, MIN_DATE, Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
 from app.services.positions import (
-    Position,
     Scope,
-    cell,
+    StoredCell,
     cells_on_two_days,
     cited_as_of,
     standing_statements,
@@ -38,8 +38,12 @@ def classify(before: Stance | None, after: Stance | None) -> ChangeClass:
     return ChangeClass.reversed if crossed else ChangeClass.shifted
 
 
-def _stance(position: Position | None) -> Stance | None:
-    return None if position is None else Stance(position.stance)
+def _stance(stored: StoredCell | None) -> Stance | None:
+    return None if stored is None else Stance(stored.stance)
+
+
+def _embedded(stored: StoredCell | None) -> orjson.Fragment | None:
+    return None if stored is None else orjson.Fragment(stored.json)
 
 
 def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
@@ -72,11 +76,11 @@ def diff(
     end: DiffEnd,
     *,
     only_changed: bool = False,
-    as_data: bool = False,  # unused: changes are plain data either way (the routes still pass it)
 ) -> dict[str, Any]:
-    """The diff document as plain data, shaped like app.models.matrix.Diff."""
+    """The diff document, shaped like app.models.matrix.Diff, for orjson to serialise; the cells
+    before and after are embedded as stored (orjson.Fragment)."""
     if start.as_of > end.as_of:
-        raise InvalidField("query.from", f"`from` ({start.as_of}) is later than `to` ({end.as_of}).")
+        raise InvalidField("from", f"`from` ({start.as_of}) is later than `to` ({end.as_of}).")
     party_ids, issue_ids = [party.id for party in grid.parties], [issue.id for issue in grid.issues]
     found = cells_on_two_days(session, party_ids, issue_ids, start.as_of, end.as_of)
     summary = dict.fromkeys((change.value for change in ChangeClass), 0)
@@ -97,8 +101,8 @@ def diff(
                     "party": party_slug,
                     "issue": issue_slug,
                     "change": change,
-                    "before": None if before is None else cell(party_slug, issue_slug, before),
-                    "after": None if after is None else cell(party_slug, issue_slug, after),
+                    "before": _embedded(before),
+                    "after": _embedded(after),
                 }
             )
     return {"from": start.model_dump(), "to": end.model_dump(), "summary": summary, "changes": changes}

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -12,9 +13,9 @@ from app.models.issue import Issue
 from app.models.party import Party
 from app.services.positions import (
     Scope,
-    cell,
     cells,
     cited_as_of,
+    empty_cell,
     standing_statements,
     with_citation,
 )
@@ -85,8 +86,8 @@ def _select_ordered(session: Session, columns: tuple[Any, ...], slugs: list[str]
 
 def resolve_grid(session: Session, party_slugs: list[str] | None, issue_slugs: list[str] | None) -> Grid:
     return Grid(
-        parties=_select_ordered(session, _PARTY_COLUMNS, party_slugs, "query.parties", "party"),
-        issues=_select_ordered(session, _ISSUE_COLUMNS, issue_slugs, "query.issues", "issue"),
+        parties=_select_ordered(session, _PARTY_COLUMNS, party_slugs, "parties", "party"),
+        issues=_select_ordered(session, _ISSUE_COLUMNS, issue_slugs, "issues", "issue"),
     )
 
 
@@ -97,23 +98,26 @@ def build_matrix(
     as_of: date,
     source_id: int | None = None,
     with_evidence: bool = False,
-    as_data: bool = False,  # unused: cells are plain data either way (the routes still pass it)
 ) -> dict[str, Any]:
-    """The matrix document as plain data, shaped like app.models.matrix.Matrix."""
+    """The matrix document, shaped like app.models.matrix.Matrix, for orjson to serialise. Filled
+    cells are embedded as stored (orjson.Fragment); with `with_evidence` every cell is a dict."""
     scope = grid.scope(as_of, source_id)
     filled = cells(session, scope)
     evidence = standing_statements(session, scope) if with_evidence else {}
     citations = cited_as_of(session, scope) if with_evidence else {}
-    document_cells = []
+    document_cells: list[Any] = []
     issue_keys = grid.issue_keys()
     for party_id, party_slug in grid.party_keys():
         for issue_id, issue_slug in issue_keys:
-            document_cell = cell(party_slug, issue_slug, filled.get((party_id, issue_id)))
-            if with_evidence:
-                document_cell["evidence"] = [
-                    with_citation(to_public(row, party_slug, issue_slug), citations.get(row.id)).model_dump()
-                    for row in evidence.get((party_id, issue_id), [])
-                ]
+            stored = filled.get((party_id, issue_id))
+            if not with_evidence:
+                document_cells.append(empty_cell(party_slug, issue_slug) if stored is None else orjson.Fragment(stored))
+                continue
+            document_cell = empty_cell(party_slug, issue_slug) if stored is None else orjson.loads(stored)
+            document_cell["evidence"] = [
+                with_citation(to_public(row, party_slug, issue_slug), citations.get(row.id)).model_dump()
+                for row in evidence.get((party_id, issue_id), [])
+            ]
             document_cells.append(document_cell)
     return {
         "as_of": as_of,

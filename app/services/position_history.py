@@ -12,12 +12,13 @@ until it commits; SQLite has one writer at a time anyway.
 So a rebuild, which runs at commit, reads every write committed before it, and no two rebuild the
 same cell at once.
 
-The rows also hold what the cells contain (the stance, the rest as JSON), so a change to it is a
-change of FORMAT: `ensure_current` then rebuilds every span (after migrations, at start-up), as
-does a backup import, which loads no spans. A server of an older release refuses to write once a
-newer one has rebuilt them, and /readyz reports spans of an older format. A migration that changes
-statements, sources or anchoring rows with SQL must set the stored format to 0, so the spans are
-rebuilt after it.
+The rows also hold the cells as served (the stance, and the whole cell as JSON with its party's
+and issue's slugs), so renaming a party or an issue rebuilds its cells (app/services/catalog.py),
+and a change to what a cell contains is a change of FORMAT: `ensure_current` then rebuilds every
+span (after migrations, at start-up), as does a backup import, which loads no spans. A server of
+an older release refuses to write once a newer one has rebuilt them, and /readyz reports spans of
+an older format. A migration that changes statements, sources or anchoring rows, or parties' or
+issues' slugs, with SQL must set the stored format to 0, so the spans are rebuilt after it.
 """
 
 import logging
@@ -28,7 +29,6 @@ from datetime import date
 from itertools import groupby
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import (
     BigInteger,
     Integer,
@@ -43,6 +43,8 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from app.errors import OutdatedServer, Rebuilding
 from app.models.anchoring import Anchoring
+from app.models.issue import Issue
+from app.models.party import Party
 from app.models.position_span import (
     PositionCell,
     PositionSpan,
@@ -56,23 +58,25 @@ from app.models.statement import Statement, StatementRevision
 from app.services.data_version import bump
 from app.services.positions import (
     CELL_COLUMNS,
-    JSON_OPTIONS,
     PENDING_FLAGS,
+    SLUG_COLUMNS,
     CellKey,
     CitationSteps,
+    cell_json,
     citation_steps,
     cited_on,
     earlier_citations,
     evidence_run,
+    filled_cell,
     flags_by_statement,
-    position_details,
 )
 
 # Bump when the stored cell JSON, or the way spans are cut or keyed, changes: every span is then
 # rebuilt. 2: spans keyed by cell number and day (migration 0010). 3: evidence is the run of the
 # position's stance; cells cite the source version published by their day. 4: the stance in a
-# column of its own, the rest of the cell in `details` (migration 0012).
-FORMAT = 4
+# column of its own, the rest of the cell as JSON. 5: the whole cell as served, its party's and
+# issue's slugs included (migration 0012).
+FORMAT = 5
 PROJECTION = PositionSpan.__tablename__
 _INSERT_BATCH = 2000
 _ID_CHUNK = 5000
@@ -104,9 +108,12 @@ _STATEMENTS = (
         Statement.issue_id,
         Statement.retracted_on,
         Statement.revision,
+        *SLUG_COLUMNS,
         *CELL_COLUMNS,
     )
     .join(Source, Source.id == Statement.source_id)
+    .join(Party, Party.id == Statement.party_id)
+    .join(Issue, Issue.id == Statement.issue_id)
     .where(_OF_PARTY)
     .order_by(Statement.issue_id, Statement.stated_on, Statement.id)
 )
@@ -118,10 +125,16 @@ _FLAGS_OF_ISSUES = _FLAGS.where(_OF_ISSUES)
 
 
 def cell_spans(
-    cell_id: int, statements: Sequence[Row[Any]], flags: dict[int, dict[str, Any]], citations: dict[int, CitationSteps]
+    cell_id: int,
+    party_slug: str,
+    issue_slug: str,
+    statements: Sequence[Row[Any]],
+    flags: dict[int, dict[str, Any]],
+    citations: dict[int, CitationSteps],
 ) -> list[dict[str, Any]]:
-    """The spans of one cell from all its statements, ordered by (stated_on, id), with the
-    citation steps of those that cited other sources before (see positions.citation_steps).
+    """The spans of one party's cell on one issue from all its statements, ordered by
+    (stated_on, id), with the citation steps of those that cited other sources before (see
+    positions.citation_steps).
 
     Walks the days on which something happens (a statement stated, a retraction taking effect, a
     newer version of a cited source published). A statement stated is the newest standing one:
@@ -172,14 +185,19 @@ def cell_spans(
         previous = state
         key = span_key(cell_id, day)
         if state is None:
-            spans.append({"span_key": key, "statement_id": None, "stance": None, "details": None})
+            spans.append({"span_key": key, "statement_id": None, "stance": None, "cell": None})
             continue
         row = statements[newest]
-        details = position_details(
-            row, citation, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(row.id)
+        cell = filled_cell(
+            party_slug,
+            issue_slug,
+            row,
+            citation,
+            evidence_count=evidence_count,
+            evidence_since=evidence_since,
+            flag=flags.get(row.id),
         )
-        stored = orjson.dumps(details, option=JSON_OPTIONS)
-        spans.append({"span_key": key, "statement_id": row.id, "stance": row.stance, "details": stored})
+        spans.append({"span_key": key, "statement_id": row.id, "stance": row.stance, "cell": cell_json(cell)})
     return spans
 
 
@@ -220,7 +238,8 @@ def _rebuild_party(connection: Connection, party_id: int, issue_ids: set[int] | 
     for issue_id, grouped in groupby(rows, key=lambda row: row.issue_id):
         statements = list(grouped)
         citations = {row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier}
-        spans.extend(cell_spans(cells[issue_id], statements, flags, citations))
+        first = statements[0]
+        spans.extend(cell_spans(cells[issue_id], first.party_slug, first.issue_slug, statements, flags, citations))
         if len(spans) >= _INSERT_BATCH:
             connection.execute(insert(PositionSpan), spans)
             written, spans = written + len(spans), []
@@ -253,7 +272,7 @@ class ReadableSpan(NamedTuple):
     first_day: date
     statement_id: int | None
     stance: str | None
-    details: bytes | None
+    cell: bytes | None
 
 
 def readable_spans(connection: Connection) -> list[ReadableSpan]:
@@ -261,10 +280,10 @@ def readable_spans(connection: Connection) -> list[ReadableSpan]:
     compare, whatever numbers their cells were given."""
     cells = {row.id: (row.party_id, row.issue_id) for row in connection.execute(select(PositionCell.__table__))}  # type: ignore[attr-defined]
     spans = []
-    stored = select(PositionSpan.span_key, PositionSpan.statement_id, PositionSpan.stance, PositionSpan.details)
-    for key, statement_id, stance, details in connection.execute(stored):
+    stored = select(PositionSpan.span_key, PositionSpan.statement_id, PositionSpan.stance, PositionSpan.cell)
+    for key, statement_id, stance, cell in connection.execute(stored):
         cell_id, day = span_cell_and_day(key)
-        spans.append(ReadableSpan(*cells[cell_id], day, statement_id, stance, details))
+        spans.append(ReadableSpan(*cells[cell_id], day, statement_id, stance, cell))
     return sorted(spans, key=lambda span: span[:3])
 
 

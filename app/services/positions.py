@@ -13,9 +13,9 @@ source is a revision). Corrections apply to every date: the stance, summary, spe
 always the current revision's.
 
 Cells are read from the position history (app/models/position_span.py): one query that finds, per
-cell, the span holding the date, and returns its stance and the rest of the cell as stored JSON.
-Positions stated in one source (`?source=`) are few and are computed from the statements
-themselves, as the same plain data.
+cell, the span holding the date, and returns its stance and the whole cell as stored JSON, which
+the matrix and diffs embed as it is. Positions stated in one source (`?source=`) are few and are
+built from the statements themselves, then serialised the same way.
 """
 
 from collections.abc import Iterable, Sequence
@@ -41,6 +41,8 @@ from sqlalchemy.orm import aliased, outerjoin
 from sqlmodel import Session
 
 from app.models.anchoring import Anchoring, awaiting_review
+from app.models.issue import Issue
+from app.models.party import Party
 from app.models.position_span import DAYS_PER_CELL, PositionCell, PositionSpan
 from app.models.source import Source
 from app.models.statement import Selector, Statement, StatementPublic, StatementRevision
@@ -99,7 +101,7 @@ def _citation_columns(quoting: type[Statement] | type[StatementRevision]) -> tup
 
 
 CITATION_COLUMNS = _citation_columns(Statement)
-# What `position_details` reads: a statement's columns and its source's (joined on Statement.source_id).
+# What `filled_cell` reads: a statement's columns and its source's (joined on Statement.source_id).
 CELL_COLUMNS = (
     Statement.id,
     Statement.stance,
@@ -109,20 +111,33 @@ CELL_COLUMNS = (
     *CITATION_COLUMNS,
 )
 
+# The slugs a cell carries, as `party_slug` and `issue_slug` (joined on the statement's party and issue).
+SLUG_COLUMNS = (Party.slug.label("party_slug"), Issue.slug.label("issue_slug"))
 
-class Position(NamedTuple):
-    """A filled cell without its party and issue: the stance, then the rest (see `position_details`)."""
+
+class StoredCell(NamedTuple):
+    """A filled cell: its stance, which diffs compare, and the whole cell as the API serves it."""
 
     stance: str
-    details: dict[str, Any]
+    json: bytes
 
 
-def position_details(
-    statement: Any, citation: Any, *, evidence_count: int, evidence_since: date, flag: dict[str, Any] | None
-) -> dict[str, Any]:
-    """A filled cell's fields after its stance, from `summary` to `flag`. `statement` has the
-    CELL_COLUMNS, `citation` the CITATION_COLUMNS (often the same row)."""
+def filled_cell(
+    party_slug: str,
+    issue_slug: str,
+    statement: Any,
+    citation: Any,
+    *,
+    evidence_count: int,
+    evidence_since: date,
+    flag: dict[str, Any] | None,
+) -> CellData:
+    """A cell with a position. `statement` has the CELL_COLUMNS, `citation` the CITATION_COLUMNS
+    (often the same row)."""
     return {
+        "party": party_slug,
+        "issue": issue_slug,
+        "stance": statement.stance,
         "summary": statement.summary,
         "stated_on": statement.stated_on,
         "statement": statement.id,
@@ -141,7 +156,7 @@ def position_details(
     }
 
 
-_EMPTY_CELL = {
+_NO_POSITION = {
     **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
     "evidence_count": 0,
     "evidence_since": None,
@@ -149,11 +164,13 @@ _EMPTY_CELL = {
 }
 
 
-def cell(party_slug: str, issue_slug: str, position: Position | None) -> CellData:
-    """The whole cell of a party and an issue; without a position, every field null (evidence 0)."""
-    if position is None:
-        return {"party": party_slug, "issue": issue_slug, **_EMPTY_CELL}
-    return {"party": party_slug, "issue": issue_slug, "stance": position.stance, **position.details}
+def empty_cell(party_slug: str, issue_slug: str) -> CellData:
+    """The cell of a party and an issue without a position: every field null, evidence 0."""
+    return {"party": party_slug, "issue": issue_slug, **_NO_POSITION}
+
+
+def cell_json(cell: CellData) -> bytes:
+    return orjson.dumps(cell, option=JSON_OPTIONS)
 
 
 def evidence_run(standing: Sequence[Any]) -> tuple[int, date]:
@@ -228,7 +245,7 @@ def _key_of_span_on(day: str) -> Any:
 
 @cache
 def _spans_query(days: tuple[str, ...]) -> Any:
-    """Per cell of :party_ids × :issue_ids with statements, the stance and details of its span
+    """Per cell of :party_ids × :issue_ids with statements, the stance and stored cell of its span
     holding each of `days` (nulls where it has no position then). Built once, with bound
     parameters, so SQLAlchemy compiles it a single time."""
     joined: Any = PositionCell
@@ -236,7 +253,7 @@ def _spans_query(days: tuple[str, ...]) -> Any:
     for day in days:
         span = aliased(PositionSpan)
         joined = outerjoin(joined, span, span.span_key == _key_of_span_on(day))
-        columns += [span.stance, span.details]
+        columns += [span.stance, span.cell]
     return select(PositionCell.party_id, PositionCell.issue_id, *columns).select_from(joined).where(
         PositionCell.party_id.in_(bindparam("party_ids", expanding=True)),  # type: ignore[attr-defined]
         PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)),  # type: ignore[attr-defined]
@@ -244,7 +261,7 @@ def _spans_query(days: tuple[str, ...]) -> Any:
 
 
 def _span_rows(session: Session, party_ids: list[int], issue_ids: list[int], days: dict[str, date]) -> list[Any]:
-    """Rows of (party_id, issue_id, then stance and details on each of `days`), for the grid's
+    """Rows of (party_id, issue_id, then stance and stored cell on each of `days`), for the grid's
     cells with statements."""
     # Days are bound as ordinals (see `_key_of_span_on`), under names of their own.
     params = {"party_ids": party_ids, "issue_ids": issue_ids, **{name: day.toordinal() for name, day in days.items()}}
@@ -252,31 +269,30 @@ def _span_rows(session: Session, party_ids: list[int], issue_ids: list[int], day
     return session.connection().execute(_spans_query(tuple(days)), params).all()
 
 
-def _position(stance: str | None, details: bytes | None) -> Position | None:
-    return None if stance is None or details is None else Position(stance, orjson.loads(details))
-
-
-def cells(session: Session, scope: Scope) -> dict[CellKey, Position]:
-    """The position of each filled cell of the grid as of `scope.as_of`; cells without one are absent."""
+def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
+    """Each filled cell of the grid as of `scope.as_of`, as the JSON the API serves; cells without
+    a position are absent."""
     if not scope.party_ids or not scope.issue_ids:
         return {}
     if scope.source_id is not None:
         return _cells_from_source(session, scope)
     rows = _span_rows(session, scope.party_ids, scope.issue_ids, {"day": scope.as_of})
-    return {
-        (party, issue): Position(stance, orjson.loads(details)) for party, issue, stance, details in rows if stance is not None
-    }
+    return {(party, issue): stored for party, issue, _, stored in rows if stored is not None}
+
+
+def _stored(stance: str | None, stored: bytes | None) -> StoredCell | None:
+    return None if stance is None or stored is None else StoredCell(stance, stored)
 
 
 def cells_on_two_days(
     session: Session, party_ids: list[int], issue_ids: list[int], before: date, after: date
-) -> dict[CellKey, tuple[Position | None, Position | None]]:
-    """Each cell with a position on either day: its position on both (None where it has none)."""
+) -> dict[CellKey, tuple[StoredCell | None, StoredCell | None]]:
+    """Each cell with a position on either day: its stored cell on both (None where it has none)."""
     if not party_ids or not issue_ids:
         return {}
     rows = _span_rows(session, party_ids, issue_ids, {"day_before": before, "day_after": after})
     return {
-        (party, issue): (_position(stance_then, then), _position(stance_now, now))
+        (party, issue): (_stored(stance_then, then), _stored(stance_now, now))
         for party, issue, stance_then, then, stance_now, now in rows
         if stance_then is not None or stance_now is not None
     }
@@ -289,8 +305,10 @@ def cells_on_two_days(
 def _source_statements_query() -> Any:
     """The standing statements from :source_id on :party_ids × :issue_ids, by cell, oldest first."""
     return (
-        select(Statement.party_id, Statement.issue_id, *CELL_COLUMNS)
+        select(Statement.party_id, Statement.issue_id, *SLUG_COLUMNS, *CELL_COLUMNS)
         .join(Source, Source.id == Statement.source_id)
+        .join(Party, Party.id == Statement.party_id)
+        .join(Issue, Issue.id == Statement.issue_id)
         .where(standing(Statement, from_source=True))
         .order_by(Statement.party_id, Statement.issue_id, Statement.stated_on, Statement.id)
     )
@@ -319,7 +337,7 @@ def flags_by_statement(rows: Iterable[Any]) -> dict[int, dict[str, Any]]:
     }
 
 
-def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, Position]:
+def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
     connection = session.connection()
     rows = connection.execute(_source_statements_query(), scope.params()).all()
     by_cell = {key: list(statements) for key, statements in groupby(rows, key=lambda row: (row.party_id, row.issue_id))}
@@ -334,10 +352,16 @@ def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, Position
         newest = statements[-1]
         evidence_count, evidence_since = evidence_run(statements)
         # The source asked for is the one cited, whenever it was published.
-        details = position_details(
-            newest, newest, evidence_count=evidence_count, evidence_since=evidence_since, flag=flags.get(newest.id)
+        cell = filled_cell(
+            newest.party_slug,
+            newest.issue_slug,
+            newest,
+            newest,
+            evidence_count=evidence_count,
+            evidence_since=evidence_since,
+            flag=flags.get(newest.id),
         )
-        found[key] = Position(newest.stance, details)
+        found[key] = cell_json(cell)
     return found
 
 

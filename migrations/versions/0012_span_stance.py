@@ -1,4 +1,5 @@
-"""Spans hold the stance in a column of its own and the rest of the cell as JSON (`details`).
+"""Spans hold the stance in a column of its own, beside the whole cell as served (`cell`), which
+now carries its party's and issue's slugs.
 
 The spans are derived (see 0009): this migration drops them, creates the table again empty and
 records format 0, so `stancemap migrate` and server start-up rebuild them. The downgrade does the
@@ -36,7 +37,7 @@ def _create_spans(*cell_columns: sa.Column) -> None:
 
 def upgrade() -> None:
     op.drop_table("position_span")
-    _create_spans(sa.Column("stance", sa.String(16), nullable=True), sa.Column("details", sa.LargeBinary(), nullable=True))
+    _create_spans(sa.Column("stance", sa.String(16), nullable=True), sa.Column("cell", sa.LargeBinary(), nullable=True))
     op.execute(_NOT_BUILT)
 
 

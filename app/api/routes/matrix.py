@@ -1,6 +1,7 @@
 from enum import StrEnum
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
@@ -75,11 +76,11 @@ def get_matrix(
             if source is not None:
                 resolve_source(build, source, "source")
             grid = service.resolve_grid(build, party_slugs, issue_slugs)
-        matrix = service.build_matrix(
-            build, grid, as_of=day, source_id=source, with_evidence=evidence is Evidence.all, as_data=csv
-        )
+        with_evidence = evidence is Evidence.all
+        matrix = json_bytes(service.build_matrix(build, grid, as_of=day, source_id=source, with_evidence=with_evidence))
         if csv:
-            return matrix_csv(matrix, layout), CSV_MEDIA_TYPE
-        return json_bytes(matrix), "application/json"
+            # From the JSON as served: its filled cells are embedded stored JSON, not dicts.
+            return matrix_csv(orjson.loads(matrix), layout), CSV_MEDIA_TYPE
+        return matrix, "application/json"
 
     return conditional_view(request, session, view_key, render)
