@@ -128,9 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.version_probe = version_probe(app.state.engine)
-    app.state.write_engine = (
-        make_engine(settings, for_writes=True) if settings.database_url.startswith("sqlite") else app.state.engine
-    )
+    # A pool of its own: writers waiting for the write lock must not hold the connections readers need.
+    app.state.write_engine = make_engine(settings, for_writes=True)
     app.state.view_engine = make_view_engine(settings, app.state.engine)
     install_error_handlers(app)
     app.add_exception_handler(AnsweredBefore, lambda _request, exc: replay(exc.answer))

@@ -1,4 +1,4 @@
-"""The data version as repeated view requests read it (app.api.caching.answer_again): from a probe of its own (SQLite: a
+"""The data version as repeated view requests read it (app.api.caching.RepeatedViewsFromCache): from a probe of its own (SQLite: a
 direct connection; PostgreSQL: one thread batching the requests that wait), never stale with
 respect to a write committed before the read began, and never hanging when the database is away."""
 
