@@ -216,9 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument(
-        "--no-access-log", dest="access_log", action="store_false", help="do not log every request"
-    )
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log every request")
     commands.add_parser("migrate", help="apply database migrations up to the newest")
     commands.add_parser("seed", help="load the seed data; running it again changes nothing")
     token = commands.add_parser("token", help="manage API tokens (writes need one)")
@@ -239,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every row of the database against the rules the API's writes keep, and the position history "
         "against a rebuild; exits 1 naming every problem",
     )
-    openapi = commands.add_parser("openapi", help="write the OpenAPI document (default: openapi.json at the repository root)")
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI document (default: openapi.json at the repository root)"
+    )
     openapi.add_argument("--output", "-o", metavar="PATH", help="where to write it, or - for stdout")
     return parser
 

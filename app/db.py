@@ -90,6 +90,7 @@ def _configure_sqlite(engine: Engine, settings: Settings, cache_mb: int, *, begi
         cursor.close()
 
     if not writes:
+
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
             connection.exec_driver_sql(begin)
@@ -147,7 +148,8 @@ class WriterQueue:
         with self._changed:
             self._waiting.append(writer)
             granted = self._changed.wait_for(
-                lambda: self._holder is None and self._waiting[0] is writer, timeout=max(0.0, deadline - time.monotonic())
+                lambda: self._holder is None and self._waiting[0] is writer,
+                timeout=max(0.0, deadline - time.monotonic()),
             )
             self._waiting.remove(writer)
             if granted:

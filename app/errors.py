@@ -124,9 +124,7 @@ class InvalidField(ProblemError):
     title = "Invalid field"
 
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__(
-            detail, errors=[{"loc": field.split("."), "field": field, "message": detail}]
-        )
+        super().__init__(detail, errors=[{"loc": field.split("."), "field": field, "message": detail}])
         self.field = field
 
     def located_in(self, location: str) -> "InvalidField":

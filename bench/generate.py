@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.models import Issue, Party, Source, Statement, StatementRevision  # noqa: E402
-from app.services import position_history, schema  # noqa: E402
-from app.services.data_version import bump  # noqa: E402
-from app.services.sources import text_sha256  # noqa: E402
-from seeds.loader import SEEDS_DIR  # noqa: E402
+from app.models import Issue, Party, Source, Statement, StatementRevision
+from app.services import position_history, schema
+from app.services.data_version import bump
+from app.services.sources import text_sha256
+from seeds.loader import SEEDS_DIR
 
 STANCES = ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"]
 VERBS = ["said", "wrote", "told reporters", "insisted", "argued", "posted"]
@@ -34,7 +34,9 @@ def seed_sentences() -> list[str]:
     return [line.strip() for line in article.split("\n") if len(line.strip()) > 60]
 
 
-def build_source(rng: random.Random, filler: list[str], quotes_needed: int, party_names: list[str]) -> tuple[str, list[tuple[int, int]]]:
+def build_source(
+    rng: random.Random, filler: list[str], quotes_needed: int, party_names: list[str]
+) -> tuple[str, list[tuple[int, int]]]:
     """A text alternating article sentences and attributed quotes; returns the text and quote spans."""
     parts: list[str] = []
     spans: list[tuple[int, int]] = []
@@ -44,7 +46,9 @@ def build_source(rng: random.Random, filler: list[str], quotes_needed: int, part
         parts.append(background)
         length += len(background)
         speaker = rng.choice(party_names)
-        quote = f"“Position {index} of {speaker} on the talks is firm, and we will hold it,” {speaker} {rng.choice(VERBS)}."
+        quote = (
+            f"“Position {index} of {speaker} on the talks is firm, and we will hold it,” {speaker} {rng.choice(VERBS)}."
+        )
         spans.append((length, length + len(quote)))
         parts.append(quote + "\n")
         length += len(quote) + 1
@@ -63,16 +67,32 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
         connection.execute(
             insert(Party),
             [
-                {"id": i, "slug": f"party-{i:03d}", "name": f"Party {i}", "kind": "country", "description": "",
-                 "aliases": [f"Party {i}"], "created_at": now, "updated_at": now}
+                {
+                    "id": i,
+                    "slug": f"party-{i:03d}",
+                    "name": f"Party {i}",
+                    "kind": "country",
+                    "description": "",
+                    "aliases": [f"Party {i}"],
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for i in range(1, parties + 1)
             ],
         )
         connection.execute(
             insert(Issue),
             [
-                {"id": i, "slug": f"issue-{i:03d}", "title": f"Issue {i}", "proposition": f"Proposition {i} holds",
-                 "description": "", "keywords": [f"issue {i}"], "created_at": now, "updated_at": now}
+                {
+                    "id": i,
+                    "slug": f"issue-{i:03d}",
+                    "title": f"Issue {i}",
+                    "proposition": f"Proposition {i} holds",
+                    "description": "",
+                    "keywords": [f"issue {i}"],
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for i in range(1, issues + 1)
             ],
         )
@@ -89,36 +109,78 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
             published = first_day + timedelta(days=rng.randrange(0, 700))
             connection.execute(
                 insert(Source),
-                [{"id": source_id, "title": f"Synthetic article {source_id}", "title_is_editorial": True,
-                  "publisher": "Bench Wire", "kind": "article", "language": "en", "url": None,
-                  "published_at": datetime(published.year, published.month, published.day),
-                  "text": body, "sha256": text_sha256(body), "supersedes_id": None,
-                  "created_at": now, "updated_at": now}],
+                [
+                    {
+                        "id": source_id,
+                        "title": f"Synthetic article {source_id}",
+                        "title_is_editorial": True,
+                        "publisher": "Bench Wire",
+                        "kind": "article",
+                        "language": "en",
+                        "url": None,
+                        "published_at": datetime(published.year, published.month, published.day),
+                        "text": body,
+                        "sha256": text_sha256(body),
+                        "supersedes_id": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
             )
             rows = []
             for start, end in spans:
                 statement_id += 1
                 is_retracted = rng.random() < 0.01
                 stated_on = published - timedelta(days=rng.randrange(0, 30))
-                rows.append({
-                    "id": statement_id, "party_id": rng.randrange(1, parties + 1), "issue_id": rng.randrange(1, issues + 1),
-                    "source_id": source_id, "stance": rng.choice(STANCES), "summary": f"Synthetic position {statement_id}",
-                    "speaker": None, "stated_on": stated_on, "quote": body[start:end], "quote_start": start,
-                    "quote_end": end, "quote_prefix": body[max(0, start - CONTEXT):start],
-                    "quote_suffix": body[end:end + CONTEXT], "revision": 1, "recorded_by": "bench",
-                    "recorded_at": now, "created_at": now,
-                    "retracted_at": now if is_retracted else None,
-                    "retracted_on": stated_on + timedelta(days=60) if is_retracted else None,
-                    "retracted_by": "bench" if is_retracted else None,
-                    "retraction_reason": "synthetic retraction" if is_retracted else None,
-                })
+                rows.append(
+                    {
+                        "id": statement_id,
+                        "party_id": rng.randrange(1, parties + 1),
+                        "issue_id": rng.randrange(1, issues + 1),
+                        "source_id": source_id,
+                        "stance": rng.choice(STANCES),
+                        "summary": f"Synthetic position {statement_id}",
+                        "speaker": None,
+                        "stated_on": stated_on,
+                        "quote": body[start:end],
+                        "quote_start": start,
+                        "quote_end": end,
+                        "quote_prefix": body[max(0, start - CONTEXT) : start],
+                        "quote_suffix": body[end : end + CONTEXT],
+                        "revision": 1,
+                        "recorded_by": "bench",
+                        "recorded_at": now,
+                        "created_at": now,
+                        "retracted_at": now if is_retracted else None,
+                        "retracted_on": stated_on + timedelta(days=60) if is_retracted else None,
+                        "retracted_by": "bench" if is_retracted else None,
+                        "retraction_reason": "synthetic retraction" if is_retracted else None,
+                    }
+                )
             connection.execute(insert(Statement), rows)
             connection.execute(
                 insert(StatementRevision),
-                [{key: row[key] for key in (
-                    "source_id", "stance", "summary", "speaker", "stated_on", "quote", "quote_start", "quote_end",
-                    "quote_prefix", "quote_suffix", "recorded_by", "recorded_at")}
-                 | {"statement_id": row["id"], "revision": 1, "note": None} for row in rows],
+                [
+                    {
+                        key: row[key]
+                        for key in (
+                            "source_id",
+                            "stance",
+                            "summary",
+                            "speaker",
+                            "stated_on",
+                            "quote",
+                            "quote_start",
+                            "quote_end",
+                            "quote_prefix",
+                            "quote_suffix",
+                            "recorded_by",
+                            "recorded_at",
+                        )
+                    }
+                    | {"statement_id": row["id"], "revision": 1, "note": None}
+                    for row in rows
+                ],
             )
             if statement_id % 50_000 < per_source:
                 print(f"  {statement_id} statements, {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -127,7 +189,9 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
         bump(connection)
         if engine.dialect.name == "postgresql":
             for table in ("party", "issue", "source", "statement", "statement_revision"):
-                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
     # Planner statistics, and on PostgreSQL the visibility map that lets index-only scans skip the
     # heap: what autovacuum would reach on its own some time after a bulk load.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -65,7 +65,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         share = row["gzip_bytes"] / row["bytes"]
-        print(f"| {row['view']} | {row['bytes']:,} | {row['level']} | {row['gzip_bytes']:,} | {share:.1%} | {row['median_ms']:.1f} |")
+        print(
+            f"| {row['view']} | {row['bytes']:,} | {row['level']} | {row['gzip_bytes']:,} | {share:.1%} | {row['median_ms']:.1f} |"
+        )
     print(f"\nCPU reference (bench/load.py `cpu_reference_ms`): {reference:.0f} ms")
     report = {"diff": {"from": args.diff_from, "to": args.diff_to}, "repeat": args.repeat,
               "cpu_reference_ms": round(reference, 1), "levels": rows}  # fmt: skip

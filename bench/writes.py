@@ -15,12 +15,12 @@ from sqlmodel import Session, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings  # noqa: E402
-from app.db import make_engine  # noqa: E402
-from app.models.source import SourceUpdate  # noqa: E402
-from app.models.statement import Statement, StatementCreate, StatementRetract  # noqa: E402
-from app.services.sources import update_source  # noqa: E402
-from app.services.statements import create_statement, retract_statement  # noqa: E402
+from app.config import Settings
+from app.db import make_engine
+from app.models.source import SourceUpdate
+from app.models.statement import Statement, StatementCreate, StatementRetract
+from app.services.sources import update_source
+from app.services.statements import create_statement, retract_statement
 
 
 def timed(label: str, write) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +32,12 @@ def timed(label: str, write) -> None:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--statement", type=int, default=1234, help="a standing statement: its cell gets a new one, then it is retracted")
+    parser.add_argument(
+        "--statement",
+        type=int,
+        default=1234,
+        help="a standing statement: its cell gets a new one, then it is retracted",
+    )
     parser.add_argument("--source", type=int, default=77, help="a source to retitle")
     args = parser.parse_args()
     engine = make_engine(Settings(database_url=args.database_url), for_writes=True)
@@ -56,7 +61,10 @@ def _time_writes(engine, statement_id: int, source_id: int) -> None:  # type: ig
             quote=quoted.quote, start=quoted.quote_start, stance="support",
         )  # fmt: skip
         timed(f"record a statement in a cell of {in_cell}", lambda: create_statement(session, new, actor="bench"))
-        timed("retract a statement", lambda: retract_statement(session, statement_id, StatementRetract(reason="bench"), actor="bench"))
+        timed(
+            "retract a statement",
+            lambda: retract_statement(session, statement_id, StatementRetract(reason="bench"), actor="bench"),
+        )
         timed(
             f"retitle a source quoted by {on_source} statements",
             lambda: update_source(session, source_id, SourceUpdate(title="Retitled"), actor="bench"),

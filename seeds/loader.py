@@ -34,7 +34,9 @@ class SeedReport:
 
     def __str__(self) -> str:
         kinds = ("parties", "issues", "sources", "statements")
-        return ", ".join(f"{kind}: {self.created.get(kind, 0)} created, {self.existing.get(kind, 0)} present" for kind in kinds)
+        return ", ".join(
+            f"{kind}: {self.created.get(kind, 0)} created, {self.existing.get(kind, 0)} present" for kind in kinds
+        )
 
 
 def _read(name: str, directory: Path) -> list[dict[str, Any]]:

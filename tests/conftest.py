@@ -32,7 +32,19 @@ ENGINES = [name.strip() for name in os.environ.get("STANCEMAP_TEST_DATABASES", "
 POSTGRES_ADMIN_URL = os.environ.get(
     "STANCEMAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TABLES_CHILD_FIRST = ["idempotency_key", "position_span", "position_cell", "anchoring", "audit_event", "api_token", "statement_revision", "statement", "source", "issue", "party"]
+TABLES_CHILD_FIRST = [
+    "idempotency_key",
+    "position_span",
+    "position_cell",
+    "anchoring",
+    "audit_event",
+    "api_token",
+    "statement_revision",
+    "statement",
+    "source",
+    "issue",
+    "party",
+]
 
 
 def _postgres_unavailable(reason: str) -> None:

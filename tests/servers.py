@@ -25,12 +25,20 @@ STANCEMAP = Path(sys.executable).parent / "stancemap"
 SEED_SOURCE = 1
 PARTIES = ["united-states", "ukraine", "russia", "european-allies", "alaska-governor"]
 ISSUES = [
-    "cede-donbas", "crimea", "nato-membership", "security-guarantees", "sanctions-on-russia",
-    "non-aggression-europe", "us-russia-trade", "who-ends-the-war", "alaska-resources",
+    "cede-donbas",
+    "crimea",
+    "nato-membership",
+    "security-guarantees",
+    "sanctions-on-russia",
+    "non-aggression-europe",
+    "us-russia-trade",
+    "who-ends-the-war",
+    "alaska-resources",
 ]
 STANCES = ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"]
 # Spread over several months, so writers add to different evidence tallies as well as the same ones.
 STATED_ON = ["2025-05-30", "2025-06-01", "2025-06-15", "2025-07-31", "2025-08-01", "2025-08-18"]
+
 
 def seconds_from_env(variable: str, *, default: float, under_ci: float) -> float:
     """How long a load runs: the variable's value, else shorter under CI=true than by default."""
@@ -56,7 +64,12 @@ def create_token(env: dict[str, str], workdir: Path, *, name: str, scope: str) -
     """A new token from `stancemap token create`: the secret is the only line on stdout."""
     done = subprocess.run(
         [STANCEMAP, "token", "create", "--name", name, "--scope", scope],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -178,7 +191,10 @@ def running_server(env: dict[str, str], workdir: Path, name: str, *, workers: in
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [STANCEMAP, "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=workdir, env=env, stdout=log, stderr=log,
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=log,
         )
     server = Server(process, port, log_path)
     try:

@@ -46,7 +46,9 @@ def test_every_write_endpoint_refuses_a_request_without_a_token_and_changes_noth
 def test_a_read_token_cannot_write(app, anonymous_client, tokens, seeded, client):
     before = table_counts(client)
     for method, path in write_routes(app):
-        response = anonymous_client.request(method, path, json={}, headers={"Authorization": f"Bearer {tokens['read']}"})
+        response = anonymous_client.request(
+            method, path, json={}, headers={"Authorization": f"Bearer {tokens['read']}"}
+        )
         assert_problem(response, 403, "forbidden")
         assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
     assert table_counts(client) == before
@@ -158,7 +160,9 @@ def test_reads_can_be_made_to_need_a_token(private_client, tokens, seeded):
         assert response.status_code == 200, path
         # A view answered once is kept ready to serve again, but only to a request that may read it.
         assert_problem(private_client.get(path), 401, "unauthorized")
-        assert_problem(private_client.get(path, headers={"Authorization": "Bearer sm_not-a-token"}), 401, "unauthorized")
+        assert_problem(
+            private_client.get(path, headers={"Authorization": "Bearer sm_not-a-token"}), 401, "unauthorized"
+        )
     # Probes stay open for load balancers.
     assert private_client.get("/healthz").status_code == 200
     assert private_client.get("/readyz").status_code == 200

@@ -49,7 +49,12 @@ SEED_STATEMENTS = json.loads((SEED_DIR / "statements.json").read_text(encoding="
 
 def run(command: list[str], url: str, **kwargs: Any) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [STANCEMAP, *command], check=False, env=cli_env(STANCEMAP_DATABASE_URL=url), capture_output=True, timeout=180, **kwargs
+        [STANCEMAP, *command],
+        check=False,
+        env=cli_env(STANCEMAP_DATABASE_URL=url),
+        capture_output=True,
+        timeout=180,
+        **kwargs,
     )
 
 
@@ -138,7 +143,10 @@ def populate(url: str) -> None:
                 session, 1, StatementUpdate(stance=Stance.lean_support, note="Reported, not confirmed."), actor="editor"
             )
             retract_statement(
-                session, 2, StatementRetract(reason="Misattributed “quote”.", retracted_on=date(2025, 8, 20)), actor="editor"
+                session,
+                2,
+                StatementRetract(reason="Misattributed “quote”.", retracted_on=date(2025, 8, 20)),
+                actor="editor",
             )
             create_token(session, name="editor", scope=TokenScope.write)
             create_token(session, name="former", scope=TokenScope.read)
@@ -217,7 +225,9 @@ def assert_usable_after_import(url: str, before: dict[str, list[dict[str, Any]]]
             seed = SEED_STATEMENTS[0]
             created = create_statement(
                 session,
-                StatementCreate(party=seed["party"], issue=seed["issue"], source=1, quote=seed["quote"], stance=seed["stance"]),
+                StatementCreate(
+                    party=seed["party"], issue=seed["issue"], source=1, quote=seed["quote"], stance=seed["stance"]
+                ),
                 actor="editor",
             )
             create_token(session, name="newcomer", scope=TokenScope.read)
@@ -311,7 +321,11 @@ def format_1_layout(dump: Path) -> bytes:
     lines = [json.dumps({**header, "format_version": 1})[:-1] + ",", '"tables": {']
     for position, (name, rows) in enumerate(tables.items()):
         rows_text = ",\n".join(json.dumps(entry, ensure_ascii=False) for entry in rows)
-        lines.append(f"{json.dumps(name)}: [" + (f"\n{rows_text}\n]" if rows else "]") + ("," if position < len(tables) - 1 else ""))
+        lines.append(
+            f"{json.dumps(name)}: ["
+            + (f"\n{rows_text}\n]" if rows else "]")
+            + ("," if position < len(tables) - 1 else "")
+        )
     return ("\n".join(lines) + "\n}}\n").encode("utf-8")
 
 
@@ -338,13 +352,21 @@ def first_line_of(dump: bytes, table: str) -> bytes:
     ("content", "reason"),
     [
         (lambda dump: dump[: len(dump) // 2], "the dump ends in the middle of line"),
-        (lambda dump: dump[: dump.index(first_line_of(dump, "audit_event"))], "table audit_event has 0 rows but the header gives"),
         (
-            lambda dump: dump[: dump.index(first_line_of(dump, "audit_event")) + len(first_line_of(dump, "audit_event"))],
+            lambda dump: dump[: dump.index(first_line_of(dump, "audit_event"))],
+            "table audit_event has 0 rows but the header gives",
+        ),
+        (
+            lambda dump: dump[
+                : dump.index(first_line_of(dump, "audit_event")) + len(first_line_of(dump, "audit_event"))
+            ],
             "table audit_event has 1 rows but the header gives",
         ),
         (lambda dump: dump[: dump.index("🕊".encode()) + 2], "the dump ends in the middle of a character on line"),
-        (lambda dump: b"this is not json", "this is not a stancemap dump: its first line is not a 'stancemap-dump' header"),
+        (
+            lambda dump: b"this is not json",
+            "this is not a stancemap dump: its first line is not a 'stancemap-dump' header",
+        ),
         (lambda dump: b"", "the dump is empty"),
         (lambda dump: b"\xff\xfe{}", "the dump is not UTF-8 text (line 1, byte 1"),
         (lambda dump: dump.replace(b"Ukraine", b"Ukr\xffaine", 1), "the dump is not UTF-8 text (line 2, byte"),
@@ -354,14 +376,34 @@ def first_line_of(dump: bytes, table: str) -> bytes:
         (lambda dump: dump.replace(b'"table": "issue"', b'"table": "issues"', 1), "line 7 of the dump is not a row"),
         (lambda dump: dump + first_line_of(dump, "party"), "the dump's rows of table party are not all together"),
         (lambda dump: dump.replace(b'"id": 1,', b'"id": "1",', 1), "table party, row 1, column id: expected int"),
-        (lambda dump: dump.replace(b'"slug": "', b'"slugs": "', 1), "table party, row 1: the columns do not match the schema"),
+        (
+            lambda dump: dump.replace(b'"slug": "', b'"slugs": "', 1),
+            "table party, row 1: the columns do not match the schema",
+        ),
         (lambda dump: dump + first_line_of(dump, "data_version"), "table data_version has more rows than the 1"),
-        (lambda dump: dump.replace(b'"stance": "', b'"stance": "x', 1), "table statement, row 1 (id 1), column stance: Input should be 'support'"),
+        (
+            lambda dump: dump.replace(b'"stance": "', b'"stance": "x', 1),
+            "table statement, row 1 (id 1), column stance: Input should be 'support'",
+        ),
     ],
     ids=[
-        "cut-mid-line", "cut-between-tables", "cut-mid-table", "cut-mid-character", "garbage", "empty", "not-utf8",
-        "not-utf8-in-a-row", "header-only-format", "bad-json-in-a-row", "line-not-a-row", "unknown-table",
-        "table-rows-apart", "wrong-type", "unknown-column", "extra-row", "unknown-stance",
+        "cut-mid-line",
+        "cut-between-tables",
+        "cut-mid-table",
+        "cut-mid-character",
+        "garbage",
+        "empty",
+        "not-utf8",
+        "not-utf8-in-a-row",
+        "header-only-format",
+        "bad-json-in-a-row",
+        "line-not-a-row",
+        "unknown-table",
+        "table-rows-apart",
+        "wrong-type",
+        "unknown-column",
+        "extra-row",
+        "unknown-stance",
     ],
 )
 def test_a_damaged_dump_gives_a_clear_error_and_imports_nothing(exported, make_database, tmp_path, content, reason):

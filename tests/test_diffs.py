@@ -18,7 +18,13 @@ CELL_COLUMNS = [
     "stance", "summary", "stated_on", "statement", "quote", "speaker",
     "quote_start", "quote_end", "source", "source_title", "source_url", "flag",
 ]  # fmt: skip
-DIFF_HEADER = ["party", "issue", "change", *(f"before_{c}" for c in CELL_COLUMNS), *(f"after_{c}" for c in CELL_COLUMNS)]
+DIFF_HEADER = [
+    "party",
+    "issue",
+    "change",
+    *(f"before_{c}" for c in CELL_COLUMNS),
+    *(f"after_{c}" for c in CELL_COLUMNS),
+]
 
 TEXT = (
     "Alpha said yes. Beta said no, “firmly”, today. Gamma hedged. Delta agreed. "
@@ -50,15 +56,26 @@ def seed_source_id(client) -> int:
     return items[0]["id"]
 
 
-def state(client, source_id: int, issue: str, quote: str, stance: str, stated_on: str, party: str = "northland") -> dict[str, Any]:
-    body = {"party": party, "issue": issue, "source": source_id, "quote": quote, "stance": stance, "stated_on": stated_on}
+def state(
+    client, source_id: int, issue: str, quote: str, stance: str, stated_on: str, party: str = "northland"
+) -> dict[str, Any]:
+    body = {
+        "party": party,
+        "issue": issue,
+        "source": source_id,
+        "quote": quote,
+        "stance": stance,
+        "stated_on": stated_on,
+    }
     response = client.post("/v1/statements", json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def retract(client, statement_id: int, retracted_on: str) -> None:
-    response = client.post(f"/v1/statements/{statement_id}/retract", json={"reason": "Withdrawn", "retracted_on": retracted_on})
+    response = client.post(
+        f"/v1/statements/{statement_id}/retract", json={"reason": "Withdrawn", "retracted_on": retracted_on}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -185,7 +202,18 @@ def scenario(client) -> dict[str, Any]:
     """Positions of northland (and southland) as of 2025-03-01 versus 2025-06-01."""
     create_party(client, "northland")
     create_party(client, "southland")
-    for slug in ("appears", "disappears", "holds", "softens", "flips", "goes-neutral", "unclear-now", "silent", "too-late", "replaced"):
+    for slug in (
+        "appears",
+        "disappears",
+        "holds",
+        "softens",
+        "flips",
+        "goes-neutral",
+        "unclear-now",
+        "silent",
+        "too-late",
+        "replaced",
+    ):
         create_issue(client, slug, title=f"Issue {slug}")
     source = create_source(client, text=TEXT, title="Synthetic wire", published_at="2025-01-01")
     sid = source["id"]
@@ -259,7 +287,9 @@ def test_synthetic_diff_hits_every_class(client, scenario):
 
 
 def test_synthetic_diff_filters_by_party_and_issue_and_only_changed(client, scenario):
-    diff = get_diff(client, **{"from": "2025-03-01", "to": "2025-06-01", "parties": "southland,northland", "issues": "holds,flips"})
+    diff = get_diff(
+        client, **{"from": "2025-03-01", "to": "2025-06-01", "parties": "southland,northland", "issues": "holds,flips"}
+    )
     assert [(c["party"], c["issue"], c["change"]) for c in diff["changes"]] == [
         ("southland", "holds", "unchanged"),
         ("northland", "holds", "unchanged"),
@@ -276,7 +306,9 @@ def test_synthetic_diff_filters_by_party_and_issue_and_only_changed(client, scen
 def test_a_diff_ending_on_any_kind_of_change_is_valid_json(client, scenario, issues):
     # The changes are joined from stored JSON pieces: whichever side is null in the last change,
     # the document must still parse.
-    response = client.get("/v1/diff", params={"from": "2025-03-01", "to": "2025-06-01", "parties": "northland", "issues": issues})
+    response = client.get(
+        "/v1/diff", params={"from": "2025-03-01", "to": "2025-06-01", "parties": "northland", "issues": issues}
+    )
     assert response.status_code == 200
     assert [change["issue"] for change in response.json()["changes"]] == issues.split(",")
 
@@ -309,9 +341,13 @@ def test_diff_csv_has_before_and_after_columns(client, scenario):
     assert (flips["change"], flips["before_stance"], flips["after_stance"]) == ("reversed", "lean_support", "oppose")
 
     json_changes = get_diff(client, **{"from": "2025-03-01", "to": "2025-06-01"})["changes"]
-    assert [(row[0], row[1], row[2]) for row in rows[1:]] == [(c["party"], c["issue"], c["change"]) for c in json_changes]
+    assert [(row[0], row[1], row[2]) for row in rows[1:]] == [
+        (c["party"], c["issue"], c["change"]) for c in json_changes
+    ]
 
-    by_header = client.get("/v1/diff", params={"from": "2025-03-01", "to": "2025-06-01"}, headers={"Accept": "text/csv"})
+    by_header = client.get(
+        "/v1/diff", params={"from": "2025-03-01", "to": "2025-06-01"}, headers={"Accept": "text/csv"}
+    )
     assert by_header.status_code == 200 and by_header.content == response.content
 
     only = client.get("/v1/diff", params={"from": "2025-03-01", "to": "2025-06-01", "format": "csv", "only": "changed"})
@@ -338,7 +374,9 @@ def test_diff_from_a_synthetic_source_counts_statements_up_to_its_date(client, s
 
 
 def test_from_later_than_to_is_a_422(client, seeded):
-    problem = assert_problem(client.get("/v1/diff", params={"from": "2025-08-18", "to": "2025-08-14"}), 422, "validation-error")
+    problem = assert_problem(
+        client.get("/v1/diff", params={"from": "2025-08-18", "to": "2025-08-14"}), 422, "validation-error"
+    )
     assert "2025-08-18" in problem["detail"] and "2025-08-14" in problem["detail"]
     source_id = seed_source_id(client)
     assert_problem(client.get("/v1/diff", params={"from": f"source:{source_id}", "to": "2025-08-14"}), 422)

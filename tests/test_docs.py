@@ -22,7 +22,10 @@ def referenced_files(html: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("page", "files"),
-    [("/docs", {"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"}), ("/redoc", {"redoc.standalone.js", "favicon.png"})],
+    [
+        ("/docs", {"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"}),
+        ("/redoc", {"redoc.standalone.js", "favicon.png"}),
+    ],
 )
 def test_documentation_page_loads_only_files_this_server_serves(anonymous_client, page, files):
     response = anonymous_client.get(page)

@@ -15,7 +15,9 @@ def test_problem_types_are_documented_at_their_type_uri(client):
 def test_malformed_json_is_400_and_writes_nothing(client):
     world(client)
     before = table_counts(client)
-    response = client.post("/v1/statements", content=b'{"party": "northland",', headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/statements", content=b'{"party": "northland",', headers={"content-type": "application/json"}
+    )
     assert_problem(response, 400, "malformed-json")
     assert table_counts(client) == before
 

@@ -120,7 +120,9 @@ class _PageHandler(BaseHTTPRequestHandler):
         elif path == "/bare":
             self._send(200, BARE_PAGE, "text/html")
         elif path == "/plain-latin1":
-            self._send(200, PLAIN_TEXT.replace("“", '"').replace("”", '"').encode("latin-1"), "text/plain; charset=ISO-8859-1")
+            self._send(
+                200, PLAIN_TEXT.replace("“", '"').replace("”", '"').encode("latin-1"), "text/plain; charset=ISO-8859-1"
+            )
         elif path == "/plain-utf8":
             self._send(200, "\ufeff".encode() + PLAIN_TEXT.encode(), "text/plain")
         elif path.startswith("/hops/"):
@@ -252,8 +254,7 @@ class Internet:
             self.names[name] = answers[1:]  # the next lookup gets the next answer
             answers = answers[:1]
         return [
-            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-            for ip in answers
+            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in answers
         ]
 
     def create_connection(self, address: tuple[Any, ...], *args: Any, **kwargs: Any) -> socket.socket:
@@ -331,7 +332,7 @@ def test_an_article_page_is_stored_with_its_main_text_and_metadata(client, pages
     # Stored as extracted: the text endpoint serves those exact characters.
     assert client.get(f"/v1/sources/{source['id']}/text").text == source["text"]
     assert client.get(f"/v1/sources/{source['id']}").json() == source
-    (path, headers), = pages.requests
+    ((path, headers),) = pages.requests
     assert path == "/article" and headers["user-agent"].startswith("Stancemap/")
 
 
@@ -342,7 +343,13 @@ def test_quotes_from_a_fetched_page_can_be_stated(client, pages):
     quote = "officials said the north was negotiable"
     response = client.post(
         "/v1/statements",
-        json={"party": "northland", "issue": "cede-north", "source": source["id"], "quote": quote, "stance": "lean_support"},
+        json={
+            "party": "northland",
+            "issue": "cede-north",
+            "source": source["id"],
+            "quote": quote,
+            "stance": "lean_support",
+        },
     )
     assert response.status_code == 201, response.text
     selector = response.json()["selector"]
@@ -483,7 +490,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(client, pages, priv
     assert response.status_code == 201, response.text
     assert internet.lookups == ["rebinding.news.example"]
     assert internet.connections == ["93.184.216.34"]
-    (_path, headers), = pages.requests
+    ((_path, headers),) = pages.requests
     assert headers["host"] == "rebinding.news.example"
     assert response.json()["url"] == "http://rebinding.news.example/article"
 

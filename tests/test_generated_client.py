@@ -165,7 +165,9 @@ def test_a_generated_python_client_drives_the_api_with_typed_calls(generated, ma
         assert isinstance(page, m.StatementPage)
         assert [item.id for item in page.items] == [statement.id] and page.next_cursor is None
 
-        matrix = matrix_get.sync(client=reader, parties="northland", issues="cede-north,crimea", as_of=datetime.date(2025, 8, 18))
+        matrix = matrix_get.sync(
+            client=reader, parties="northland", issues="cede-north,crimea", as_of=datetime.date(2025, 8, 18)
+        )
         assert isinstance(matrix, m.Matrix)
         assert [row.slug for row in matrix.parties] == ["northland"]
         assert [column.slug for column in matrix.issues] == ["cede-north", "crimea"]
@@ -211,6 +213,8 @@ def test_a_generated_python_client_drives_the_api_with_typed_calls(generated, ma
 
         # The CSV alternative: the generated methods parse JSON, so CSV is read through the
         # client's own httpx client (the document declares it as text/csv on the same operation).
-        csv = reader.get_httpx_client().get("/v1/matrix", params={"parties": "northland", "issues": "cede-north", "format": "csv"})
+        csv = reader.get_httpx_client().get(
+            "/v1/matrix", params={"parties": "northland", "issues": "cede-north", "format": "csv"}
+        )
         assert csv.headers["content-type"].startswith("text/csv")
         assert csv.text.splitlines() == ["party,cede-north", "northland,lean_oppose"]

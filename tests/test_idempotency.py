@@ -80,7 +80,9 @@ def test_the_same_key_with_another_request_is_refused_and_writes_nothing(client)
 def test_a_request_that_changed_nothing_leaves_its_key_free(client):
     source = world(client)["source"]
     key = {"Idempotency-Key": "first-try-failed"}
-    refused = client.post("/v1/statements", json=statement_body(source["id"], quote="not in the text at all"), headers=key)
+    refused = client.post(
+        "/v1/statements", json=statement_body(source["id"], quote="not in the text at all"), headers=key
+    )
     assert_problem(refused, 422, "quote-not-found")
     assert client.post("/v1/statements", json=statement_body(source["id"]), headers=key).status_code == 201
 

@@ -86,59 +86,148 @@ RETRACTION = {
 
 # (table, row id, change, what the error must say: row, column, rule)
 BREAKAGES: dict[str, tuple[str, int, Callable[[dict[str, Any]], None], tuple[str, ...]]] = {
-    "quote-shifted-by-one": ("statement", 3, shift_quote, ("row 3 (id 3)", "column quote:", "is not source 1's text at")),
+    "quote-shifted-by-one": (
+        "statement",
+        3,
+        shift_quote,
+        ("row 3 (id 3)", "column quote:", "is not source 1's text at"),
+    ),
     "quote-text-changed": (
-        "statement", 3, lambda e: e.update(quote=e["quote"].upper()), ("row 3 (id 3)", "column quote:", "is not source 1's text")
+        "statement",
+        3,
+        lambda e: e.update(quote=e["quote"].upper()),
+        ("row 3 (id 3)", "column quote:", "is not source 1's text"),
     ),
     "quote-end-past-the-text": (
-        "statement", 3, lambda e: e.update(quote_end=10**6), ("row 3 (id 3)", "column quote_end:", "is past the end of source 1's text")
+        "statement",
+        3,
+        lambda e: e.update(quote_end=10**6),
+        ("row 3 (id 3)", "column quote_end:", "is past the end of source 1's text"),
     ),
     "quote-start-after-end": (
-        "statement", 3, lambda e: e.update(quote_start=e["quote_end"] + 1), ("row 3 (id 3)", "column quote_start:", "is not before quote_end")
+        "statement",
+        3,
+        lambda e: e.update(quote_start=e["quote_end"] + 1),
+        ("row 3 (id 3)", "column quote_start:", "is not before quote_end"),
     ),
-    "quote-start-negative": ("statement", 3, lambda e: e.update(quote_start=-1), ("row 3 (id 3)", "column quote_start:", "is negative")),
+    "quote-start-negative": (
+        "statement",
+        3,
+        lambda e: e.update(quote_start=-1),
+        ("row 3 (id 3)", "column quote_start:", "is negative"),
+    ),
     "quote-prefix-not-the-texts": (
-        "statement", 3, lambda e: e.update(quote_prefix="x" + e["quote_prefix"][1:]), ("column quote_prefix:", "is not the text before the quote")
+        "statement",
+        3,
+        lambda e: e.update(quote_prefix="x" + e["quote_prefix"][1:]),
+        ("column quote_prefix:", "is not the text before the quote"),
     ),
     "quote-suffix-not-the-texts": (
-        "statement", 3, lambda e: e.update(quote_suffix=e["quote_suffix"][:-1]), ("column quote_suffix:", "is not the text after the quote")
+        "statement",
+        3,
+        lambda e: e.update(quote_suffix=e["quote_suffix"][:-1]),
+        ("column quote_suffix:", "is not the text after the quote"),
     ),
     "revision-quote-shifted": (
-        "statement_revision", 3, shift_quote, ("table statement_revision, row 3 (id 3)", "column quote:", "is not source 1's text")
+        "statement_revision",
+        3,
+        shift_quote,
+        ("table statement_revision, row 3 (id 3)", "column quote:", "is not source 1's text"),
     ),
     "source-text-changed-sha-kept": (
-        "source", 1, lambda e: e.update(text=e["text"].replace("Zelensky", "Zelenskyy", 1)), ("row 1 (id 1)", "column sha256:", "is not the SHA-256 of the source's text")
+        "source",
+        1,
+        lambda e: e.update(text=e["text"].replace("Zelensky", "Zelenskyy", 1)),
+        ("row 1 (id 1)", "column sha256:", "is not the SHA-256 of the source's text"),
     ),
     "source-sha256-wrong": ("source", 1, lambda e: e.update(sha256="0" * 64), ("column sha256:", "is not the SHA-256")),
-    "source-sha256-not-hex": ("source", 1, lambda e: e.update(sha256="zz" * 32), ("column sha256:", "is not the SHA-256")),
-    "party-slug-invalid": ("party", 2, lambda e: e.update(slug="Ukraine!"), ("row 2 (id 2)", "column slug:", "should match pattern")),
+    "source-sha256-not-hex": (
+        "source",
+        1,
+        lambda e: e.update(sha256="zz" * 32),
+        ("column sha256:", "is not the SHA-256"),
+    ),
+    "party-slug-invalid": (
+        "party",
+        2,
+        lambda e: e.update(slug="Ukraine!"),
+        ("row 2 (id 2)", "column slug:", "should match pattern"),
+    ),
     "party-name-empty": ("party", 2, lambda e: e.update(name=""), ("row 2 (id 2)", "column name:", "at least 1")),
-    "party-name-with-nul": ("party", 2, lambda e: e.update(name="Ukr\x00aine"), ("column name:", "must not contain NUL")),
-    "party-name-untrimmed": ("party", 2, lambda e: e.update(name=" Ukraine"), ("column name:", "the API stores 'Ukraine'")),
-    "aliases-a-string": ("party", 2, lambda e: e.update(aliases="Kyiv"), ("row 2 (id 2)", "column aliases:", "valid list")),
+    "party-name-with-nul": (
+        "party",
+        2,
+        lambda e: e.update(name="Ukr\x00aine"),
+        ("column name:", "must not contain NUL"),
+    ),
+    "party-name-untrimmed": (
+        "party",
+        2,
+        lambda e: e.update(name=" Ukraine"),
+        ("column name:", "the API stores 'Ukraine'"),
+    ),
+    "aliases-a-string": (
+        "party",
+        2,
+        lambda e: e.update(aliases="Kyiv"),
+        ("row 2 (id 2)", "column aliases:", "valid list"),
+    ),
     "aliases-integers": ("party", 2, lambda e: e.update(aliases=[1, 2]), ("column aliases:", "valid string", "item 0")),
     "issue-keywords-over-the-limit": (
-        "issue", 1, lambda e: e.update(keywords=[f"k{n}" for n in range(31)]), ("table issue, row 1 (id 1)", "column keywords:", "at most 30")
+        "issue",
+        1,
+        lambda e: e.update(keywords=[f"k{n}" for n in range(31)]),
+        ("table issue, row 1 (id 1)", "column keywords:", "at most 30"),
     ),
     "statement-unknown-party": (
-        "statement", 1, lambda e: e.update(party_id=99), ("row 1 (id 1)", "column party_id:", "refers to party 99, which does not exist")
+        "statement",
+        1,
+        lambda e: e.update(party_id=99),
+        ("row 1 (id 1)", "column party_id:", "refers to party 99, which does not exist"),
     ),
     "statement-stance-unknown": ("statement", 1, lambda e: e.update(stance="maybe"), ("column stance:", "'maybe'")),
     "retracted-on-without-retracted-at": (
-        "statement", 1, retracted(**{**RETRACTION, "retracted_at": None}), ("row 1 (id 1)", "column retracted_at:", "set together")
+        "statement",
+        1,
+        retracted(**{**RETRACTION, "retracted_at": None}),
+        ("row 1 (id 1)", "column retracted_at:", "set together"),
     ),
     "retracted-at-without-retracted-on": (
-        "statement", 1, retracted(**{**RETRACTION, "retracted_on": None}), ("row 1 (id 1)", "column retracted_on:", "set together")
+        "statement",
+        1,
+        retracted(**{**RETRACTION, "retracted_on": None}),
+        ("row 1 (id 1)", "column retracted_on:", "set together"),
     ),
     "retracted-before-stated": (
-        "statement", 1, retracted(**{**RETRACTION, "retracted_on": "2020-01-01"}), ("row 1 (id 1)", "column retracted_on:", "is before stated_on")
+        "statement",
+        1,
+        retracted(**{**RETRACTION, "retracted_on": "2020-01-01"}),
+        ("row 1 (id 1)", "column retracted_on:", "is before stated_on"),
     ),
     "audit-action-unknown": (
-        "audit_event", 1, lambda e: e.update(action="explode"), ("table audit_event, row 1 (id 1)", "column action:", "'explode' is not one of")
+        "audit_event",
+        1,
+        lambda e: e.update(action="explode"),
+        ("table audit_event, row 1 (id 1)", "column action:", "'explode' is not one of"),
     ),
-    "audit-after-not-an-object": ("audit_event", 1, lambda e: e.update(after=["slug"]), ("column after:", "must be an object or null")),
-    "audit-before-not-an-object": ("audit_event", 2, lambda e: e.update(before="none"), ("row 2 (id 2)", "column before:", "must be an object or null")),
-    "party-id-zero": ("party", 1, lambda e: e.update(id=0), ("table party, row 1 (id 0)", "column id:", "between 1 and")),
+    "audit-after-not-an-object": (
+        "audit_event",
+        1,
+        lambda e: e.update(after=["slug"]),
+        ("column after:", "must be an object or null"),
+    ),
+    "audit-before-not-an-object": (
+        "audit_event",
+        2,
+        lambda e: e.update(before="none"),
+        ("row 2 (id 2)", "column before:", "must be an object or null"),
+    ),
+    "party-id-zero": (
+        "party",
+        1,
+        lambda e: e.update(id=0),
+        ("table party, row 1 (id 0)", "column id:", "between 1 and"),
+    ),
 }
 
 
@@ -159,7 +248,10 @@ def test_a_row_breaking_a_rule_is_refused_by_table_row_column_and_rule(seed_dump
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: row(d, "statement", 2).update(revision=2), "table statement, id 2, column revision: is 2, but its highest statement_revision is 1"),
+        (
+            lambda d: row(d, "statement", 2).update(revision=2),
+            "table statement, id 2, column revision: is 2, but its highest statement_revision is 1",
+        ),
         (
             lambda d: (row(d, "statement", 2).update(revision=2), row(d, "statement_revision", 2).update(revision=2)),
             "table statement, id 2, column revision: its statement_revision rows are not numbered 1 to 2: 1 row(s), the first numbered 2",
@@ -169,11 +261,18 @@ def test_a_row_breaking_a_rule_is_refused_by_table_row_column_and_rule(seed_dump
             "table statement_revision, id 2, column summary: differs from statement 2's summary: the latest revision holds the statement's current values",
         ),
         (
-            lambda d: row(d, "statement_revision", 2).update(stance="neutral" if row(d, "statement", 2)["stance"] != "neutral" else "oppose"),
+            lambda d: row(d, "statement_revision", 2).update(
+                stance="neutral" if row(d, "statement", 2)["stance"] != "neutral" else "oppose"
+            ),
             "table statement_revision, id 2, column stance: differs from statement 2's stance: the latest revision holds the statement's current values",
         ),
     ],
-    ids=["revision-above-its-rows", "revisions-not-numbered-from-1", "latest-revision-summary-differs", "latest-revision-stance-differs"],
+    ids=[
+        "revision-above-its-rows",
+        "revisions-not-numbered-from-1",
+        "latest-revision-summary-differs",
+        "latest-revision-stance-differs",
+    ],
 )
 def test_revisions_that_disagree_with_their_statement_are_refused(seed_dump, change, expected):
     dump, target = seed_dump
@@ -208,15 +307,32 @@ def test_every_enumerated_column_exists():
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
-        (lambda dump: dump.replace(b'"id": 1,', b'"id": 9223372036854775808,', 1), "table party, row 1, column id: 9223372036854775808 does not fit"),
-        (lambda dump: dump.replace(b'"name": "Ukraine"', b'"name": "Ukr\\ud800aine"', 1), "table party, row 2 (id 2), column name: must not contain NUL characters or unpaired surrogates"),
-        (lambda dump: dump.replace(b'"aliases": [', b'"aliases": [' + b"[" * 5000 + b"]" * 5000 + b", ", 1), "the dump nests arrays or objects too deeply"),
-        (lambda dump: dump.replace(b'"aliases": [', b'"aliases": [' + b"[" * 100 + b"]" * 100 + b", ", 1), "table party, row 1 (id 1), column aliases: nests deeper than 32 levels"),
-        (lambda dump: dump.replace(b'"id": 1,', b'"id": ' + b"9" * 5000 + b",", 1), "the dump has a value that cannot be read"),
+        (
+            lambda dump: dump.replace(b'"id": 1,', b'"id": 9223372036854775808,', 1),
+            "table party, row 1, column id: 9223372036854775808 does not fit",
+        ),
+        (
+            lambda dump: dump.replace(b'"name": "Ukraine"', b'"name": "Ukr\\ud800aine"', 1),
+            "table party, row 2 (id 2), column name: must not contain NUL characters or unpaired surrogates",
+        ),
+        (
+            lambda dump: dump.replace(b'"aliases": [', b'"aliases": [' + b"[" * 5000 + b"]" * 5000 + b", ", 1),
+            "the dump nests arrays or objects too deeply",
+        ),
+        (
+            lambda dump: dump.replace(b'"aliases": [', b'"aliases": [' + b"[" * 100 + b"]" * 100 + b", ", 1),
+            "table party, row 1 (id 1), column aliases: nests deeper than 32 levels",
+        ),
+        (
+            lambda dump: dump.replace(b'"id": 1,', b'"id": ' + b"9" * 5000 + b",", 1),
+            "the dump has a value that cannot be read",
+        ),
     ],
     ids=["id-of-2-to-the-63", "lone-surrogate", "array-5000-deep", "array-100-deep-in-a-column", "id-of-5000-digits"],
 )
-def test_values_no_database_can_hold_are_refused_by_the_command_without_a_traceback(seed_dump, tmp_path, damage, reason):
+def test_values_no_database_can_hold_are_refused_by_the_command_without_a_traceback(
+    seed_dump, tmp_path, damage, reason
+):
     dump, target = seed_dump
     damaged = tmp_path / "damaged.json"
     damaged.write_bytes(damage(serialized(dump)))
@@ -252,10 +368,20 @@ def test_check_passes_the_seed_database_and_names_each_corruption(database_url, 
 
     assert code == 1, err
     problems = out.splitlines()
-    assert "table source, id 1, column sha256: is not the SHA-256 of the source's text (UTF-8, lowercase hex)" in problems
-    assert any(line.startswith("table statement, id 3, column quote: is not source 1's text at") for line in problems), out
-    assert any(line.startswith("table statement_revision, id 3, column quote_start: differs from statement 3's") for line in problems), out
-    assert any(line.startswith("table position_span, ") and line.endswith("is missing: a rebuilt position history has it") for line in problems), out
+    assert (
+        "table source, id 1, column sha256: is not the SHA-256 of the source's text (UTF-8, lowercase hex)" in problems
+    )
+    assert any(
+        line.startswith("table statement, id 3, column quote: is not source 1's text at") for line in problems
+    ), out
+    assert any(
+        line.startswith("table statement_revision, id 3, column quote_start: differs from statement 3's")
+        for line in problems
+    ), out
+    assert any(
+        line.startswith("table position_span, ") and line.endswith("is missing: a rebuilt position history has it")
+        for line in problems
+    ), out
     assert err.startswith(f"stancemap check: {len(problems)} problem(s) in "), err
 
 
@@ -289,7 +415,9 @@ def test_an_unreachable_database_is_one_line_and_exit_2(command, tmp_path):
     result = run(arguments, "postgresql+psycopg://stancemap:secret@127.0.0.1:1/nowhere", text=True)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"stancemap {command}: cannot use the database postgresql+psycopg://stancemap:***@127.0.0.1:1/nowhere: ")
+    assert result.stderr.startswith(
+        f"stancemap {command}: cannot use the database postgresql+psycopg://stancemap:***@127.0.0.1:1/nowhere: "
+    )
 
 
 def test_check_refuses_a_database_that_is_not_migrated(make_database):
@@ -306,6 +434,11 @@ def test_check_names_a_position_history_of_another_format(database_url, engine, 
         code, out, _ = check(database_url)
     finally:  # the database serves the tests after this one
         with engine.begin() as connection:
-            connection.execute(text("UPDATE projection SET format = :built WHERE name = 'position_span'"), {"built": built})
+            connection.execute(
+                text("UPDATE projection SET format = :built WHERE name = 'position_span'"), {"built": built}
+            )
     assert code == 1
-    assert out == f"table projection, name position_span, column format: is 1, not {built}: run `stancemap migrate` to rebuild the position history\n"
+    assert (
+        out
+        == f"table projection, name position_span, column format: is 1, not {built}: run `stancemap migrate` to rebuild the position history\n"
+    )

@@ -61,8 +61,21 @@ KILL_WRITERS = 8
 KILL_AFTER_SECONDS = 3.0
 # Documented problem statuses of POST /v1/statements (app/api/routes/statements.py).
 DOCUMENTED_WRITE_STATUSES = {400, 401, 403, 413, 422}
-COMPARED_FIELDS = ("id", "party", "issue", "source", "stance", "summary", "quote", "selector", "speaker",
-                   "stated_on", "revision", "recorded_by", "retraction")
+COMPARED_FIELDS = (
+    "id",
+    "party",
+    "issue",
+    "source",
+    "stance",
+    "summary",
+    "quote",
+    "selector",
+    "speaker",
+    "stated_on",
+    "revision",
+    "recorded_by",
+    "retraction",
+)
 
 
 # --- API helpers --------------------------------------------------------------------------------
@@ -339,7 +352,7 @@ def test_sigkill_during_a_bulk_load_loses_no_acknowledged_statement(engine, make
         assert "Traceback" not in restarted.log(), restarted.log_tail()
 
     ones, total_revisions = revision_one_rows(database_url)
-    assert set(ones) == ids, (set(ones) ^ ids)
+    assert set(ones) == ids, set(ones) ^ ids
     assert set(ones.values()) == {1}, {sid: n for sid, n in ones.items() if n != 1}
     assert total_revisions == len(ids)
     if engine == "sqlite":

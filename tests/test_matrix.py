@@ -73,7 +73,9 @@ def synthetic(client) -> dict[str, Any]:
     create_party(client, "southland", kind="bloc")
     create_issue(client, "cede-north")
     create_issue(client, "tariffs", title="Tariffs", proposition="Northland raises tariffs")
-    source = create_source(client, text=TEXT, title="Synthetic wire", published_at="2025-01-01", url="https://example.org/wire")
+    source = create_source(
+        client, text=TEXT, title="Synthetic wire", published_at="2025-01-01", url="https://example.org/wire"
+    )
     return {"source": source}
 
 
@@ -171,9 +173,7 @@ def test_every_filled_cell_quotes_its_source_exactly(client, seeded):
 
 
 def test_parties_and_issues_come_back_in_the_order_given_without_duplicates(client, seeded):
-    body = matrix(
-        client, as_of="2025-08-18", parties="russia,ukraine,russia", issues=" crimea,cede-donbas,crimea,"
-    )
+    body = matrix(client, as_of="2025-08-18", parties="russia,ukraine,russia", issues=" crimea,cede-donbas,crimea,")
     assert [party["slug"] for party in body["parties"]] == ["russia", "ukraine"]
     assert [issue["slug"] for issue in body["issues"]] == ["crimea", "cede-donbas"]
     assert [(cell["party"], cell["issue"]) for cell in body["cells"]] == [
@@ -358,7 +358,12 @@ def test_wide_csv_follows_the_requested_parties_and_issues(client, seeded):
     rows = parse_csv(
         client.get(
             "/v1/matrix",
-            params={"as_of": "2025-08-14", "format": "csv", "parties": "russia,united-states", "issues": "security-guarantees,sanctions-on-russia"},
+            params={
+                "as_of": "2025-08-14",
+                "format": "csv",
+                "parties": "russia,united-states",
+                "issues": "security-guarantees,sanctions-on-russia",
+            },
         )
     )
     assert rows == [
@@ -416,7 +421,9 @@ def test_long_csv_has_a_row_per_cell_and_keeps_commas_and_curly_quotes(client, s
 
 
 def test_format_json_wins_over_an_accept_csv_header(client, seeded):
-    response = client.get("/v1/matrix", params={"as_of": "2025-08-18", "format": "json"}, headers={"Accept": "text/csv"})
+    response = client.get(
+        "/v1/matrix", params={"as_of": "2025-08-18", "format": "json"}, headers={"Accept": "text/csv"}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert len(response.json()["cells"]) == 45
@@ -494,7 +501,9 @@ def test_evidence_counts_the_statements_since_the_cell_last_took_its_stance(clie
     ):
         state(client, source_id, quote, stance, day)
     # support, oppose, support on the other cell: the last support follows an oppose.
-    for quote, stance, day in zip(["Alpha said yes.", "Gamma hedged.", "Delta agreed."], ["support", "oppose", "support"], days[:3], strict=True):
+    for quote, stance, day in zip(
+        ["Alpha said yes.", "Gamma hedged.", "Delta agreed."], ["support", "oppose", "support"], days[:3], strict=True
+    ):
         state(client, source_id, quote, stance, day, party="southland", issue="tariffs")
 
     def evidence(as_of: str, party: str, issue: str) -> tuple[str, int, str]:
@@ -506,7 +515,13 @@ def test_evidence_counts_the_statements_since_the_cell_last_took_its_stance(clie
     assert evidence("2025-01-05", "northland", "cede-north") == ("oppose", 3, "2025-01-03")
     assert evidence("2025-01-03", "southland", "tariffs") == ("support", 1, "2025-01-03")
 
-    csv_rows = list(csv.reader(io.StringIO(client.get("/v1/matrix", params={"as_of": "2025-01-05", "format": "csv", "layout": "long"}).text)))
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get("/v1/matrix", params={"as_of": "2025-01-05", "format": "csv", "layout": "long"}).text
+            )
+        )
+    )
     assert [row[-1] for row in csv_rows[1:3]] == ["3", "0"]  # northland × cede-north, northland × tariffs
 
 
@@ -529,7 +544,11 @@ def test_retracting_the_newest_statement_brings_back_the_run_before_it(client, s
     # Retracting the newest brings back the position before it, with its own run.
     retract(client, later["id"], "2025-01-20")
     fallen_back = cell_of(matrix(client, as_of="2025-02-01"), "northland", "cede-north")
-    assert (fallen_back["stance"], fallen_back["evidence_count"], fallen_back["evidence_since"]) == ("support", 2, "2025-01-01")
+    assert (fallen_back["stance"], fallen_back["evidence_count"], fallen_back["evidence_since"]) == (
+        "support",
+        2,
+        "2025-01-01",
+    )
     diff = client.get("/v1/diff", params={"from": "2025-01-05", "to": "2025-02-01"}).json()
     (change,) = diff["changes"]
     assert change["change"] == "unchanged"
@@ -548,4 +567,8 @@ def test_a_matrix_of_one_source_counts_the_run_within_that_source(client, synthe
     only_first = cell_of(matrix(client, as_of="2025-02-01", source=first), "northland", "cede-north")
     assert (only_first["evidence_count"], only_first["evidence_since"]) == (2, "2025-01-01")
     only_second = cell_of(matrix(client, as_of="2025-02-01", source=second), "northland", "cede-north")
-    assert (only_second["stance"], only_second["evidence_count"], only_second["evidence_since"]) == ("oppose", 1, "2025-01-02")
+    assert (only_second["stance"], only_second["evidence_count"], only_second["evidence_since"]) == (
+        "oppose",
+        1,
+        "2025-01-02",
+    )

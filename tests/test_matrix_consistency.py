@@ -235,7 +235,11 @@ class World:
     def assert_echo(self, statement: dict[str, Any], record: StatementRecord) -> None:
         """A write's response already says what the record says."""
         assert (statement["party"], statement["issue"]) == (self.parties[record.party], self.issues[record.issue])
-        assert (statement["source"], statement["quote"], statement["stance"]) == (record.source, record.quote, record.stance)
+        assert (statement["source"], statement["quote"], statement["stance"]) == (
+            record.source,
+            record.quote,
+            record.stance,
+        )
         assert (statement["summary"], statement["speaker"]) == (record.summary, record.speaker)
         assert statement["stated_on"] == record.stated_on.isoformat(), (statement, record)
 
@@ -275,7 +279,9 @@ class World:
         elif kind == "stated_on":
             self.correct(record, stated_on=self.random_day(), note="wrong date")
         elif kind == "text":
-            self.correct(record, summary=rng.choice([None, f"Reworded {len(self.log)}"]), speaker=rng.choice([None, "An aide"]))
+            self.correct(
+                record, summary=rng.choice([None, f"Reworded {len(self.log)}"]), speaker=rng.choice([None, "An aide"])
+            )
         elif kind == "quote":
             sentences = [s for s in self.sources[record.source].sentences if s != record.quote]
             self.correct(record, quote=rng.choice(sentences))
@@ -423,7 +429,9 @@ class Checker:
         if source is not None:
             params["source"] = source
         body = self.get("/v1/matrix", **params)
-        label = f"matrix as_of={day}" + (f" source={source}" if source else "") + (" evidence=all" if with_evidence else "")
+        label = (
+            f"matrix as_of={day}" + (f" source={source}" if source else "") + (" evidence=all" if with_evidence else "")
+        )
         problems = []
         if body["as_of"] != day.isoformat() or body["source"] != source:
             problems.append(f"{label}: header {body['as_of']} {body['source']}")
@@ -433,7 +441,10 @@ class Checker:
             problems.append(f"{label}: issues {body['issues']} != {world.issues}")
         grid = [(p, i) for p in range(len(world.parties)) for i in range(len(world.issues))]
         if len(body["cells"]) != len(grid):
-            return [*problems, f"{label}: {len(body['cells'])} cells for a {len(world.parties)}×{len(world.issues)} grid"]
+            return [
+                *problems,
+                f"{label}: {len(body['cells'])} cells for a {len(world.parties)}×{len(world.issues)} grid",
+            ]
         for (party, issue), cell in zip(grid, body["cells"], strict=True):
             expected = world.expected_cell(party, issue, day, source)
             if not with_evidence:
@@ -450,7 +461,10 @@ class Checker:
         body = self.get("/v1/diff", **params)
         label = f"diff {start}→{end}" + (" only=changed" if only_changed else "")
         problems = []
-        if body["from"] != {"as_of": start.isoformat(), "source": None} or body["to"] != {"as_of": end.isoformat(), "source": None}:
+        if body["from"] != {"as_of": start.isoformat(), "source": None} or body["to"] != {
+            "as_of": end.isoformat(),
+            "source": None,
+        }:
             problems.append(f"{label}: ends {body['from']} {body['to']}")
         summary = dict.fromkeys(("new", "withdrawn", "unchanged", "shifted", "reversed"), 0)
         expected_changes = []
@@ -505,7 +519,9 @@ class Checker:
                     break
             wanted = sorted(r.id for r in world.statements.values() if include_retracted or r.retracted_on is None)
             if [item["id"] for item in items] != wanted:
-                problems.append(f"statements include_retracted={include_retracted}: ids {[i['id'] for i in items]} != {wanted}")
+                problems.append(
+                    f"statements include_retracted={include_retracted}: ids {[i['id'] for i in items]} != {wanted}"
+                )
                 continue
             for item in items:
                 record = world.statements[item["id"]]
@@ -663,6 +679,8 @@ def test_matrix_and_diff_agree_with_the_statements_through_random_writes(client)
     # A diff from a source's publication equals the one from that date.
     latest = world.sources[new["id"]]
     by_source = check.get("/v1/diff", **{"from": f"source:{latest.id}", "to": FAR_FUTURE.isoformat()})
-    by_date = check.get("/v1/diff", **{"from": instant(latest.published_at).date().isoformat(), "to": FAR_FUTURE.isoformat()})
+    by_date = check.get(
+        "/v1/diff", **{"from": instant(latest.published_at).date().isoformat(), "to": FAR_FUTURE.isoformat()}
+    )
     assert by_source["from"] == {"as_of": instant(latest.published_at).date().isoformat(), "source": latest.id}
     assert (by_source["summary"], by_source["changes"]) == (by_date["summary"], by_date["changes"])

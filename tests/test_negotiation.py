@@ -68,4 +68,6 @@ def test_accept_on_several_lines_is_one_list(client, seeded):
 def test_the_format_parameter_overrides_accept(client, seeded):
     url = "/v1/matrix?as_of=2025-08-18"
     assert client.get(url + "&format=json", headers={"Accept": "text/csv"}).headers["content-type"].startswith(JSON)
-    assert client.get(url + "&format=csv", headers={"Accept": "application/json"}).headers["content-type"].startswith(CSV)
+    assert (
+        client.get(url + "&format=csv", headers={"Accept": "application/json"}).headers["content-type"].startswith(CSV)
+    )

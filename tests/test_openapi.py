@@ -128,7 +128,12 @@ def test_stancemap_openapi_writes_the_document_to_a_file_or_stdout(document_text
     target = tmp_path / "out" / "api.json"
     target.parent.mkdir()
     to_file = subprocess.run(
-        [STANCEMAP, "openapi", "--output", str(target)], cwd=tmp_path, env=env, capture_output=True, timeout=120, check=False
+        [STANCEMAP, "openapi", "--output", str(target)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     assert to_file.returncode == 0, to_file.stderr
     assert target.read_text(encoding="utf-8") == document_text

@@ -162,9 +162,7 @@ def test_patch_rename_to_a_taken_slug_is_a_409_problem_and_changes_nothing(clien
 
 
 @pytest.mark.parametrize("field", ["slug", "name_field", "list_field"])
-def test_patch_with_explicit_null_for_a_required_field_is_a_422_problem_and_changes_nothing(
-    client, collection, field
-):
+def test_patch_with_explicit_null_for_a_required_field_is_a_422_problem_and_changes_nothing(client, collection, field):
     original = create(client, collection, "northland")
     name = collection.get(field, field)
     response = client.patch(f"{collection['path']}/northland", json={name: None})
@@ -202,9 +200,7 @@ def test_unknown_json_field_is_a_422_problem_on_create_and_patch(client, collect
 )
 def test_invalid_slug_is_a_422_problem_and_writes_nothing(client, collection, slug):
     before = table_counts(client)
-    body = assert_problem(
-        client.post(collection["path"], json=body_for(collection, slug)), 422, "validation-error"
-    )
+    body = assert_problem(client.post(collection["path"], json=body_for(collection, slug)), 422, "validation-error")
     assert body["errors"][0]["field"] == "body.slug"
     assert table_counts(client) == before
 
@@ -384,8 +380,11 @@ def test_an_empty_collection_is_an_empty_page(client, collection):
     assert response.json() == {"items": [], "next_cursor": None}
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "eyJhZnRlciI6LTF9", "eyJhZnRlciI6IngifQ", "e30"],
-                         ids=["garbage", "after-minus-1", "after-string", "empty-object"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-a-cursor", "eyJhZnRlciI6LTF9", "eyJhZnRlciI6IngifQ", "e30"],
+    ids=["garbage", "after-minus-1", "after-string", "empty-object"],
+)
 def test_a_cursor_the_server_did_not_issue_is_a_400_invalid_cursor_problem(client, collection, cursor):
     create(client, collection, "northland")
     assert_problem(client.get(collection["path"], params={"cursor": cursor}), 400, "invalid-cursor")
@@ -431,7 +430,10 @@ def slugs_shown(document: dict[str, Any], role: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("path", "role", "old", "new"),
-    [("/v1/parties", "party", "russia", "russian-federation"), ("/v1/issues", "issue", "security-guarantees", "guarantees")],
+    [
+        ("/v1/parties", "party", "russia", "russian-federation"),
+        ("/v1/issues", "issue", "security-guarantees", "guarantees"),
+    ],
 )
 def test_a_new_slug_is_shown_in_every_cell_of_the_matrix_and_of_diffs(client, seeded, path, role, old, new):
     views = [("/v1/matrix", {"as_of": "2025-08-18"}), ("/v1/diff", {"from": "2025-08-01", "to": "2025-08-18"})]

@@ -77,15 +77,26 @@ def test_every_kind_of_write_leaves_the_spans_a_rebuild_would_write(client, seed
     statements = client.get("/v1/statements", params={"limit": 200}).json()["items"]
     first, second = [item for item in statements if item["quote"] not in (EDITED_QUOTE, REMOVED_QUOTE)][:2]
     writes = [
-        client.post("/v1/statements", json={**{k: first[k] for k in ("party", "issue", "source", "quote")}, "stance": "support", "stated_on": "2025-08-19"}),
+        client.post(
+            "/v1/statements",
+            json={
+                **{k: first[k] for k in ("party", "issue", "source", "quote")},
+                "stance": "support",
+                "stated_on": "2025-08-19",
+            },
+        ),
         client.patch(f"/v1/statements/{first['id']}", json={"stance": "neutral"}),
         client.patch(f"/v1/statements/{second['id']}", json={"stated_on": "2025-07-01"}),
-        client.post(f"/v1/statements/{second['id']}/retract", json={"reason": "Misread.", "retracted_on": "2025-08-16"}),
+        client.post(
+            f"/v1/statements/{second['id']}/retract", json={"reason": "Misread.", "retracted_on": "2025-08-16"}
+        ),
         client.patch(f"/v1/sources/{first['source']}", json={"title": "Retitled"}),
         client.patch(f"/v1/parties/{first['party']}", json={"slug": "renamed-party"}),
         client.patch(f"/v1/issues/{first['issue']}", json={"slug": "renamed-issue"}),
     ]
-    assert [response.status_code for response in writes] == [201, 200, 200, 200, 200, 200, 200], [w.text for w in writes]
+    assert [response.status_code for response in writes] == [201, 200, 200, 200, 200, 200, 200], [
+        w.text for w in writes
+    ]
     assert spans(engine) == rebuilt(engine)
 
     # Flags: raised by a new version, settled by a confirmation.
@@ -125,7 +136,9 @@ def test_a_cell_left_without_statements_is_dropped_and_its_party_and_issue_can_b
     source = create_source(client)
     statement = client.post("/v1/statements", json=statement_body(source["id"])).json()
     with engine.connect() as connection:
-        ids = dict(connection.execute(select(Party.slug, Party.id)).all()) | dict(connection.execute(select(Issue.slug, Issue.id)).all())
+        ids = dict(connection.execute(select(Party.slug, Party.id)).all()) | dict(
+            connection.execute(select(Issue.slug, Issue.id)).all()
+        )
     # The API has no way to move a statement; a correction made in the database does, naming the cell it leaves.
     with Session(engine) as session:
         moving = session.get(Statement, statement["id"])
@@ -201,7 +214,9 @@ def test_the_later_recorded_statement_wins_a_day_and_both_count():
 def test_a_stance_taken_again_counts_from_its_return():
     a, b = "support", "oppose"
     days = ["2025-08-01", "2025-08-02", "2025-08-03", "2025-08-04", "2025-08-05"]
-    aabbb = [statement(i, day, stance=stance) for i, (day, stance) in enumerate(zip(days, [a, a, b, b, b], strict=True), 1)]
+    aabbb = [
+        statement(i, day, stance=stance) for i, (day, stance) in enumerate(zip(days, [a, a, b, b, b], strict=True), 1)
+    ]
     assert cut(*aabbb) == [
         ("2025-08-01", 1, 1, "2025-08-01"),
         ("2025-08-02", 2, 2, "2025-08-01"),
@@ -230,7 +245,9 @@ def test_retracting_the_newest_statement_brings_back_the_run_before_it():
 
 
 def test_each_statement_and_retraction_of_one_stance_starts_a_span():
-    assert cut(statement(1, "2025-08-01"), statement(2, "2025-08-05", retracted_on="2025-08-09"), statement(3, "2025-08-07")) == [
+    assert cut(
+        statement(1, "2025-08-01"), statement(2, "2025-08-05", retracted_on="2025-08-09"), statement(3, "2025-08-07")
+    ) == [
         ("2025-08-01", 1, 1, "2025-08-01"),
         ("2025-08-05", 2, 2, "2025-08-01"),
         ("2025-08-07", 3, 3, "2025-08-01"),
@@ -247,7 +264,10 @@ def test_the_oldest_standing_statement_dates_the_evidence():
 
 
 def test_retracting_every_statement_empties_the_cell_from_that_day():
-    assert cut(statement(1, "2025-08-01", retracted_on="2025-08-03")) == [("2025-08-01", 1, 1, "2025-08-01"), ("2025-08-03", None, 0, None)]
+    assert cut(statement(1, "2025-08-01", retracted_on="2025-08-03")) == [
+        ("2025-08-01", 1, 1, "2025-08-01"),
+        ("2025-08-03", None, 0, None),
+    ]
 
 
 def random_cell(rng: random.Random) -> tuple[list[SimpleNamespace], dict[int, list[SimpleNamespace]]]:
@@ -268,7 +288,12 @@ def random_cell(rng: random.Random) -> tuple[list[SimpleNamespace], dict[int, li
                 published_at=datetime.combine(first + timedelta(days=rng.randrange(-2, 14)), datetime.min.time(), UTC), url=None,
             ))  # fmt: skip
         current = revisions.pop()
-        row.revision, row.source_id, row.quote, row.published_at = current.revision, current.source_id, current.quote, current.published_at
+        row.revision, row.source_id, row.quote, row.published_at = (
+            current.revision,
+            current.source_id,
+            current.quote,
+            current.published_at,
+        )
         row.title, row.quote_start, row.quote_end = current.title, current.quote_start, current.quote_end
         if revisions:
             earlier[id] = revisions
@@ -276,10 +301,14 @@ def random_cell(rng: random.Random) -> tuple[list[SimpleNamespace], dict[int, li
     return sorted(statements, key=lambda row: (row.stated_on, row.id)), earlier
 
 
-def expected_on(day: date, statements: list[SimpleNamespace], earlier: dict[int, list[SimpleNamespace]]) -> tuple[Any, ...] | None:
+def expected_on(
+    day: date, statements: list[SimpleNamespace], earlier: dict[int, list[SimpleNamespace]]
+) -> tuple[Any, ...] | None:
     """The cell as of `day`, by the definitions, from scratch: (statement, stance, evidence_count,
     evidence_since, cited source, cited quote)."""
-    standing = [row for row in statements if row.stated_on <= day and (row.retracted_on is None or row.retracted_on > day)]
+    standing = [
+        row for row in statements if row.stated_on <= day and (row.retracted_on is None or row.retracted_on > day)
+    ]
     if not standing:
         return None
     newest = standing[-1]
@@ -308,7 +337,14 @@ def test_spans_agree_with_the_definitions_computed_from_scratch_on_every_day(see
         stored = [(stance, cell) for first_day, stance, cell in spans if first_day <= day]
         stance, cell_json = stored[-1] if stored else (None, None)
         cell = orjson.loads(cell_json) if cell_json is not None else None
-        seen = cell and (cell["statement"], stance, cell["evidence_count"], cell["evidence_since"], cell["source"]["id"], cell["quote"])
+        seen = cell and (
+            cell["statement"],
+            stance,
+            cell["evidence_count"],
+            cell["evidence_since"],
+            cell["source"]["id"],
+            cell["quote"],
+        )
         assert seen == expected_on(day, statements, earlier), (seed, day)
     # Cut only where the cell changes.
     assert all(one[1:] != other[1:] for one, other in pairwise(spans)), seed
@@ -326,7 +362,9 @@ def test_a_statement_retracted_by_its_own_day_never_stands(retracted_on):
 
 @pytest.mark.parametrize("stance", list(Stance))
 def test_a_span_holds_its_stance_in_its_own_column_and_the_whole_cell_as_served(stance):
-    (span,) = position_history.cell_spans(7, "northland", "the-north", [statement(1, "2025-08-01", stance=stance)], {}, {})
+    (span,) = position_history.cell_spans(
+        7, "northland", "the-north", [statement(1, "2025-08-01", stance=stance)], {}, {}
+    )
     assert span["stance"] == stance
     cell = orjson.loads(span["cell"])
     assert list(cell) == [name for name in Cell.model_fields if name != "evidence"]
@@ -449,7 +487,10 @@ def test_a_cell_cites_the_version_of_its_source_published_by_the_date(client, se
     assert spans(engine) == rebuilt(engine)
 
     # A diff across the update's day reads the same cells, unchanged in position.
-    diff = client.get("/v1/diff", params={"from": "2025-08-24", "to": "2025-08-25", "parties": "russia", "issues": "security-guarantees"}).json()
+    diff = client.get(
+        "/v1/diff",
+        params={"from": "2025-08-24", "to": "2025-08-25", "parties": "russia", "issues": "security-guarantees"},
+    ).json()
     (change,) = diff["changes"]
     assert change["change"] == "unchanged"
     assert (change["before"], change["after"]) == (then, now)
@@ -481,4 +522,6 @@ def test_re_dating_or_retitling_an_earlier_version_reaches_the_cells_that_cited_
 
 
 def supersede_published(client, text: str, published_at: str) -> dict[str, Any]:
-    return create_source(client, text=text, title="White House talks (updated)", supersedes=1, published_at=published_at)
+    return create_source(
+        client, text=text, title="White House talks (updated)", supersedes=1, published_at=published_at
+    )

@@ -60,7 +60,9 @@ def grow(engine: Engine, n_parties: int, n_issues: int, per_cell: int) -> None:
                 parties.create(session, PartyCreate(slug=slug, name=slug.title(), kind="country"), actor="test")
         for slug in issue_slugs:
             if issues.find(session, slug) is None:
-                issues.create(session, IssueCreate(slug=slug, title=slug.title(), proposition=f"{slug} happens"), actor="test")
+                issues.create(
+                    session, IssueCreate(slug=slug, title=slug.title(), proposition=f"{slug} happens"), actor="test"
+                )
         cells = [(party, issue) for party in party_slugs for issue in issue_slugs]
         sentences = [f"Quote {party} {issue} {k} ends here." for party, issue in cells for k in range(per_cell)]
         source = create_source(
@@ -106,7 +108,9 @@ def measure(client, counter: QueryCounter, run: int) -> tuple[dict[str, int], di
             response = client.get(path, params=params)
         assert response.status_code == 200, (name, response.text)
         counts[name] = counter.count
-        bodies[name] = response.json() if response.headers["content-type"].startswith("application/json") else response.text
+        bodies[name] = (
+            response.json() if response.headers["content-type"].startswith("application/json") else response.text
+        )
     return counts, bodies
 
 

@@ -9,7 +9,7 @@ TEXT = "He said “we won’t   go”\nand left. Café au lait — “we won’t
 
 
 def test_straight_quotes_whitespace_runs_and_newlines_match_the_curly_original():
-    anchor = locate_quote(TEXT, "said \"we won't go\" and", source_id=1)
+    anchor = locate_quote(TEXT, 'said "we won\'t go" and', source_id=1)
     assert anchor.exact == "said “we won’t   go”\nand"
     assert TEXT[anchor.start : anchor.end] == anchor.exact
 
@@ -40,7 +40,7 @@ def test_repeated_quote_needs_start_or_prefix():
     assert [TEXT[o["start"] : o["end"]] for o in occurrences] == ["we won’t   go", "we won’t go"]
     second = occurrences[1]["start"]
     assert locate_quote(TEXT, "we won't go", source_id=1, start=second).start == second
-    assert locate_quote(TEXT, "we won't go", source_id=1, prefix="au lait — \"").start == second
+    assert locate_quote(TEXT, "we won't go", source_id=1, prefix='au lait — "').start == second
     with pytest.raises(AmbiguousQuote):
         locate_quote(TEXT, "we won't go", source_id=1, start=second + 1)
 

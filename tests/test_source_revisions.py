@@ -17,7 +17,9 @@ from tests.helpers import (
 
 EDITED_QUOTE = "the Kremlin’s demand includes even those areas currently under Ukrainian control"
 EDITED_PASSAGE = ("areas currently under Ukrainian control", "areas still under Ukrainian control")
-REMOVED_QUOTE = "Ukrainian officials have previously rebuffed any peace deal requiring their country to cede territory permanently."
+REMOVED_QUOTE = (
+    "Ukrainian officials have previously rebuffed any peace deal requiring their country to cede territory permanently."
+)
 REMOVED_SENTENCE = REMOVED_QUOTE + " "
 # A date on which the statements quoting both passages are their cells' positions.
 BOTH_STAND = "2025-08-15"
@@ -145,7 +147,10 @@ def test_superseding_source_reanchors_every_quote_of_the_old_one(client, seeded)
 
     drifted = outcomes[edited_id]
     assert drifted["outcome"] == "drifted"
-    assert (drifted["old_start"], drifted["old_end"]) == (before[edited_id]["selector"]["start"], before[edited_id]["selector"]["end"])
+    assert (drifted["old_start"], drifted["old_end"]) == (
+        before[edited_id]["selector"]["start"],
+        before[edited_id]["selector"]["end"],
+    )
     assert drifted["new_text"] == new_text[drifted["new_start"] : drifted["new_end"]]
     assert drifted["new_text"] == EDITED_QUOTE.replace("currently", "still")
     assert 0.75 <= drifted["similarity"] < 1
@@ -241,7 +246,13 @@ def test_a_source_without_supersedes_has_no_anchoring(client, seeded):
     new = create_source(client, text=seed_text(client))
     assert "anchoring" not in new
     listed = client.get(f"/v1/sources/{new['id']}/anchoring").json()
-    assert listed == {"source": new["id"], "supersedes": None, "counts": {"anchored": 0, "drifted": 0, "orphaned": 0}, "outcomes": [], "pending": 0}
+    assert listed == {
+        "source": new["id"],
+        "supersedes": None,
+        "counts": {"anchored": 0, "drifted": 0, "orphaned": 0},
+        "outcomes": [],
+        "pending": 0,
+    }
     assert_problem(client.get("/v1/sources/424242/anchoring"), 404, "not-found")
 
 
@@ -287,10 +298,21 @@ def test_drifted_and_orphaned_statements_are_flagged_in_the_matrix(client, seede
     assert flags_by_statement(client)[edited_id]["outcome"] == "drifted", "flagged at any date it is the position"
     # In diffs and CSV as well.
     diff = client.get("/v1/diff", params={"from": "2025-08-01", "to": BOTH_STAND}).json()
-    flagged = {change["after"]["statement"]: change["after"]["flag"]["outcome"] for change in diff["changes"] if change["after"] and change["after"]["flag"]}
+    flagged = {
+        change["after"]["statement"]: change["after"]["flag"]["outcome"]
+        for change in diff["changes"]
+        if change["after"] and change["after"]["flag"]
+    }
     assert flagged == {edited_id: "drifted", removed_id: "orphaned"}
-    rows = list(csv.DictReader(io.StringIO(client.get("/v1/matrix", params={"format": "csv", "layout": "long", "as_of": BOTH_STAND}).text)))
-    assert {int(row["statement"]): row["flag"] for row in rows if row["flag"]} == {edited_id: "drifted", removed_id: "orphaned"}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get("/v1/matrix", params={"format": "csv", "layout": "long", "as_of": BOTH_STAND}).text)
+        )
+    )
+    assert {int(row["statement"]): row["flag"] for row in rows if row["flag"]} == {
+        edited_id: "drifted",
+        removed_id: "orphaned",
+    }
 
 
 def test_correcting_the_quote_settles_the_flag(client, seeded):
@@ -346,7 +368,9 @@ def test_an_editor_confirms_a_statement_as_it_stands(client, seeded):
     report = client.get(f"/v1/sources/{new['id']}/anchoring").json()
     assert_problem(client.post(f"/v1/statements/{removed_id}/confirm"), 409, "conflict")
     assert client.get(f"/v1/sources/{new['id']}/anchoring").json() == report
-    assert client.get("/v1/audit", params={"entity": "statement", "entity_id": str(removed_id)}).json()["items"] == events
+    assert (
+        client.get("/v1/audit", params={"entity": "statement", "entity_id": str(removed_id)}).json()["items"] == events
+    )
 
 
 def test_confirming_needs_a_flag_and_a_known_statement(client, seeded, anonymous_client):
@@ -378,7 +402,9 @@ def test_the_review_worklist_keeps_every_unresolved_quote_in_view(client, seeded
 
     everything, cursor = [], None
     while True:
-        page = client.get("/v1/anchoring", params={"state": "all", "limit": 10, **({"cursor": cursor} if cursor else {})})
+        page = client.get(
+            "/v1/anchoring", params={"state": "all", "limit": 10, **({"cursor": cursor} if cursor else {})}
+        )
         assert page.status_code == 200, page.text
         everything += page.json()["items"]
         cursor = page.json()["next_cursor"]

@@ -34,7 +34,9 @@ def seeded_source_id(client) -> int:
 def test_create_returns_201_with_location_and_the_stored_source(client):
     response = client.post(
         "/v1/sources",
-        json=source_body(publisher="Northland Times", url="https://example.com/news/1", kind="transcript", language="de"),
+        json=source_body(
+            publisher="Northland Times", url="https://example.com/news/1", kind="transcript", language="de"
+        ),
     )
     assert response.status_code == 201, response.text
     source = response.json()

@@ -28,7 +28,9 @@ def test_create_anchors_the_quote_and_returns_the_exact_source_text(client):
 def test_quote_not_in_source_is_refused_with_the_closest_passage_and_nothing_written(client):
     source = world(client)["source"]
     before = table_counts(client)
-    response = client.post("/v1/statements", json=statement_body(source["id"], quote="officials said the north was negotiabel"))
+    response = client.post(
+        "/v1/statements", json=statement_body(source["id"], quote="officials said the north was negotiabel")
+    )
     problem = assert_problem(response, 422, "quote-not-found")
     assert problem["closest_passage"]["text"] == "officials said the north was negotiable"
     assert f"source {source['id']}" in problem["detail"]
@@ -69,7 +71,9 @@ def test_malformed_fields_are_refused(client):
         ("party", "Not A Slug"),
         ("summary", "nul\x00byte"),
     ):
-        problem = assert_problem(client.post("/v1/statements", json=statement_body(source["id"], **{field: value})), 422)
+        problem = assert_problem(
+            client.post("/v1/statements", json=statement_body(source["id"], **{field: value})), 422
+        )
         assert problem["errors"][0]["loc"][:2] == ["body", field], problem
     assert_problem(client.post("/v1/statements", json=statement_body(source["id"], colour="red")), 422)
     assert table_counts(client) == before
@@ -106,7 +110,9 @@ def test_correction_that_changes_nothing_makes_no_revision(client):
 def test_correction_to_a_quote_not_in_the_source_changes_nothing(client):
     source = world(client)["source"]
     created = client.post("/v1/statements", json=statement_body(source["id"])).json()
-    assert_problem(client.patch(f"/v1/statements/{created['id']}", json={"quote": "no such words"}), 422, "quote-not-found")
+    assert_problem(
+        client.patch(f"/v1/statements/{created['id']}", json={"quote": "no such words"}), 422, "quote-not-found"
+    )
     assert_problem(client.patch(f"/v1/statements/{created['id']}", json={"stance": None}), 422)
     assert client.get(f"/v1/statements/{created['id']}").json() == created
 
@@ -126,7 +132,8 @@ def test_retraction_needs_a_reason_and_keeps_the_statement(client):
     assert_problem(client.post(f"/v1/statements/{created['id']}/retract", json={}), 422)
     assert_problem(client.post(f"/v1/statements/{created['id']}/retract", json={"reason": "  "}), 422)
     response = client.post(
-        f"/v1/statements/{created['id']}/retract", json={"reason": "Misattributed speaker", "retracted_on": "2025-09-01"}
+        f"/v1/statements/{created['id']}/retract",
+        json={"reason": "Misattributed speaker", "retracted_on": "2025-09-01"},
     )
     assert response.status_code == 200, response.text
     retraction = response.json()["retraction"]
@@ -137,14 +144,20 @@ def test_retraction_needs_a_reason_and_keeps_the_statement(client):
     assert created["id"] not in [item["id"] for item in listed]
     listed = client.get("/v1/statements", params={"include_retracted": True}).json()["items"]
     assert created["id"] in [item["id"] for item in listed]
-    assert_problem(client.post(f"/v1/statements/{created['id']}/retract", json={"reason": "again"}), 409, "already-retracted")
-    assert_problem(client.patch(f"/v1/statements/{created['id']}", json={"stance": "support"}), 409, "already-retracted")
+    assert_problem(
+        client.post(f"/v1/statements/{created['id']}/retract", json={"reason": "again"}), 409, "already-retracted"
+    )
+    assert_problem(
+        client.patch(f"/v1/statements/{created['id']}", json={"stance": "support"}), 409, "already-retracted"
+    )
 
 
 def test_retraction_cannot_predate_the_statement(client):
     source = world(client)["source"]
     created = client.post("/v1/statements", json=statement_body(source["id"])).json()
-    response = client.post(f"/v1/statements/{created['id']}/retract", json={"reason": "x", "retracted_on": "2025-01-01"})
+    response = client.post(
+        f"/v1/statements/{created['id']}/retract", json={"reason": "x", "retracted_on": "2025-01-01"}
+    )
     assert_problem(response, 422)
     assert client.get(f"/v1/statements/{created['id']}").json()["retraction"] is None
 
@@ -201,6 +214,8 @@ def test_a_correction_that_would_duplicate_a_standing_statement_is_a_conflict(cl
     body = statement_body(source["id"], stated_on="2025-08-18")
     first = client.post("/v1/statements", json=body).json()
     second = client.post("/v1/statements", json={**body, "stance": "lean_oppose"}).json()
-    problem = assert_problem(client.patch(f"/v1/statements/{second['id']}", json={"stance": "oppose"}), 409, "duplicate-statement")
+    problem = assert_problem(
+        client.patch(f"/v1/statements/{second['id']}", json={"stance": "oppose"}), 409, "duplicate-statement"
+    )
     assert problem["statement"] == first["id"]
     assert client.get(f"/v1/statements/{second['id']}").json() == second

@@ -72,10 +72,28 @@ SUPERSEDE_INTERVAL_S = 2.0
 ON_NEWEST_SHARE = 0.2
 FIRST_DAY = date(2025, 5, 1)
 DAYS = 123  # statements are stated from FIRST_DAY to the end of August 2025
-MATRIX_DAYS = [date(2025, 5, 1), date(2025, 5, 31), date(2025, 6, 15), date(2025, 7, 1), date(2025, 7, 31),
-               date(2025, 8, 18), date(2025, 9, 30), date(2025, 12, 31)]
-REVISED_FIELDS = ("revision", "source", "stance", "summary", "quote", "selector", "speaker", "stated_on",
-                  "recorded_by", "recorded_at")
+MATRIX_DAYS = [
+    date(2025, 5, 1),
+    date(2025, 5, 31),
+    date(2025, 6, 15),
+    date(2025, 7, 1),
+    date(2025, 7, 31),
+    date(2025, 8, 18),
+    date(2025, 9, 30),
+    date(2025, 12, 31),
+]
+REVISED_FIELDS = (
+    "revision",
+    "source",
+    "stance",
+    "summary",
+    "quote",
+    "selector",
+    "speaker",
+    "stated_on",
+    "recorded_by",
+    "recorded_at",
+)
 WRITER_NAME = "torture"
 
 
@@ -167,7 +185,9 @@ class Writer:
         self.standing: dict[int, date] = {}  # its statements not retracted: id -> stated_on
         self.number = 0
 
-    def run(self, base: str, token: str, ledger: Ledger, versions: Versions, until: float, killed: threading.Event) -> None:
+    def run(
+        self, base: str, token: str, ledger: Ledger, versions: Versions, until: float, killed: threading.Event
+    ) -> None:
         with writer_client(base, token) as client:
             while time.monotonic() < until and not killed.is_set():
                 self.number += 1
@@ -198,12 +218,19 @@ class Writer:
             return "supersede", None, "POST", "/v1/sources", body
         if not self.standing or draw < CREATE_SHARE:
             on_newest = self.rng.random() < ON_NEWEST_SHARE
-            source_id, text, spans = versions.newest if on_newest else (SEED_SOURCE, versions.seed_text, versions.seed_spans)
+            source_id, text, spans = (
+                versions.newest if on_newest else (SEED_SOURCE, versions.seed_text, versions.seed_spans)
+            )
             start, end = self.rng.choice(spans)
             body = {
-                "party": self.rng.choice(PARTIES), "issue": self.rng.choice(ISSUES), "source": source_id,
-                "quote": text[start:end], "start": start, "stance": self.rng.choice(STANCES),
-                "summary": f"torture statement {self._tag()}", "stated_on": _day(self.rng).isoformat(),
+                "party": self.rng.choice(PARTIES),
+                "issue": self.rng.choice(ISSUES),
+                "source": source_id,
+                "quote": text[start:end],
+                "start": start,
+                "stance": self.rng.choice(STANCES),
+                "summary": f"torture statement {self._tag()}",
+                "stated_on": _day(self.rng).isoformat(),
             }
             return "create", None, "POST", "/v1/statements", body
         target = self.rng.choice(sorted(self.standing))
@@ -215,12 +242,22 @@ class Writer:
                 body |= {"source": SEED_SOURCE, "quote": versions.seed_text[start:end], "start": start}
             return "correct", target, "PATCH", f"/v1/statements/{target}", body
         stated_on = self.standing[target]
-        body = {"reason": f"torture retraction {self._tag()}",
-                "retracted_on": _day(self.rng, stated_on, 90).isoformat()}
+        body = {
+            "reason": f"torture retraction {self._tag()}",
+            "retracted_on": _day(self.rng, stated_on, 90).isoformat(),
+        }
         return "retract", target, "POST", f"/v1/statements/{target}/retract", body
 
-    def _record(self, operation: str, target: int | None, response: httpx.Response, body: dict[str, Any],
-                ledger: Ledger, versions: Versions, client: httpx.Client) -> None:
+    def _record(
+        self,
+        operation: str,
+        target: int | None,
+        response: httpx.Response,
+        body: dict[str, Any],
+        ledger: Ledger,
+        versions: Versions,
+        client: httpx.Client,
+    ) -> None:
         status = response.status_code
         problem = response.json().get("type", "") if status >= 400 and response.content else ""
         if operation == "create" and status == 201:
@@ -251,6 +288,7 @@ class Writer:
 
 def _view_path(rng: random.Random) -> str:
     """A matrix or diff, as of a day that repeats (cached until the next write) or one that hardly does."""
+
     def day() -> str:
         return rng.choice(MATRIX_DAYS).isoformat() if rng.random() < 0.5 else _day(rng, FIRST_DAY, 240).isoformat()
 
@@ -311,17 +349,30 @@ class Run:
     reads: int
 
 
-def run_load(engine: str, server: Server, token: str, writers: list[Writer], ledger: Ledger, versions: Versions,
-             *, seconds: float, kill_after: float | None = None) -> Run:
+def run_load(
+    engine: str,
+    server: Server,
+    token: str,
+    writers: list[Writer],
+    ledger: Ledger,
+    versions: Versions,
+    *,
+    seconds: float,
+    kill_after: float | None = None,
+) -> Run:
     """Writers and readers against the server for `seconds`, or until SIGKILL hits it after `kill_after`."""
     killed = threading.Event()
     acknowledged_before, reads_before = ledger.acknowledged(), len(ledger.reads)
     started = time.monotonic()
     until = started + seconds
-    threads = [threading.Thread(target=writer.run, args=(server.base, token, ledger, versions, until, killed))
-               for writer in writers]
-    threads += [threading.Thread(target=read_views, args=(index, engine, server.base, ledger, until, killed))
-                for index in range(READERS)]
+    threads = [
+        threading.Thread(target=writer.run, args=(server.base, token, ledger, versions, until, killed))
+        for writer in writers
+    ]
+    threads += [
+        threading.Thread(target=read_views, args=(index, engine, server.base, ledger, until, killed))
+        for index in range(READERS)
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -370,8 +421,11 @@ def check_statements(base: str, ledger: Ledger, baseline: Baseline) -> tuple[lis
     cut_off = Counter(operation for operation, _, _ in ledger.cut_off)
     extra = sorted(set(listed) - known)
     cut_off_summaries = {body["summary"] for operation, _, body in ledger.cut_off if operation == "create"}
-    wrong += [f"statement {sid} was never acknowledged nor cut off: {listed[sid]}" for sid in extra
-              if listed[sid]["summary"] not in cut_off_summaries or listed[sid]["revision"] != 1]
+    wrong += [
+        f"statement {sid} was never acknowledged nor cut off: {listed[sid]}"
+        for sid in extra
+        if listed[sid]["summary"] not in cut_off_summaries or listed[sid]["revision"] != 1
+    ]
     if len(extra) > cut_off["create"]:
         wrong.append(f"{len(extra)} unacknowledged statements, {cut_off['create']} creates cut off")
 
@@ -409,15 +463,21 @@ def check_statements(base: str, ledger: Ledger, baseline: Baseline) -> tuple[lis
             if number > len(revisions):
                 lost.append(f"statement {sid}: revision {number} acknowledged, history ends at {len(revisions)}")
             elif _revised(revisions[number - 1]) != reported:
-                lost.append(f"statement {sid} revision {number}: acknowledged {reported}, "
-                            f"history has {_revised(revisions[number - 1])}")
+                lost.append(
+                    f"statement {sid} revision {number}: acknowledged {reported}, "
+                    f"history has {_revised(revisions[number - 1])}"
+                )
         for source_id, span in moves[sid].items():
-            if not any(revision["source"] == source_id and revision["note"] == f"re-anchored on source {source_id}"
-                       and (revision["selector"]["start"], revision["selector"]["end"]) == span
-                       for revision in revisions):
+            if not any(
+                revision["source"] == source_id
+                and revision["note"] == f"re-anchored on source {source_id}"
+                and (revision["selector"]["start"], revision["selector"]["end"]) == span
+                for revision in revisions
+            ):
                 lost.append(f"statement {sid}: its move to source {source_id} at {span} is not in its history")
         unexplained = [
-            revision["revision"] for revision in revisions
+            revision["revision"]
+            for revision in revisions
             if revision["revision"] not in acknowledged[sid]
             and not (sid in extra and revision["revision"] == 1)
             and not (revision["note"] or "").startswith("re-anchored on source ")
@@ -432,7 +492,9 @@ def check_statements(base: str, ledger: Ledger, baseline: Baseline) -> tuple[lis
                     wrong.append(f"statement {sid} revision {revision['revision']}: moved to {moved_to} unacknowledged")
         if sid in retractions:
             if current["retraction"] != retractions[sid]:
-                lost.append(f"statement {sid}: retraction {retractions[sid]} acknowledged, reads {current['retraction']}")
+                lost.append(
+                    f"statement {sid}: retraction {retractions[sid]} acknowledged, reads {current['retraction']}"
+                )
         elif current["retraction"] is not None and not cut_off_targets[("retract", sid)]:
             wrong.append(f"statement {sid}: retracted, never acknowledged: {current['retraction']}")
         listed[sid]["history"] = revisions
@@ -449,8 +511,10 @@ def check_quotes(base: str, statements: dict[int, dict]) -> list[str]:
             text = texts[revision["source"]].text
             selector = revision["selector"]
             if text[selector["start"] : selector["end"]] != revision["quote"]:
-                wrong.append(f"statement {item['id']} revision {revision['revision']}: quote {revision['quote']!r} "
-                             f"is not source {revision['source']}[{selector['start']}:{selector['end']}]")
+                wrong.append(
+                    f"statement {item['id']} revision {revision['revision']}: quote {revision['quote']!r} "
+                    f"is not source {revision['source']}[{selector['start']}:{selector['end']}]"
+                )
     return wrong
 
 
@@ -478,17 +542,25 @@ def check_matrices(base: str, statements: dict[int, dict]) -> list[str]:
         if response.status_code != 200:
             wrong.append(f"matrix as of {day}: {response.status_code} {response.text[:300]}")
             continue
-        served = {(cell["party"], cell["issue"]): (cell["statement"], cell["stance"])
-                  for cell in response.json()["cells"] if cell["statement"] is not None}
+        served = {
+            (cell["party"], cell["issue"]): (cell["statement"], cell["stance"])
+            for cell in response.json()["cells"]
+            if cell["statement"] is not None
+        }
         expected = expected_matrix(statements, day)
         if served != expected:
-            differing = {key: (served.get(key), expected.get(key)) for key in served.keys() | expected.keys()
-                         if served.get(key) != expected.get(key)}
+            differing = {
+                key: (served.get(key), expected.get(key))
+                for key in served.keys() | expected.keys()
+                if served.get(key) != expected.get(key)
+            }
             wrong.append(f"matrix as of {day}, cell: (served, recomputed): {differing}")
     return wrong
 
 
-def check_audit(base: str, admin_token: str, ledger: Ledger, baseline: Baseline, statements: dict[int, dict]) -> list[str]:
+def check_audit(
+    base: str, admin_token: str, ledger: Ledger, baseline: Baseline, statements: dict[int, dict]
+) -> list[str]:
     """One audit row per acknowledged write: a statement's `create`, a `correct` per later revision
     (corrections and moves to a new version alike), a `retract` if retracted; a new version's
     `create` and `anchor`, the latter with the counts its response reported."""
@@ -503,9 +575,13 @@ def check_audit(base: str, admin_token: str, ledger: Ledger, baseline: Baseline,
         events = rows.pop(("statement", str(sid)), [])
         actions = Counter(row["action"] for row in events)
         first_revision = baseline.statements[sid]["revision"] if sid in baseline.statements else 1
-        expected = Counter({"create": int(sid not in baseline.statements),
-                            "correct": item["revision"] - first_revision,
-                            "retract": int(item["retraction"] is not None)})
+        expected = Counter(
+            {
+                "create": int(sid not in baseline.statements),
+                "correct": item["revision"] - first_revision,
+                "retract": int(item["retraction"] is not None),
+            }
+        )
         if actions != +expected:
             wrong.append(f"statement {sid}: audit actions {dict(actions)}, expected {dict(+expected)}")
         corrected = sorted(row["after"]["revision"] for row in events if row["action"] == "correct")
@@ -559,14 +635,16 @@ def assert_database_intact(engine: str, database_url: str, env: dict[str, str], 
         finally:
             connection.close()
     if _has_check_command(env, workdir):
-        done = subprocess.run([STANCEMAP, "check"], cwd=workdir, env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
+        done = subprocess.run(
+            [STANCEMAP, "check"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
         assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _has_check_command(env: dict[str, str], workdir: Path) -> bool:
-    done = subprocess.run([STANCEMAP, "check", "--help"], cwd=workdir, env=env, capture_output=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [STANCEMAP, "check", "--help"], cwd=workdir, env=env, capture_output=True, timeout=60, check=False
+    )
     return done.returncode == 0
 
 
@@ -616,8 +694,16 @@ def test_writers_readers_and_a_sigkill_lose_no_acknowledged_write(engine, make_d
     assert_database_intact(engine, database_url, env, tmp_path)
 
     with running_server(env, tmp_path, "torture-killed", workers=2) as server:
-        run = run_load(engine, server, token, writers, ledger, versions, seconds=TORTURE_SECONDS * 3,
-                       kill_after=TORTURE_SECONDS / 2)
+        run = run_load(
+            engine,
+            server,
+            token,
+            writers,
+            ledger,
+            versions,
+            seconds=TORTURE_SECONDS * 3,
+            kill_after=TORTURE_SECONDS / 2,
+        )
     assert ledger.cut_off, "the writers should have seen the server die"
     assert_no_failures(ledger, server)
     assert_clean_log(server)

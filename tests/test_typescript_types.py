@@ -32,7 +32,9 @@ def test_generated_typescript_types_compile_with_the_typed_client():
         installed = _run(npm, "ci", "--no-audit", "--no-fund", timeout=600)
         assert installed.returncode == 0, installed.stdout + installed.stderr
 
-    generated = _run(npx, "--no-install", "openapi-typescript", "../../openapi.json", "-o", "generated/stancemap.ts", timeout=300)
+    generated = _run(
+        npx, "--no-install", "openapi-typescript", "../../openapi.json", "-o", "generated/stancemap.ts", timeout=300
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     types = (PROJECT / "generated" / "stancemap.ts").read_text(encoding="utf-8")
     assert '"matrix-get": {' in types and "Matrix: {" in types

@@ -73,7 +73,9 @@ def test_a_statement_moved_to_another_cell_leaves_the_named_old_cell_empty(seede
 def test_the_audit_entry_commits_with_the_write(seeded, engine):
     with Session(engine) as session:
         statement, _ = two_statements_in_different_cells(session)
-        entry = AuditEntry("tester", AuditEntity.statement, statement.id, AuditAction.correct, after={"stance": statement.stance})
+        entry = AuditEntry(
+            "tester", AuditEntity.statement, statement.id, AuditAction.correct, after={"stance": statement.stance}
+        )
         unit_of_work.commit(session, audit=entry, statements=[statement.id], refresh=[statement])
         recorded = session.exec(select(AuditEvent).where(AuditEvent.actor == "tester")).scalars().all()
         assert [(event.entity, event.entity_id, event.action, event.after) for event in recorded] == [
@@ -84,7 +86,9 @@ def test_the_audit_entry_commits_with_the_write(seeded, engine):
 def test_services_name_fields_without_a_request_location(seeded, engine):
     with Session(engine) as session:
         source_id = session.exec(select(Statement.source_id)).scalars().first()
-        body = StatementCreate(party="nobody", issue="security-guarantees", source=source_id, stance="support", quote="x")
+        body = StatementCreate(
+            party="nobody", issue="security-guarantees", source=source_id, stance="support", quote="x"
+        )
         with pytest.raises(InvalidField) as raised:
             statements.create_statement(session, body, actor="tester")
     assert raised.value.field == "party"

@@ -163,7 +163,9 @@ def test_the_grid_shows_every_party_by_every_issue_with_its_stance(viewer):
     assert viewer.cell("alaska-governor", "crimea").inner_text().strip() == "—"
 
     page = viewer.page
-    assert page.locator("#matrix thead th[scope=col][data-issue]").all_inner_texts() == [i["title"] for i in matrix["issues"]]
+    assert page.locator("#matrix thead th[scope=col][data-issue]").all_inner_texts() == [
+        i["title"] for i in matrix["issues"]
+    ]
     propositions = page.eval_on_selector_all("#matrix thead th[data-issue]", "ths => ths.map(th => th.title)")
     assert propositions == [issue["proposition"] for issue in matrix["issues"]]
     assert page.locator("#matrix tbody th[scope=row]").all_inner_texts() == [p["name"] for p in matrix["parties"]]
@@ -279,7 +281,9 @@ def test_diff_mode_marks_exactly_the_cells_that_changed(viewer, tmp_path):
     before, after = page.locator("#detail .side.before"), page.locator("#detail .side.after")
     assert before.locator(".quote-text").inner_text() == change["before"]["quote"]
     assert after.locator(".quote-text").inner_text() == change["after"]["quote"]
-    assert before.locator(".quote-text").inner_text() in ARTICLE and after.locator(".quote-text").inner_text() in ARTICLE
+    assert (
+        before.locator(".quote-text").inner_text() in ARTICLE and after.locator(".quote-text").inner_text() in ARTICLE
+    )
     assert before.locator(".cell-detail").get_attribute("data-stance") == "oppose"
     assert after.locator(".cell-detail").get_attribute("data-stance") == "lean_support"
     # Side by side: both measured at once, as the panel may still be scrolling into view.
@@ -311,7 +315,9 @@ def test_diff_mode_compares_with_a_source_by_default(viewer):
     marked = {(c["party"], c["issue"]): c["change"] for c in viewer.cells() if c["change"] != "unchanged"}
     assert marked == expected
     assert sources[0]["title"] in viewer.page.locator("#matrix caption").inner_text()
-    assert f"from=source%3A{sources[0]['id']}" in viewer.page.url or f"from=source:{sources[0]['id']}" in viewer.page.url
+    assert (
+        f"from=source%3A{sources[0]['id']}" in viewer.page.url or f"from=source:{sources[0]['id']}" in viewer.page.url
+    )
     viewer.assert_clean()
 
 
@@ -344,7 +350,12 @@ def test_a_quote_lost_in_a_newer_version_of_its_source_is_flagged(browser, make_
         revised = ARTICLE.replace("areas currently under", "areas still under")
         stored = httpx.post(
             f"{server.base}/v1/sources",
-            json={"title": "White House talks (updated)", "published_at": "2025-08-19", "text": revised, "supersedes": 1},
+            json={
+                "title": "White House talks (updated)",
+                "published_at": "2025-08-19",
+                "text": revised,
+                "supersedes": 1,
+            },
             headers={"Authorization": f"Bearer {secret}"},
             timeout=30,
         )

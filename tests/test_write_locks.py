@@ -128,7 +128,9 @@ def test_two_corrections_of_one_statement_sent_at_once_both_land(engine, make_da
     with running_server(env, tmp_path, "serve", workers=1) as server:
         source = source_text(server.base)
         with writer_client(server.base, token) as client:
-            created = client.post("/v1/statements", json=statement_request(random.Random(1), source, quote_spans(source), "race"))
+            created = client.post(
+                "/v1/statements", json=statement_request(random.Random(1), source, quote_spans(source), "race")
+            )
         assert created.status_code == 201, created.text
         path = f"/v1/statements/{created.json()['id']}"
         answers: dict[str, httpx.Response] = {}
@@ -146,9 +148,9 @@ def test_two_corrections_of_one_statement_sent_at_once_both_land(engine, make_da
         for thread in threads:
             thread.join(timeout=60)
 
-        assert {summary: answer.status_code for summary, answer in answers.items()} == {"first": 200, "second": 200}, (
-            {summary: answer.text for summary, answer in answers.items()}
-        )
+        assert {summary: answer.status_code for summary, answer in answers.items()} == {"first": 200, "second": 200}, {
+            summary: answer.text for summary, answer in answers.items()
+        }
         revisions = {answer.json()["revision"]: summary for summary, answer in answers.items()}
         assert set(revisions) == {2, 3}
         history = httpx.get(f"{server.base}{path}/history", timeout=30).json()["revisions"]

@@ -63,7 +63,8 @@ def single_valued_query(request: Request) -> None:
     for name, count in counts.items():
         if count > 1:
             raise InvalidField(
-                f"query.{name}", f"`{name}` is given {count} times; give it once (lists are comma-separated: `{name}=a,b`)."
+                f"query.{name}",
+                f"`{name}` is given {count} times; give it once (lists are comma-separated: `{name}=a,b`).",
             )
 
 
@@ -129,7 +130,9 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the `If-None-Match` ETag is still current; no body", "headers": VIEW_HEADERS}
 }
 CREATED: dict[str, Any] = {
-    "headers": {"Location": {"description": "Path of the created resource.", "required": True, "schema": {"type": "string"}}}
+    "headers": {
+        "Location": {"description": "Path of the created resource.", "required": True, "schema": {"type": "string"}}
+    }
 }
 LISTED: dict[str, Any] = {
     "headers": {

@@ -35,7 +35,9 @@ class AnsweredBefore(Exception):
 async def _request_sha256(request: Request) -> str:
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), await request.body()):
-        digest.update(len(part).to_bytes(8, "big") + part)  # length-prefixed: no two requests hash alike by shifting bytes
+        digest.update(
+            len(part).to_bytes(8, "big") + part
+        )  # length-prefixed: no two requests hash alike by shifting bytes
     return digest.hexdigest()
 
 
@@ -109,7 +111,9 @@ class StoreIdempotentAnswers:
 
 async def _store(scope: Scope, claim: Claim, messages: list[Message]) -> None:
     start = messages[0]
-    headers: dict[str, str] = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in start["headers"]}
+    headers: dict[str, str] = {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in start["headers"]
+    }
     answer = StoredAnswer(
         status=start["status"],
         media_type=headers.get("content-type", "application/json"),

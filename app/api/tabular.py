@@ -28,7 +28,9 @@ class Layout(StrEnum):
 
 FormatQuery = Annotated[
     Format | None,
-    Query(description="`csv` for CSV, `json` for JSON; without it, CSV when `Accept` weighs `text/csv` over `application/json`."),
+    Query(
+        description="`csv` for CSV, `json` for JSON; without it, CSV when `Accept` weighs `text/csv` over `application/json`."
+    ),
 ]
 
 
@@ -93,7 +95,13 @@ def diff_csv(diff: dict[str, Any]) -> bytes:
         *(f"after_{name}" for name in CELL_HEADER),
     ]  # fmt: skip
     body = (
-        [change["party"], change["issue"], change["change"], *_cell_columns(change["before"]), *_cell_columns(change["after"])]
+        [
+            change["party"],
+            change["issue"],
+            change["change"],
+            *_cell_columns(change["before"]),
+            *_cell_columns(change["after"]),
+        ]
         for change in diff["changes"]
     )
     return _csv([header, *body])

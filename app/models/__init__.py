@@ -11,4 +11,18 @@ from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
 from app.models.token import ApiToken
 
-__all__ = ["Anchoring", "ApiToken", "AuditEvent", "DataVersion", "IdempotencyRecord", "Issue", "Party", "PositionCell", "PositionSpan", "Projection", "Source", "Statement", "StatementRevision"]
+__all__ = [
+    "Anchoring",
+    "ApiToken",
+    "AuditEvent",
+    "DataVersion",
+    "IdempotencyRecord",
+    "Issue",
+    "Party",
+    "PositionCell",
+    "PositionSpan",
+    "Projection",
+    "Source",
+    "Statement",
+    "StatementRevision",
+]

@@ -58,9 +58,13 @@ class AuditEventPublic(SQLModel):
 
     id: int
     at: datetime
-    actor: str = Field(description="Name of the token that made the write (`seed` for the seed loader, `cli` for token commands).")
+    actor: str = Field(
+        description="Name of the token that made the write (`seed` for the seed loader, `cli` for token commands)."
+    )
     entity: str = Field(description="party, issue, source, statement or token.")
     entity_id: str = Field(description="Slug of a party or issue, id of a source or statement, name of a token.")
-    action: str = Field(description="create, update, delete, correct, retract, revoke, or anchor (a new version of a source re-anchored the quotes of the one it supersedes).")
+    action: str = Field(
+        description="create, update, delete, correct, retract, revoke, or anchor (a new version of a source re-anchored the quotes of the one it supersedes)."
+    )
     before: AuditSnapshot | None = Field(description="Null on create.")
     after: AuditSnapshot | None = Field(description="Null on delete.")

@@ -54,10 +54,10 @@ class Candidate(SQLModel):
     end: int = Field(description="Offset just past the last character (exclusive).")
     kind: CandidateKind = Field(
         description="`direct`: words inside quotation marks; `reported`: the clause of a reporting verb "
-        "(\"X said that …\", \"according to X, …\")."
+        '("X said that …", "according to X, …").'
     )
     speaker: str | None = Field(
-        description="Who said it, as the text names them; for \"he said\", the name the pronoun refers back to."
+        description='Who said it, as the text names them; for "he said", the name the pronoun refers back to.'
     )
     speaker_pronoun: str | None = Field(description="The pronoun the attribution used, when it used one.")
     party: str | None = Field(

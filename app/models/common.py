@@ -182,9 +182,7 @@ class PatchModel(SQLModel):
     @model_validator(mode="after")
     def _no_null_for_required(self) -> "PatchModel":
         cleared = sorted(
-            name
-            for name in self.model_fields_set
-            if getattr(self, name) is None and name not in self.nullable_fields
+            name for name in self.model_fields_set if getattr(self, name) is None and name not in self.nullable_fields
         )
         if cleared:
             raise ValueError(f"{', '.join(cleared)} cannot be null; omit a field to keep its value")

@@ -34,9 +34,21 @@ PARTY_CREATE: dict[str, Any] = {
     "description": "The Russian Federation and its leadership under President Vladimir Putin, including Foreign "
     "Minister Sergei Lavrov and Putin aide Yuri Ushakov; it invaded Ukraine in 2022.",
     "aliases": [
-        "Russia", "Putin", "Vladimir Putin", "Russian President Vladimir Putin", "the Kremlin", "Moscow",
-        "the Russian camp", "the Russian side", "the Russians", "Foreign Minister Sergei Lavrov", "Sergei Lavrov",
-        "Lavrov", "Yuri Ushakov", "Ushakov", "Russian forces",
+        "Russia",
+        "Putin",
+        "Vladimir Putin",
+        "Russian President Vladimir Putin",
+        "the Kremlin",
+        "Moscow",
+        "the Russian camp",
+        "the Russian side",
+        "the Russians",
+        "Foreign Minister Sergei Lavrov",
+        "Sergei Lavrov",
+        "Lavrov",
+        "Yuri Ushakov",
+        "Ushakov",
+        "Russian forces",
     ],
 }
 PARTY_UPDATE: dict[str, Any] = {"aliases": ["Russia", "Putin", "the Kremlin", "Moscow", "Sergei Lavrov"]}
@@ -47,11 +59,19 @@ ISSUE_CREATE: dict[str, Any] = {
     "title": "Security guarantees for Ukraine",
     "proposition": "Ukraine receives Western security guarantees akin to NATO's Article 5 collective defence.",
     "description": "Whether the US and/or its allies give Ukraine binding protection against renewed attack after "
-    "a peace deal (\"Article 5-like protection\") without NATO membership. Support = demands, offers or accepts "
+    'a peace deal ("Article 5-like protection") without NATO membership. Support = demands, offers or accepts '
     "such guarantees; oppose = rejects them.",
     "keywords": [
-        "security guarantees", "reliable security guarantees", "guarantee security", "defend ukraine", "article 5",
-        "article 5-like protection", "collective defense", "future security", "national security", "off the table",
+        "security guarantees",
+        "reliable security guarantees",
+        "guarantee security",
+        "defend ukraine",
+        "article 5",
+        "article 5-like protection",
+        "collective defense",
+        "future security",
+        "national security",
+        "off the table",
         "game-changing",
     ],
 }
@@ -154,7 +174,13 @@ SELECTOR_13: dict[str, Any] = {
 
 
 def _statement(
-    statement_id: int, stance: str, summary: str, quote: str, selector: dict[str, Any], speaker: str | None, stated_on: str
+    statement_id: int,
+    stance: str,
+    summary: str,
+    quote: str,
+    selector: dict[str, Any],
+    speaker: str | None,
+    stated_on: str,
 ) -> dict[str, Any]:
     return {
         "id": statement_id,
@@ -253,7 +279,9 @@ MATRIX: dict[str, Any] = {
     "as_of": "2025-08-18",
     "source": None,
     "parties": [{"slug": "russia", "name": "Russia", "kind": "country"}],
-    "issues": [{"slug": "security-guarantees", "title": ISSUE_CREATE["title"], "proposition": ISSUE_CREATE["proposition"]}],
+    "issues": [
+        {"slug": "security-guarantees", "title": ISSUE_CREATE["title"], "proposition": ISSUE_CREATE["proposition"]}
+    ],
     "cells": [_cell(STATEMENT_13, 2, "2025-08-15")],
 }
 # GET /v1/diff?from=2025-08-14&to=2025-08-18&parties=russia&issues=security-guarantees
@@ -290,7 +318,12 @@ PROBLEM_QUOTE_NOT_FOUND: dict[str, Any] = {
     "detail": "The quote does not occur in source 1; closest passage at 1350–1391: “the Russian camp reportedly "
     "demanded that”",
     "instance": "/v1/statements",
-    "closest_passage": {"text": "the Russian camp reportedly demanded that", "start": 1350, "end": 1391, "similarity": 0.694},
+    "closest_passage": {
+        "text": "the Russian camp reportedly demanded that",
+        "start": 1350,
+        "end": 1391,
+        "similarity": 0.694,
+    },
 }
 PROBLEM_NOT_FOUND: dict[str, Any] = {
     "type": "/problems/not-found",
@@ -400,9 +433,7 @@ TEXT_DIFF: dict[str, Any] = {
 
 # POST /v1/sources/1/candidates with this body, on the seeded database.
 CANDIDATE_REQUEST: dict[str, Any] = {"min_confidence": 0.8, "parties": ["russia"], "issues": ["security-guarantees"]}
-_CANDIDATE_QUOTE = (
-    "the U.S. “could offer Article 5-like protection, which is one of the real reasons why Ukraine wants to be in NATO.”"
-)
+_CANDIDATE_QUOTE = "the U.S. “could offer Article 5-like protection, which is one of the real reasons why Ukraine wants to be in NATO.”"
 CANDIDATE_LIST: dict[str, Any] = {
     "source": 1,
     "candidates": [
@@ -416,7 +447,11 @@ CANDIDATE_LIST: dict[str, Any] = {
             "party": "russia",
             "issue": "security-guarantees",
             "issues": [
-                {"issue": "security-guarantees", "score": 4.2, "keywords": ["article 5", "article 5-like protection", "nato"]},
+                {
+                    "issue": "security-guarantees",
+                    "score": 4.2,
+                    "keywords": ["article 5", "article 5-like protection", "nato"],
+                },
                 {"issue": "nato-membership", "score": 3.0, "keywords": ["be in nato", "nato"]},
                 {"issue": "alaska-resources", "score": 0.2, "keywords": ["alaska"]},
             ],

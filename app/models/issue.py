@@ -20,7 +20,7 @@ from app.models.common import (
 
 
 class IssueBase(SQLModel):
-    title: ShortText = Field(description="Short label, e.g. \"Ceding the Donbas\".")
+    title: ShortText = Field(description='Short label, e.g. "Ceding the Donbas".')
     proposition: ShortText = Field(
         description="The claim stances are taken on: `support` means agreeing with it.",
         schema_extra={"examples": [examples.ISSUE_CREATE["proposition"]]},

@@ -54,7 +54,9 @@ class Cell(BaseModel):
         "stance. An earlier statement of another stance, such as the one the position reversed, is not counted; "
         "0 without a position."
     )
-    evidence_since: date | None = Field(description="`stated_on` of the first of the statements `evidence_count` counts.")
+    evidence_since: date | None = Field(
+        description="`stated_on` of the first of the statements `evidence_count` counts."
+    )
     flag: QuoteFlag | None = Field(
         default=None,
         description="Set while a newer version of the quote's source lacks the quote verbatim (re-anchoring found it "

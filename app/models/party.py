@@ -50,7 +50,7 @@ class PartyCreate(PartyBase):
     aliases: list[Alias] = Field(
         default_factory=list,
         max_length=MAX_ALIASES,
-        description="Names the party is referred by in texts (\"Zelensky\", \"Kyiv\").",
+        description='Names the party is referred by in texts ("Zelensky", "Kyiv").',
     )
 
 

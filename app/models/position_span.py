@@ -39,8 +39,12 @@ class PositionCell(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("party_id", "issue_id", name="uq_position_cell_party_issue"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    party_id: int = Field(sa_column=Column(Integer, ForeignKey("party.id", name="fk_position_cell_party"), nullable=False))
-    issue_id: int = Field(sa_column=Column(Integer, ForeignKey("issue.id", name="fk_position_cell_issue"), nullable=False))
+    party_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("party.id", name="fk_position_cell_party"), nullable=False)
+    )
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", name="fk_position_cell_issue"), nullable=False)
+    )
 
 
 class PositionSpan(SQLModel, table=True):

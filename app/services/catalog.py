@@ -74,7 +74,9 @@ class SlugCatalog(Generic[Entry]):
         self._ensure_slug_free(session, values["slug"])
         entry = self.model(**values)
         session.add(entry)
-        self._commit(session, self._audit_entry(actor, values["slug"], AuditAction.create, None, entry), entry, values["slug"])
+        self._commit(
+            session, self._audit_entry(actor, values["slug"], AuditAction.create, None, entry), entry, values["slug"]
+        )
         return entry
 
     def update(self, session: Session, slug: str, changes: PatchModel, *, actor: str) -> Entry:
@@ -119,7 +121,9 @@ class SlugCatalog(Generic[Entry]):
         if self.find(session, slug) is not None:
             raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.")
 
-    def _commit(self, session: Session, audit: AuditEntry, entry: Entry, slug: str, *, cells: Iterable[CellKey] = ()) -> None:
+    def _commit(
+        self, session: Session, audit: AuditEntry, entry: Entry, slug: str, *, cells: Iterable[CellKey] = ()
+    ) -> None:
         try:
             unit_of_work.commit(session, audit=audit, refresh=[entry], cells=cells)
         except IntegrityError as error:  # a concurrent writer took the slug between check and commit

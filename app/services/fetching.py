@@ -193,7 +193,9 @@ class _Fetch:
                 retrieved_at = utcnow()
                 charset = response.charset_encoding
             return self._page(body, media_type, charset, retrieved_at)
-        raise self._failed(f"More than {self.settings.fetch_max_redirects} redirects, the last to {self.url}.", "redirects")
+        raise self._failed(
+            f"More than {self.settings.fetch_max_redirects} redirects, the last to {self.url}.", "redirects"
+        )
 
     @contextmanager
     def _open(self, client: httpx.Client) -> Iterator[httpx.Response]:
@@ -274,7 +276,9 @@ class _Fetch:
     def _check_encoding(self, response: httpx.Response) -> None:
         """One content coding at most: each is decoded a whole network chunk at a time, before the size
         limit can count the result, so layers of them multiply a small body into gigabytes."""
-        codings = [part.strip().lower() for part in response.headers.get("content-encoding", "").split(",") if part.strip()]
+        codings = [
+            part.strip().lower() for part in response.headers.get("content-encoding", "").split(",") if part.strip()
+        ]
         codings = [coding for coding in codings if coding != "identity"]
         if len(codings) > 1 or (codings and codings[0] not in _DECODED_CODINGS):
             raise self._failed(
@@ -355,7 +359,9 @@ class _Fetch:
                 raise self._failed(
                     f"The text of {self.url} has {len(text):,} characters, more than a source holds.", "too-large"
                 ) from None
-            raise self._failed(f"The text of {self.url} cannot be stored: {error.errors()[0]['msg']}.", "no-text") from None
+            raise self._failed(
+                f"The text of {self.url} cannot be stored: {error.errors()[0]['msg']}.", "no-text"
+            ) from None
 
 
 # However little of the fetch's time is left, extraction gets this much: a page that arrived deserves a reading.

@@ -182,11 +182,17 @@ def quote_problems(row: RowValues, text: str, source_id: int) -> list[tuple[str,
     anchor = anchor_at(text, start, end)
     found = []
     if anchor.exact != row["quote"]:
-        found.append(("quote", f"is not source {source_id}'s text at {start}:{end}, which reads {_shown(anchor.exact)}"))
+        found.append(
+            ("quote", f"is not source {source_id}'s text at {start}:{end}, which reads {_shown(anchor.exact)}")
+        )
     if anchor.prefix != row["quote_prefix"]:
-        found.append(("quote_prefix", f"is not the text before the quote in source {source_id} ({_shown(anchor.prefix)})"))
+        found.append(
+            ("quote_prefix", f"is not the text before the quote in source {source_id} ({_shown(anchor.prefix)})")
+        )
     if anchor.suffix != row["quote_suffix"]:
-        found.append(("quote_suffix", f"is not the text after the quote in source {source_id} ({_shown(anchor.suffix)})"))
+        found.append(
+            ("quote_suffix", f"is not the text after the quote in source {source_id} ({_shown(anchor.suffix)})")
+        )
     return found
 
 
@@ -366,9 +372,13 @@ def revision_problems(connection: Connection) -> Iterator[Problem]:
     for row in connection.execute(misnumbered):
         key = f"id {row.id}"
         if row.rows is None:
-            yield Problem("statement", key, "revision", "has no statement_revision rows (every statement has one per revision)")
+            yield Problem(
+                "statement", key, "revision", "has no statement_revision rows (every statement has one per revision)"
+            )
         elif row.last != row.revision:
-            yield Problem("statement", key, "revision", f"is {row.revision}, but its highest statement_revision is {row.last}")
+            yield Problem(
+                "statement", key, "revision", f"is {row.revision}, but its highest statement_revision is {row.last}"
+            )
         else:
             yield Problem(
                 "statement", key, "revision",
@@ -376,8 +386,14 @@ def revision_problems(connection: Connection) -> Iterator[Problem]:
             )  # fmt: skip
     differs = [_STATEMENT.c[name].is_distinct_from(_REVISION.c[name]) for name in REVISED_COLUMNS]
     latest = (
-        select(_STATEMENT.c.id, _REVISION.c.id.label("revision_id"), *(d.label(n) for d, n in zip(differs, REVISED_COLUMNS, strict=True)))
-        .join(_REVISION, and_(_REVISION.c.statement_id == _STATEMENT.c.id, _REVISION.c.revision == _STATEMENT.c.revision))
+        select(
+            _STATEMENT.c.id,
+            _REVISION.c.id.label("revision_id"),
+            *(d.label(n) for d, n in zip(differs, REVISED_COLUMNS, strict=True)),
+        )
+        .join(
+            _REVISION, and_(_REVISION.c.statement_id == _STATEMENT.c.id, _REVISION.c.revision == _STATEMENT.c.revision)
+        )
         .where(or_(*differs))
         .order_by(_STATEMENT.c.id)
     )
@@ -415,7 +431,10 @@ def position_history_problems(connection: Connection) -> Iterator[Problem]:
             yield Problem("position_span", key, None, "is missing: a rebuilt position history has it")
         elif stored[cell_day][0] != rebuilt[cell_day][0]:
             yield Problem(
-                "position_span", key, "statement_id", f"is {stored[cell_day][0]}, a rebuild gives {rebuilt[cell_day][0]}"
+                "position_span",
+                key,
+                "statement_id",
+                f"is {stored[cell_day][0]}, a rebuild gives {rebuilt[cell_day][0]}",
             )
         elif stored[cell_day][1] != rebuilt[cell_day][1]:
             yield Problem("position_span", key, "cell", "differs from the cell a rebuild renders")
@@ -432,7 +451,9 @@ def check_database(engine: Engine) -> Report:
     """Every invariant of every row, in one transaction that writes wait for and that is rolled back."""
     current, head = schema.current_revision(engine), schema.head_revision()
     if current != head:
-        raise OutdatedSchema(f"the database is at schema revision {current or 'none'}, not {head}; run `stancemap migrate` first")
+        raise OutdatedSchema(
+            f"the database is at schema revision {current or 'none'}, not {head}; run `stancemap migrate` first"
+        )
     checker = RowChecker()
     problems: list[Problem] = []
     rows: dict[str, int] = {}

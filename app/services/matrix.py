@@ -43,9 +43,7 @@ class Grid:
         return [{"slug": party.slug, "name": party.name, "kind": party.kind} for party in self.parties]
 
     def issue_refs(self) -> list[dict[str, str]]:
-        return [
-            {"slug": issue.slug, "title": issue.title, "proposition": issue.proposition} for issue in self.issues
-        ]
+        return [{"slug": issue.slug, "title": issue.title, "proposition": issue.proposition} for issue in self.issues]
 
     def scope(self, as_of: date, source_id: int | None = None) -> Scope:
         return Scope(
@@ -73,7 +71,9 @@ _PARTY_COLUMNS = (Party.id, Party.slug, Party.name, Party.kind)
 _ISSUE_COLUMNS = (Issue.id, Issue.slug, Issue.title, Issue.proposition)
 
 
-def _select_ordered(session: Session, columns: tuple[Any, ...], slugs: list[str] | None, field: str, noun: str) -> list[Any]:
+def _select_ordered(
+    session: Session, columns: tuple[Any, ...], slugs: list[str] | None, field: str, noun: str
+) -> list[Any]:
     id_column, slug_column = columns[0], columns[1]
     if slugs is None:
         return list(session.exec(select(*columns).order_by(id_column)).all())

@@ -142,7 +142,9 @@ def cell_spans(
     retraction can end the run or join it to an older one, so the run is then counted again from
     the standing statements. A span starts on each day the cell changes.
     """
-    retractions = sorted((row.retracted_on, index) for index, row in enumerate(statements) if row.retracted_on is not None)
+    retractions = sorted(
+        (row.retracted_on, index) for index, row in enumerate(statements) if row.retracted_on is not None
+    )
     citation_days = {day for steps in citations.values() for day, _ in steps[1:]}
     days = sorted({row.stated_on for row in statements} | {day for day, _ in retractions} | citation_days)
     standing = [False] * len(statements)
@@ -201,7 +203,9 @@ def cell_spans(
     return spans
 
 
-_PARTY_CELLS = select(PositionCell.issue_id, PositionCell.id).where(PositionCell.party_id == bindparam("party_id", type_=Integer))
+_PARTY_CELLS = select(PositionCell.issue_id, PositionCell.id).where(
+    PositionCell.party_id == bindparam("party_id", type_=Integer)
+)
 _PARTY_CELLS_OF_ISSUES = _PARTY_CELLS.where(PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)))  # type: ignore[attr-defined]
 _DELETE_CELL_SPANS = delete(PositionSpan).where(
     PositionSpan.span_key.between(bindparam("first", type_=BigInteger), bindparam("last", type_=BigInteger))  # type: ignore[attr-defined]
@@ -211,9 +215,14 @@ _DELETE_CELL_SPANS = delete(PositionSpan).where(
 def _number_cells(connection: Connection, party_id: int, params: dict[str, Any], stated: set[int]) -> dict[int, int]:
     """The party's cells being rebuilt, issue id to cell number: cells without statements are
     dropped with their spans, and cells that gained their first statement are numbered."""
-    cells: dict[int, int] = dict(connection.execute(_PARTY_CELLS if "issue_ids" not in params else _PARTY_CELLS_OF_ISSUES, params).all())
+    cells: dict[int, int] = dict(
+        connection.execute(_PARTY_CELLS if "issue_ids" not in params else _PARTY_CELLS_OF_ISSUES, params).all()
+    )
     if cells:
-        connection.execute(_DELETE_CELL_SPANS, [dict(zip(("first", "last"), cell_key_range(cell), strict=True)) for cell in cells.values()])
+        connection.execute(
+            _DELETE_CELL_SPANS,
+            [dict(zip(("first", "last"), cell_key_range(cell), strict=True)) for cell in cells.values()],
+        )
     emptied = [cells.pop(issue_id) for issue_id in sorted(cells.keys() - stated)]
     if emptied:
         connection.execute(delete(PositionCell).where(PositionCell.id.in_(emptied)))  # type: ignore[union-attr]
@@ -237,7 +246,9 @@ def _rebuild_party(connection: Connection, party_id: int, issue_ids: set[int] | 
     written = 0
     for issue_id, grouped in groupby(rows, key=lambda row: row.issue_id):
         statements = list(grouped)
-        citations = {row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier}
+        citations = {
+            row.id: citation_steps(row, row.revision, earlier[row.id]) for row in statements if row.id in earlier
+        }
         first = statements[0]
         spans.extend(cell_spans(cells[issue_id], first.party_slug, first.issue_slug, statements, flags, citations))
         if len(spans) >= _INSERT_BATCH:
@@ -335,7 +346,9 @@ def ensure_current(engine: Engine) -> bool:
         return False
     with engine.begin() as connection:
         if engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("UPDATE projection SET format = format WHERE name = 'position_span'")  # takes the write lock
+            connection.exec_driver_sql(
+                "UPDATE projection SET format = format WHERE name = 'position_span'"
+            )  # takes the write lock
         else:
             connection.execute(select(Projection.format).where(Projection.name == PROJECTION).with_for_update())
         if stored_format(connection) == FORMAT:

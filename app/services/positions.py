@@ -149,7 +149,12 @@ def filled_cell(
             "suffix": citation.quote_suffix,
         },
         "speaker": statement.speaker,
-        "source": {"id": citation.source_id, "title": citation.title, "published_at": citation.published_at, "url": citation.url},
+        "source": {
+            "id": citation.source_id,
+            "title": citation.title,
+            "published_at": citation.published_at,
+            "url": citation.url,
+        },
         "evidence_count": evidence_count,
         "evidence_since": evidence_since,
         "flag": flag,
@@ -206,7 +211,9 @@ def citation_steps(current: Any, revision: int, earlier: Sequence[Any]) -> Citat
     revisions = [(revision, current), *((row.revision, row) for row in earlier)]
     steps: CitationSteps = []
     for day in sorted({row.published_at.date() for _, row in revisions}):
-        _, cited = max((entry for entry in revisions if entry[1].published_at.date() <= day), key=lambda entry: entry[0])
+        _, cited = max(
+            (entry for entry in revisions if entry[1].published_at.date() <= day), key=lambda entry: entry[0]
+        )
         if not steps or steps[-1][1] is not cited:
             steps.append((day, cited))
     return steps
@@ -254,9 +261,13 @@ def _spans_query(days: tuple[str, ...]) -> Any:
         span = aliased(PositionSpan)
         joined = outerjoin(joined, span, span.span_key == _key_of_span_on(day))
         columns += [span.stance, span.cell]
-    return select(PositionCell.party_id, PositionCell.issue_id, *columns).select_from(joined).where(
-        PositionCell.party_id.in_(bindparam("party_ids", expanding=True)),  # type: ignore[attr-defined]
-        PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)),  # type: ignore[attr-defined]
+    return (
+        select(PositionCell.party_id, PositionCell.issue_id, *columns)
+        .select_from(joined)
+        .where(
+            PositionCell.party_id.in_(bindparam("party_ids", expanding=True)),  # type: ignore[attr-defined]
+            PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)),  # type: ignore[attr-defined]
+        )
     )
 
 
@@ -321,7 +332,12 @@ def flag_data(outcome: str, source_id: int, similarity: float | None, flagged_at
 
 # Rows for `flags_by_statement`; callers narrow them to the statements they show.
 PENDING_FLAGS = select(
-    Anchoring.statement_id, Anchoring.id, Anchoring.outcome, Anchoring.source_id, Anchoring.similarity, Anchoring.created_at
+    Anchoring.statement_id,
+    Anchoring.id,
+    Anchoring.outcome,
+    Anchoring.source_id,
+    Anchoring.similarity,
+    Anchoring.created_at,
 ).where(awaiting_review())
 
 

@@ -164,9 +164,7 @@ def locate_quote(
     if not occurrences:
         closest = closest_passage(text, quote, source)
         hint = f"; closest passage at {closest['start']}–{closest['end']}: “{closest['text']}”" if closest else ""
-        raise QuoteNotFound(
-            f"The quote does not occur in source {source_id}{hint}", closest_passage=closest
-        )
+        raise QuoteNotFound(f"The quote does not occur in source {source_id}{hint}", closest_passage=closest)
     candidates = occurrences
     if start is not None:
         candidates = [anchor for anchor in candidates if anchor.start == start]

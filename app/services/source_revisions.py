@@ -378,11 +378,15 @@ def reanchor_statements(session: Session, new: Source, *, threshold: float, acto
     """Re-anchors every standing statement quoting the source `new` supersedes; the caller commits."""
     assert new.supersedes_id is not None
     old = get_source(session, new.supersedes_id)
-    statements = session.execute(
-        select(Statement)
-        .where(col(Statement.source_id) == old.id, col(Statement.retracted_at).is_(None))
-        .order_by(col(Statement.id))
-    ).scalars().all()
+    statements = (
+        session.execute(
+            select(Statement)
+            .where(col(Statement.source_id) == old.id, col(Statement.retracted_at).is_(None))
+            .order_by(col(Statement.id))
+        )
+        .scalars()
+        .all()
+    )
     if not statements:
         return []
     alignment = align(old.text, new.text)
@@ -432,9 +436,13 @@ def store_source(session: Session, data: SourceCreate, *, threshold: float, acto
 
 def anchoring_report(session: Session, source_id: int) -> AnchoringReport:
     source = get_source(session, source_id)
-    rows = session.execute(
-        select(Anchoring)
-        .where(col(Anchoring.source_id) == source_id)
-        .order_by(col(Anchoring.statement_id), col(Anchoring.id))
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Anchoring)
+            .where(col(Anchoring.source_id) == source_id)
+            .order_by(col(Anchoring.statement_id), col(Anchoring.id))
+        )
+        .scalars()
+        .all()
+    )
     return _report(source, list(rows))

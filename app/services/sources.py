@@ -72,9 +72,7 @@ def refuse_a_second_successor(session: Session, source_id: int) -> None:
         return
     latest = successor
     while (
-        newer := session.execute(
-            select(col(Source.id)).where(col(Source.supersedes_id) == latest)
-        ).scalar_one_or_none()
+        newer := session.execute(select(col(Source.id)).where(col(Source.supersedes_id) == latest)).scalar_one_or_none()
     ) is not None:
         latest = newer
     raise Conflict(
@@ -149,9 +147,7 @@ def delete_source(session: Session, source_id: int, *, actor: str) -> None:
 
 def source_summary(source: Source, *, text_length: int | None = None) -> SourceSummary:
     """`text_length` when the database measured it, for a source listed without its text."""
-    return SourceSummary.model_validate(
-        source, from_attributes=True, update=_renamed_and_derived(source, text_length)
-    )
+    return SourceSummary.model_validate(source, from_attributes=True, update=_renamed_and_derived(source, text_length))
 
 
 def source_public(source: Source) -> SourcePublic:

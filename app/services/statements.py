@@ -220,9 +220,7 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
     return created
 
 
-def correct_statement(
-    session: Session, statement_id: int, changes: StatementUpdate, *, actor: str
-) -> StatementPublic:
+def correct_statement(session: Session, statement_id: int, changes: StatementUpdate, *, actor: str) -> StatementPublic:
     statement, party_slug, issue_slug = _load(session, statement_id)
     if statement.retracted_at is not None:
         raise AlreadyRetracted(
@@ -263,7 +261,9 @@ def correct_statement(
     return revised
 
 
-def move_quote(session: Session, statement: Statement, source_id: int, anchor: Anchor, *, note: str, actor: str) -> None:
+def move_quote(
+    session: Session, statement: Statement, source_id: int, anchor: Anchor, *, note: str, actor: str
+) -> None:
     """Points the statement at the same quote in another source, as a new revision, without committing:
     re-anchoring does it for many statements in the transaction that stores the new source, and
     names them when it commits."""
@@ -308,9 +308,7 @@ def _source_for(session: Session, statement: Statement, values: dict[str, Any]) 
     return source
 
 
-def retract_statement(
-    session: Session, statement_id: int, data: StatementRetract, *, actor: str
-) -> StatementPublic:
+def retract_statement(session: Session, statement_id: int, data: StatementRetract, *, actor: str) -> StatementPublic:
     statement, party_slug, issue_slug = _load(session, statement_id)
     if statement.retracted_at is not None:
         raise AlreadyRetracted(f"Statement {statement_id} was already retracted on {statement.retracted_on}.")

@@ -46,7 +46,9 @@ def create_token(session: Session, *, name: str, scope: TokenScope, actor: str =
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, scope=scope.value, token_sha256=_digest(secret))
     session.add(token)
-    unit_of_work.commit(session, audit=AuditEntry(actor, AuditEntity.token, name, AuditAction.create, after=_audit_view(token)))
+    unit_of_work.commit(
+        session, audit=AuditEntry(actor, AuditEntity.token, name, AuditAction.create, after=_audit_view(token))
+    )
     return secret
 
 

@@ -46,4 +46,3 @@ def commit(
     session.commit()
     for instance in refresh:
         session.refresh(instance)
-

@@ -69,7 +69,9 @@ def upgrade() -> None:
         _timestamp("published_at"),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("supersedes_id", sa.Integer(), sa.ForeignKey("source.id", name="fk_source_supersedes"), nullable=True),
+        sa.Column(
+            "supersedes_id", sa.Integer(), sa.ForeignKey("source.id", name="fk_source_supersedes"), nullable=True
+        ),
         _timestamp("created_at"),
         _timestamp("updated_at"),
     )

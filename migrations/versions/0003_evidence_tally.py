@@ -25,8 +25,12 @@ def _month(day: date) -> date:
 def upgrade() -> None:
     tally = op.create_table(
         "evidence_tally",
-        sa.Column("party_id", sa.Integer(), sa.ForeignKey("party.id", name="fk_evidence_tally_party"), primary_key=True),
-        sa.Column("issue_id", sa.Integer(), sa.ForeignKey("issue.id", name="fk_evidence_tally_issue"), primary_key=True),
+        sa.Column(
+            "party_id", sa.Integer(), sa.ForeignKey("party.id", name="fk_evidence_tally_party"), primary_key=True
+        ),
+        sa.Column(
+            "issue_id", sa.Integer(), sa.ForeignKey("issue.id", name="fk_evidence_tally_issue"), primary_key=True
+        ),
         sa.Column("month", sa.Date(), primary_key=True),
         sa.Column("stated", sa.Integer(), nullable=False),
         sa.Column("retracted", sa.Integer(), nullable=False),
@@ -62,7 +66,13 @@ def upgrade() -> None:
         op.bulk_insert(
             tally,
             [
-                {"party_id": p, "issue_id": i, "month": m, "stated": stated[(p, i, m)], "retracted": retracted[(p, i, m)]}
+                {
+                    "party_id": p,
+                    "issue_id": i,
+                    "month": m,
+                    "stated": stated[(p, i, m)],
+                    "retracted": retracted[(p, i, m)],
+                }
                 for p, i, m in keys
             ],
         )

@@ -21,7 +21,9 @@ def upgrade() -> None:
         "anchoring",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("source_id", sa.Integer(), sa.ForeignKey("source.id", name="fk_anchoring_source"), nullable=False),
-        sa.Column("statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_anchoring_statement"), nullable=False),
+        sa.Column(
+            "statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_anchoring_statement"), nullable=False
+        ),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("old_start", sa.Integer(), nullable=False),
         sa.Column("old_end", sa.Integer(), nullable=False),

@@ -31,7 +31,10 @@ def upgrade() -> None:
         sa.Column("issue_id", sa.Integer(), sa.ForeignKey("issue.id", name="fk_position_span_issue"), primary_key=True),
         sa.Column("valid_from", sa.Date(), primary_key=True),
         sa.Column(
-            "statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True
+            "statement_id",
+            sa.Integer(),
+            sa.ForeignKey("statement.id", name="fk_position_span_statement"),
+            nullable=True,
         ),
         sa.Column("cell", sa.LargeBinary(), nullable=True),
         sqlite_with_rowid=False,
@@ -50,8 +53,12 @@ def downgrade() -> None:
     op.drop_table("position_span")
     tally = op.create_table(
         "evidence_tally",
-        sa.Column("party_id", sa.Integer(), sa.ForeignKey("party.id", name="fk_evidence_tally_party"), primary_key=True),
-        sa.Column("issue_id", sa.Integer(), sa.ForeignKey("issue.id", name="fk_evidence_tally_issue"), primary_key=True),
+        sa.Column(
+            "party_id", sa.Integer(), sa.ForeignKey("party.id", name="fk_evidence_tally_party"), primary_key=True
+        ),
+        sa.Column(
+            "issue_id", sa.Integer(), sa.ForeignKey("issue.id", name="fk_evidence_tally_issue"), primary_key=True
+        ),
         sa.Column("month", sa.Date(), primary_key=True),
         sa.Column("stated", sa.Integer(), nullable=False),
         sa.Column("retracted", sa.Integer(), nullable=False),
@@ -79,7 +86,13 @@ def downgrade() -> None:
         op.bulk_insert(
             tally,
             [
-                {"party_id": p, "issue_id": i, "month": m, "stated": stated[(p, i, m)], "retracted": retracted[(p, i, m)]}
+                {
+                    "party_id": p,
+                    "issue_id": i,
+                    "month": m,
+                    "stated": stated[(p, i, m)],
+                    "retracted": retracted[(p, i, m)],
+                }
                 for p, i, m in months
             ],
         )

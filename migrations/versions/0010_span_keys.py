@@ -34,9 +34,14 @@ def upgrade() -> None:
     op.create_table(
         "position_span",
         # INTEGER on SQLite makes the key the rowid: one B-tree, no second index.
-        sa.Column("span_key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
         sa.Column(
-            "statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True
+            "span_key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False
+        ),
+        sa.Column(
+            "statement_id",
+            sa.Integer(),
+            sa.ForeignKey("statement.id", name="fk_position_span_statement"),
+            nullable=True,
         ),
         sa.Column("cell", sa.LargeBinary(), nullable=True),
     )
@@ -52,7 +57,10 @@ def downgrade() -> None:
         sa.Column("issue_id", sa.Integer(), sa.ForeignKey("issue.id", name="fk_position_span_issue"), primary_key=True),
         sa.Column("valid_from", sa.Date(), primary_key=True),
         sa.Column(
-            "statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True
+            "statement_id",
+            sa.Integer(),
+            sa.ForeignKey("statement.id", name="fk_position_span_statement"),
+            nullable=True,
         ),
         sa.Column("cell", sa.LargeBinary(), nullable=True),
         sqlite_with_rowid=False,

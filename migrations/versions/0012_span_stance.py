@@ -27,9 +27,14 @@ def _create_spans(*cell_columns: sa.Column) -> None:
     op.create_table(
         "position_span",
         # INTEGER on SQLite makes the key the rowid: one B-tree, no second index.
-        sa.Column("span_key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
         sa.Column(
-            "statement_id", sa.Integer(), sa.ForeignKey("statement.id", name="fk_position_span_statement"), nullable=True
+            "span_key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False
+        ),
+        sa.Column(
+            "statement_id",
+            sa.Integer(),
+            sa.ForeignKey("statement.id", name="fk_position_span_statement"),
+            nullable=True,
         ),
         *cell_columns,
     )

@@ -59,7 +59,9 @@ def catalog_router(
         "the write is recorded in the audit trail under the token's name.",
         response_description=f"The created {noun}",
     )
-    def create_entry(session: SessionDep, actor: ActorDep, body: Annotated[create_model, Body()], response: Response) -> Any:  # type: ignore[valid-type]  # a model class chosen per catalog at run time
+    def create_entry(
+        session: SessionDep, actor: ActorDep, body: Annotated[create_model, Body()], response: Response
+    ) -> Any:  # type: ignore[valid-type]  # a model class chosen per catalog at run time
         entry = catalog.create(session, body, actor=actor)
         response.headers["Location"] = f"/v1/{plural}/{entry.slug}"
         return entry
@@ -85,7 +87,9 @@ def catalog_router(
         description="Changes the given fields; omitted fields keep their value. Needs the write scope.",
         response_description=f"The {noun} as it is now",
     )
-    def update_entry(session: SessionDep, actor: ActorDep, slug: SlugPath, body: Annotated[update_model, Body()]) -> Any:  # type: ignore[valid-type]  # a model class chosen per catalog at run time
+    def update_entry(
+        session: SessionDep, actor: ActorDep, slug: SlugPath, body: Annotated[update_model, Body()]
+    ) -> Any:  # type: ignore[valid-type]  # a model class chosen per catalog at run time
         return catalog.update(session, slug, body, actor=actor)
 
     @router.delete(

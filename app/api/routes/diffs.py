@@ -81,8 +81,12 @@ def _diff_response(
 def get_diff(
     request: Request,
     session: SessionDep,
-    from_: Annotated[str, Query(alias="from", pattern=MOMENT_PATTERN, description="A date (YYYY-MM-DD) or `source:<id>`.")],
-    to: Annotated[str | None, Query(pattern=MOMENT_PATTERN, description="A date or `source:<id>`; default today.")] = None,
+    from_: Annotated[
+        str, Query(alias="from", pattern=MOMENT_PATTERN, description="A date (YYYY-MM-DD) or `source:<id>`.")
+    ],
+    to: Annotated[
+        str | None, Query(pattern=MOMENT_PATTERN, description="A date or `source:<id>`; default today.")
+    ] = None,
     parties: SlugListQuery = None,
     issues: SlugListQuery = None,
     only: OnlyQuery = None,

@@ -39,7 +39,12 @@ async def healthz() -> Health:  # async: answers even when every worker thread i
     "/readyz",
     name="ready",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Database unreachable, not migrated to head, or its position history not built"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "Database unreachable, not migrated to head, or its position history not built",
+        }
+    },
     summary="Can the server serve data",
 )
 def readyz(request: Request) -> JSONResponse:

@@ -58,7 +58,9 @@ def get_matrix(
     source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only positions stated in this source.")] = None,
     evidence: Annotated[Evidence, Query(description="`all` adds every statement behind each cell.")] = Evidence.latest,
     format: FormatQuery = None,
-    layout: Annotated[Layout, Query(description="CSV layout: `wide` (party rows, issue columns) or `long` (a row per cell).")] = Layout.wide,
+    layout: Annotated[
+        Layout, Query(description="CSV layout: `wide` (party rows, issue columns) or `long` (a row per cell).")
+    ] = Layout.wide,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One cell per party × issue: the party's latest statement stated on or before `as_of` and not

@@ -16,7 +16,11 @@ ProblemTypeName = StrEnum("ProblemTypeName", {name.replace("-", "_"): name for n
 class ProblemType(BaseModel):
     model_config = ConfigDict(
         json_schema_extra=examples.shown(
-            {"type": problem_type_uri("quote-not-found"), "name": "quote-not-found", "description": PROBLEM_TYPES["quote-not-found"]}
+            {
+                "type": problem_type_uri("quote-not-found"),
+                "name": "quote-not-found",
+                "description": PROBLEM_TYPES["quote-not-found"],
+            }
         )
     )
 

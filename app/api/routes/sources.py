@@ -137,7 +137,10 @@ def get_source(session: SessionDep, source_id: EntityId) -> SourcePublic:
     name="get-text",
     response_class=PlainTextResponse,
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The stored text, byte for byte."},
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "The stored text, byte for byte.",
+        },
         **problems(404, 422),
     },
     summary="Get a source's text as plain text",
@@ -163,7 +166,11 @@ def text_diff(
     source_id: EntityId,
     against: Annotated[
         int | None,
-        Query(ge=1, le=MAX_ID, description="Id of the older text to compare with; by default the source this one supersedes."),
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="Id of the older text to compare with; by default the source this one supersedes.",
+        ),
     ] = None,
 ) -> TextDiff:
     """What changed from source `against` (old) to this one (new), word by word (line by line when

@@ -85,7 +85,9 @@ def list_statements(
     summary="Record a stance statement",
     response_description="The recorded statement, with the quote as the source has it",
 )
-def create_statement(session: SessionDep, actor: ActorDep, body: StatementCreate, response: Response) -> StatementPublic:
+def create_statement(
+    session: SessionDep, actor: ActorDep, body: StatementCreate, response: Response
+) -> StatementPublic:
     """The quote is looked up in the source text and its exact span stored. A quote that is not in
     the source is refused with the closest passage; one that occurs several times needs `start` or
     `prefix`. Needs the write scope."""

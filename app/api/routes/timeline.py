@@ -34,7 +34,9 @@ def get_timeline(
     session: SessionDep,
     party: SlugPath,
     issue: SlugPath,
-    as_of: Annotated[BoundedDate | None, Query(description="Only statements standing on this date (default today).")] = None,
+    as_of: Annotated[
+        BoundedDate | None, Query(description="Only statements standing on this date (default today).")
+    ] = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Standing statements in date order; the first is `new`, each later one is classified against

@@ -87,7 +87,9 @@ def propose_candidates(session: Session, source_id: int, request: CandidateReque
 def _check_known(field: str, wanted: list[str] | None, known: set[str], what: str) -> None:
     unknown = sorted(set(wanted or ()) - known)
     if unknown:
-        raise InvalidField(field, f"No {what} has the slug(s) {', '.join(unknown)}; leave them out or create them first.")
+        raise InvalidField(
+            field, f"No {what} has the slug(s) {', '.join(unknown)}; leave them out or create them first."
+        )
 
 
 def _overlapping(standing: Sequence[tuple[int, int, int]], start: int, end: int) -> int | None:

@@ -49,9 +49,13 @@ QUOTING_VERBS = _forms(
     "dismiss dismissed slam slammed blast blasted praise praised",
 )
 # Verbs of an attribution that follows its quotation ("…,” he asked.).
-AFTER_QUOTE_VERBS = CLAUSE_VERBS | QUOTING_VERBS | _forms(
-    "ask asks asked continue continues continued conclude concluded remark remarked quip quipped",
-    "joke joked respond responds responded answer answered observe observed shout shouted",
+AFTER_QUOTE_VERBS = (
+    CLAUSE_VERBS
+    | QUOTING_VERBS
+    | _forms(
+        "ask asks asked continue continues continued conclude concluded remark remarked quip quipped",
+        "joke joked respond responds responded answer answered observe observed shout shouted",
+    )
 )
 CUE_VERBS = CLAUSE_VERBS | QUOTING_VERBS
 
@@ -110,7 +114,7 @@ _NOUN_MARKERS = _forms("a an the any his her its their our my your this that the
 _WORD = re.compile(r"[A-Za-z]+")
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCTUATION = "\u201c\u201d\u2018\u2019\"'()[],.;:!?\u2014\u2013"
-_QUOTE_CHARS = "\u201c\u201d\u00ab\u00bb\""
+_QUOTE_CHARS = '\u201c\u201d\u00ab\u00bb"'
 _WINDOW = 300  # characters of a sentence read before a verb for its subject
 _ACCORDING_TO = re.compile(r"\b[Aa]ccording to\s")
 _CONNECTOR_BEFORE = re.compile(r"(?:,\s*(?:and\s+|but\s+)?|\s(?:and|but)\s+)(?:also\s+|later\s+|then\s+)?$")
@@ -235,7 +239,7 @@ def _walk_back(text: str, tokens: list[tuple[int, int]]) -> Phrase:
 
 
 def _adjectives_after_determiner(text: str, tokens: list[tuple[int, int]], index: int) -> list[int]:
-    """"The southern minister", "the beleaguered leader": up to two plain words between an
+    """ "The southern minister", "the beleaguered leader": up to two plain words between an
     article and a title belong to the phrase."""
     for determiner in (index - 1, index - 2):
         if determiner < 0:
@@ -484,7 +488,7 @@ class AccordingTo:
 
 
 def according_to(cues: Cues) -> list[AccordingTo]:
-    """"According to X, …" and "…, according to X": the clause and the speaker it is credited to."""
+    """ "According to X, …" and "…, according to X": the clause and the speaker it is credited to."""
     layout = cues.layout
     text = layout.text
     found: list[AccordingTo] = []
@@ -498,7 +502,7 @@ def according_to(cues: Cues) -> list[AccordingTo]:
             continue
         if match.start() - sentence_start > REACH:
             continue  # more than a sentence before "according to": no clause to credit
-        leading = text[sentence_start : match.start()].strip(" \t\u201c\"")
+        leading = text[sentence_start : match.start()].strip(' \t\u201c"')
         if not leading:
             comma = text.find(",", speaker.start + len(speaker.text), sentence_end)
             if comma == -1 or text[speaker.start + len(speaker.text) : comma].strip():
