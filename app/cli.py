@@ -178,7 +178,7 @@ def _database_is_empty() -> bool:
     engine = make_engine(get_settings())
     try:
         with Session(engine) as session:
-            return session.exec(select(func.count()).select_from(Party)).scalar_one() == 0
+            return session.execute(select(func.count()).select_from(Party)).scalar_one() == 0
     finally:
         engine.dispose()
 

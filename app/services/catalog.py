@@ -5,7 +5,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from app.errors import Conflict, InvalidField, NotFound
 from app.models.audit import AuditAction, AuditEntity
@@ -46,7 +46,7 @@ class SlugCatalog(Generic[Entry]):
         )
 
     def find(self, session: Session, slug: str) -> Entry | None:
-        return session.exec(select(self.model).where(self.model.slug == slug)).scalars().first()  # type: ignore[attr-defined]
+        return session.execute(select(self.model).where(self.model.slug == slug)).scalars().first()  # type: ignore[attr-defined]  # Entry is bound to SQLModel, which has no slug; every catalog's model has one
 
     def get(self, session: Session, slug: str) -> Entry:
         entry = self.find(session, slug)
@@ -67,7 +67,7 @@ class SlugCatalog(Generic[Entry]):
         return "parties" if self.noun == "party" else f"{self.noun}s"
 
     def list(self, session: Session, *, limit: int, cursor: str | None) -> Window[Entry]:
-        return paginate(session, select(self.model), self.model.id, limit=limit, cursor=cursor)  # type: ignore[attr-defined]
+        return paginate(session, select(self.model), self.model.id, limit=limit, cursor=cursor)  # type: ignore[attr-defined]  # every catalog's model has an id; SQLModel, Entry's bound, does not
 
     def create(self, session: Session, data: SQLModel, *, actor: str) -> Entry:
         values = data.model_dump()
@@ -88,11 +88,11 @@ class SlugCatalog(Generic[Entry]):
         if new_slug is not None and new_slug != slug:
             self._ensure_slug_free(session, new_slug)
             # Stored cells carry the slug. Read before the entry changes: no flush may raise outside `_commit`.
-            cells = self._cells_of(session, entry.id)  # type: ignore[attr-defined]
+            cells = self._cells_of(session, entry.id)  # type: ignore[attr-defined]  # every catalog's model has an id; SQLModel, Entry's bound, does not
         for name, value in values.items():
             setattr(entry, name, value)
         if values:
-            entry.updated_at = utcnow()  # type: ignore[attr-defined]
+            entry.updated_at = utcnow()
             session.add(entry)
             audit = self._audit_entry(actor, slug, AuditAction.update, before, entry)
             self._commit(session, audit, entry, new_slug or slug, cells=cells)
@@ -100,9 +100,9 @@ class SlugCatalog(Generic[Entry]):
 
     def delete(self, session: Session, slug: str, *, actor: str) -> None:
         entry = self.get(session, slug)
-        entry_id = entry.id  # type: ignore[attr-defined]
+        entry_id = entry.id  # type: ignore[attr-defined]  # every catalog's model has an id; SQLModel, Entry's bound, does not
         for column in self.referenced_by:
-            if session.exec(select(exists().where(column == entry_id))).scalar():
+            if session.execute(select(exists().where(column == entry_id))).scalar():
                 raise Conflict(
                     f"The {self.noun} '{slug}' is referenced by statements and cannot be deleted; "
                     "retract or correct those statements instead."
@@ -114,8 +114,8 @@ class SlugCatalog(Generic[Entry]):
     def _cells_of(self, session: Session, entry_id: int) -> set[CellKey]:
         """The (party, issue) cells of the statements that point at the entry."""
         points_at_entry = or_(*(column == entry_id for column in self.referenced_by))
-        query = select(Statement.party_id, Statement.issue_id).distinct().where(points_at_entry)
-        return {(party_id, issue_id) for party_id, issue_id in session.exec(query).all()}
+        query = select(col(Statement.party_id), col(Statement.issue_id)).distinct().where(points_at_entry)
+        return {(party_id, issue_id) for party_id, issue_id in session.execute(query).all()}
 
     def _ensure_slug_free(self, session: Session, slug: str) -> None:
         if self.find(session, slug) is not None:

@@ -119,7 +119,8 @@ def timeline(session: Session, grid: Grid, as_of: date) -> Timeline:
     previous: Stance | None = None
     for row in rows.get((party.id, issue.id), []):
         stance = Stance(row.stance)
-        statement = with_citation(to_public(row, party.slug, issue.slug), citations.get(row.id))
+        public = to_public(row, party.slug, issue.slug)
+        statement = with_citation(public, citations.get(public.id))
         entries.append(TimelineEntry(change=classify(previous, stance), statement=statement))
         previous = stance
     return Timeline(party=party.slug, issue=issue.slug, entries=entries)

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.errors import InvalidField
 from app.models.issue import Issue
@@ -67,8 +67,8 @@ def parse_slug_list(raw: str | None, field: str) -> list[str] | None:
 
 
 # Rows, not ORM objects: a grid is read on every matrix and diff, and needs only these columns.
-_PARTY_COLUMNS = (Party.id, Party.slug, Party.name, Party.kind)
-_ISSUE_COLUMNS = (Issue.id, Issue.slug, Issue.title, Issue.proposition)
+_PARTY_COLUMNS = (col(Party.id), col(Party.slug), col(Party.name), col(Party.kind))
+_ISSUE_COLUMNS = (col(Issue.id), col(Issue.slug), col(Issue.title), col(Issue.proposition))
 
 
 def _select_ordered(
@@ -76,8 +76,8 @@ def _select_ordered(
 ) -> list[Any]:
     id_column, slug_column = columns[0], columns[1]
     if slugs is None:
-        return list(session.exec(select(*columns).order_by(id_column)).all())
-    found = {row.slug: row for row in session.exec(select(*columns).where(slug_column.in_(slugs))).all()}
+        return list(session.execute(select(*columns).order_by(id_column)).all())
+    found = {row.slug: row for row in session.execute(select(*columns).where(slug_column.in_(slugs))).all()}
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
         raise InvalidField(field, f"Unknown {noun} slug(s): {', '.join(unknown)}.")
@@ -114,9 +114,9 @@ def build_matrix(
                 document_cells.append(empty_cell(party_slug, issue_slug) if stored is None else orjson.Fragment(stored))
                 continue
             document_cell = empty_cell(party_slug, issue_slug) if stored is None else orjson.loads(stored)
+            statements = (to_public(row, party_slug, issue_slug) for row in evidence.get((party_id, issue_id), []))
             document_cell["evidence"] = [
-                with_citation(to_public(row, party_slug, issue_slug), citations.get(row.id)).model_dump()
-                for row in evidence.get((party_id, issue_id), [])
+                with_citation(statement, citations.get(statement.id)).model_dump() for statement in statements
             ]
             document_cells.append(document_cell)
     return {

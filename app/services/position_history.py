@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +40,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from app.errors import OutdatedServer, Rebuilding
 from app.models.anchoring import Anchoring
@@ -99,28 +101,28 @@ class Changes:
 
 # --- rebuilding -----------------------------------------------------------------------------
 
-_OF_PARTY = Statement.party_id == bindparam("party_id", type_=Integer)
-_OF_ISSUES = Statement.issue_id.in_(bindparam("issue_ids", expanding=True))
+_OF_PARTY = col(Statement.party_id) == bindparam("party_id", type_=Integer)
+_OF_ISSUES = col(Statement.issue_id).in_(bindparam("issue_ids", expanding=True))
 
 _STATEMENTS = (
     select(
-        Statement.party_id,
-        Statement.issue_id,
-        Statement.retracted_on,
-        Statement.revision,
+        col(Statement.party_id),
+        col(Statement.issue_id),
+        col(Statement.retracted_on),
+        col(Statement.revision),
         *SLUG_COLUMNS,
         *CELL_COLUMNS,
     )
-    .join(Source, Source.id == Statement.source_id)
-    .join(Party, Party.id == Statement.party_id)
-    .join(Issue, Issue.id == Statement.issue_id)
+    .join(Source, col(Source.id) == col(Statement.source_id))
+    .join(Party, col(Party.id) == col(Statement.party_id))
+    .join(Issue, col(Issue.id) == col(Statement.issue_id))
     .where(_OF_PARTY)
-    .order_by(Statement.issue_id, Statement.stated_on, Statement.id)
+    .order_by(col(Statement.issue_id), col(Statement.stated_on), col(Statement.id))
 )
 _STATEMENTS_OF_ISSUES = _STATEMENTS.where(_OF_ISSUES)
 
 # Flags awaiting review are few: read them apart rather than joining every statement to them.
-_FLAGS = PENDING_FLAGS.join(Statement, Statement.id == Anchoring.statement_id).where(_OF_PARTY)
+_FLAGS = PENDING_FLAGS.join(Statement, col(Statement.id) == col(Anchoring.statement_id)).where(_OF_PARTY)
 _FLAGS_OF_ISSUES = _FLAGS.where(_OF_ISSUES)
 
 
@@ -189,6 +191,7 @@ def cell_spans(
         if state is None:
             spans.append({"span_key": key, "statement_id": None, "stance": None, "cell": None})
             continue
+        assert newest is not None  # a state is kept only while a statement stands
         row = statements[newest]
         cell = filled_cell(
             party_slug,
@@ -203,12 +206,13 @@ def cell_spans(
     return spans
 
 
-_PARTY_CELLS = select(PositionCell.issue_id, PositionCell.id).where(
-    PositionCell.party_id == bindparam("party_id", type_=Integer)
+# (issue id, cell number) rows. A stored cell's id, its primary key, is never null: typed as such.
+_PARTY_CELLS = select(col(PositionCell.issue_id), cast(Mapped[int], col(PositionCell.id))).where(
+    col(PositionCell.party_id) == bindparam("party_id", type_=Integer)
 )
-_PARTY_CELLS_OF_ISSUES = _PARTY_CELLS.where(PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)))  # type: ignore[attr-defined]
+_PARTY_CELLS_OF_ISSUES = _PARTY_CELLS.where(col(PositionCell.issue_id).in_(bindparam("issue_ids", expanding=True)))
 _DELETE_CELL_SPANS = delete(PositionSpan).where(
-    PositionSpan.span_key.between(bindparam("first", type_=BigInteger), bindparam("last", type_=BigInteger))  # type: ignore[attr-defined]
+    col(PositionSpan.span_key).between(bindparam("first", type_=BigInteger), bindparam("last", type_=BigInteger))
 )
 
 
@@ -225,7 +229,7 @@ def _number_cells(connection: Connection, party_id: int, params: dict[str, Any],
         )
     emptied = [cells.pop(issue_id) for issue_id in sorted(cells.keys() - stated)]
     if emptied:
-        connection.execute(delete(PositionCell).where(PositionCell.id.in_(emptied)))  # type: ignore[union-attr]
+        connection.execute(delete(PositionCell).where(col(PositionCell.id).in_(emptied)))
     new = sorted(stated - cells.keys())
     if new:
         connection.execute(insert(PositionCell), [{"party_id": party_id, "issue_id": issue_id} for issue_id in new])
@@ -271,7 +275,9 @@ def rebuild_all(connection: Connection) -> int:
     """Every span from scratch, a party at a time (bounded memory); returns how many were written."""
     connection.execute(delete(PositionSpan))
     connection.execute(delete(PositionCell))
-    party_ids = connection.execute(select(Statement.party_id).distinct().order_by(Statement.party_id)).scalars().all()
+    party_ids = (
+        connection.execute(select(col(Statement.party_id)).distinct().order_by(col(Statement.party_id))).scalars().all()
+    )
     return sum(_rebuild_party(connection, party_id, None) for party_id in party_ids)
 
 
@@ -289,9 +295,11 @@ class ReadableSpan(NamedTuple):
 def readable_spans(connection: Connection) -> list[ReadableSpan]:
     """Every span, in (party_id, issue_id, first day) order: how two databases' position histories
     compare, whatever numbers their cells were given."""
-    cells = {row.id: (row.party_id, row.issue_id) for row in connection.execute(select(PositionCell.__table__))}  # type: ignore[attr-defined]
+    cells = {row.id: (row.party_id, row.issue_id) for row in connection.execute(select(PositionCell.__table__))}  # type: ignore[attr-defined]  # SQLAlchemy sets __table__ on table models; SQLModel does not declare it
     spans = []
-    stored = select(PositionSpan.span_key, PositionSpan.statement_id, PositionSpan.stance, PositionSpan.cell)
+    stored = select(
+        col(PositionSpan.span_key), col(PositionSpan.statement_id), col(PositionSpan.stance), col(PositionSpan.cell)
+    )
     for key, statement_id, stance, cell in connection.execute(stored):
         cell_id, day = span_cell_and_day(key)
         spans.append(ReadableSpan(*cells[cell_id], day, statement_id, stance, cell))
@@ -300,24 +308,26 @@ def readable_spans(connection: Connection) -> list[ReadableSpan]:
 
 def cells_changed(connection: Connection, changes: Changes) -> set[CellKey]:
     cells = set(changes.cells)
-    cell = select(Statement.party_id, Statement.issue_id).distinct()
+    cell = select(col(Statement.party_id), col(Statement.issue_id)).distinct()
     # A source is cited by its statements and, as of earlier days, by those re-anchored away from it.
-    cited_before = cell.join(StatementRevision, StatementRevision.statement_id == Statement.id)
+    cited_before = cell.join(StatementRevision, col(StatementRevision.statement_id) == col(Statement.id))
     queries = (
-        (cell, Statement.id, sorted(changes.statements)),
-        (cell, Statement.source_id, sorted(changes.sources)),
-        (cited_before, StatementRevision.source_id, sorted(changes.sources)),
+        (cell, col(Statement.id), sorted(changes.statements)),
+        (cell, col(Statement.source_id), sorted(changes.sources)),
+        (cited_before, col(StatementRevision.source_id), sorted(changes.sources)),
     )
     # In chunks: a source can be quoted by more statements than a query may have parameters.
     for query, column, ids in queries:
         for start in range(0, len(ids), _ID_CHUNK):
-            rows = connection.execute(query.where(column.in_(ids[start : start + _ID_CHUNK])))  # type: ignore[attr-defined]
+            rows = connection.execute(query.where(column.in_(ids[start : start + _ID_CHUNK])))
             cells.update((party_id, issue_id) for party_id, issue_id in rows)
     return cells
 
 
 def stored_format(connection: Connection) -> int | None:
-    return connection.execute(select(Projection.format).where(Projection.name == PROJECTION)).scalar_one_or_none()
+    return connection.execute(
+        select(col(Projection.format)).where(col(Projection.name) == PROJECTION)
+    ).scalar_one_or_none()
 
 
 def is_current(engine: Engine) -> bool:
@@ -350,13 +360,15 @@ def ensure_current(engine: Engine) -> bool:
                 "UPDATE projection SET format = format WHERE name = 'position_span'"
             )  # takes the write lock
         else:
-            connection.execute(select(Projection.format).where(Projection.name == PROJECTION).with_for_update())
+            connection.execute(
+                select(col(Projection.format)).where(col(Projection.name) == PROJECTION).with_for_update()
+            )
         if stored_format(connection) == FORMAT:
             return False
         # First, so writers wait behind the rebuild (every write bumps the version first; see above).
         bump(connection)
         written = rebuild_all(connection)
-        connection.execute(update(Projection).where(Projection.name == PROJECTION).values(format=FORMAT))  # type: ignore[arg-type]
+        connection.execute(update(Projection).where(col(Projection.name) == PROJECTION).values(format=FORMAT))
     logger.info("rebuilt the position history (format %s): %s spans", FORMAT, written)
     return True
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased, outerjoin
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models.anchoring import Anchoring, awaiting_review
 from app.models.issue import Issue
@@ -88,31 +88,31 @@ def _citation_columns(quoting: type[Statement] | type[StatementRevision]) -> tup
     """What a cell cites: the quote, where it stands, and its source (joined on `quoting.source_id`).
     A statement's revisions have them too, so a cell can cite an earlier one (see `citation_steps`)."""
     return (
-        quoting.quote,
-        quoting.quote_start,
-        quoting.quote_end,
-        quoting.quote_prefix,
-        quoting.quote_suffix,
-        Source.id.label("source_id"),
-        Source.title,
-        Source.published_at,
-        Source.url,
+        col(quoting.quote),
+        col(quoting.quote_start),
+        col(quoting.quote_end),
+        col(quoting.quote_prefix),
+        col(quoting.quote_suffix),
+        col(Source.id).label("source_id"),
+        col(Source.title),
+        col(Source.published_at),
+        col(Source.url),
     )
 
 
 CITATION_COLUMNS = _citation_columns(Statement)
 # What `filled_cell` reads: a statement's columns and its source's (joined on Statement.source_id).
 CELL_COLUMNS = (
-    Statement.id,
-    Statement.stance,
-    Statement.summary,
-    Statement.stated_on,
-    Statement.speaker,
+    col(Statement.id),
+    col(Statement.stance),
+    col(Statement.summary),
+    col(Statement.stated_on),
+    col(Statement.speaker),
     *CITATION_COLUMNS,
 )
 
 # The slugs a cell carries, as `party_slug` and `issue_slug` (joined on the statement's party and issue).
-SLUG_COLUMNS = (Party.slug.label("party_slug"), Issue.slug.label("issue_slug"))
+SLUG_COLUMNS: tuple[Any, ...] = (col(Party.slug).label("party_slug"), col(Issue.slug).label("issue_slug"))
 
 
 class StoredCell(NamedTuple):
@@ -191,10 +191,14 @@ def evidence_run(standing: Sequence[Any]) -> tuple[int, date]:
 # A statement's earlier revisions that cite another source than its current one: what else it
 # has cited, with that source's publication time. Revised statements only: most never are.
 EARLIER_CITATIONS = (
-    select(StatementRevision.statement_id, StatementRevision.revision, *_citation_columns(StatementRevision))
-    .join(Statement, Statement.id == StatementRevision.statement_id)
-    .join(Source, Source.id == StatementRevision.source_id)
-    .where(Statement.revision > 1, StatementRevision.source_id != Statement.source_id)
+    select(
+        col(StatementRevision.statement_id),
+        col(StatementRevision.revision),
+        *_citation_columns(StatementRevision),
+    )
+    .join(Statement, col(Statement.id) == col(StatementRevision.statement_id))
+    .join(Source, col(Source.id) == col(StatementRevision.source_id))
+    .where(col(Statement.revision) > 1, col(StatementRevision.source_id) != col(Statement.source_id))
 )
 
 CitationSteps = list[tuple[date, Any]]
@@ -240,11 +244,11 @@ def _key_of_span_on(day: str) -> Any:
     """The key of the cell's span holding :day (a date's ordinal), correlated to the cell: the
     greatest span key of the cell at or below that day's (see app/models/position_span.py)."""
     span = aliased(PositionSpan)
-    first_key = cast(PositionCell.id, BigInteger) * DAYS_PER_CELL
+    first_key = cast(col(PositionCell.id), BigInteger) * DAYS_PER_CELL
     return (
-        select(span.span_key)
-        .where(span.span_key.between(first_key, first_key + bindparam(day, type_=BigInteger)))
-        .order_by(span.span_key.desc())
+        select(col(span.span_key))
+        .where(col(span.span_key).between(first_key, first_key + bindparam(day, type_=BigInteger)))
+        .order_by(col(span.span_key).desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -256,22 +260,22 @@ def _spans_query(days: tuple[str, ...]) -> Any:
     holding each of `days` (nulls where it has no position then). Built once, with bound
     parameters, so SQLAlchemy compiles it a single time."""
     joined: Any = PositionCell
-    columns = []
+    columns: list[Any] = []
     for day in days:
         span = aliased(PositionSpan)
-        joined = outerjoin(joined, span, span.span_key == _key_of_span_on(day))
-        columns += [span.stance, span.cell]
+        joined = outerjoin(joined, span, col(span.span_key) == _key_of_span_on(day))
+        columns += [col(span.stance), col(span.cell)]
     return (
-        select(PositionCell.party_id, PositionCell.issue_id, *columns)
+        select(col(PositionCell.party_id), col(PositionCell.issue_id), *columns)
         .select_from(joined)
         .where(
-            PositionCell.party_id.in_(bindparam("party_ids", expanding=True)),  # type: ignore[attr-defined]
-            PositionCell.issue_id.in_(bindparam("issue_ids", expanding=True)),  # type: ignore[attr-defined]
+            col(PositionCell.party_id).in_(bindparam("party_ids", expanding=True)),
+            col(PositionCell.issue_id).in_(bindparam("issue_ids", expanding=True)),
         )
     )
 
 
-def _span_rows(session: Session, party_ids: list[int], issue_ids: list[int], days: dict[str, date]) -> list[Any]:
+def _span_rows(session: Session, party_ids: list[int], issue_ids: list[int], days: dict[str, date]) -> Sequence[Any]:
     """Rows of (party_id, issue_id, then stance and stored cell on each of `days`), for the grid's
     cells with statements."""
     # Days are bound as ordinals (see `_key_of_span_on`), under names of their own.
@@ -316,12 +320,12 @@ def cells_on_two_days(
 def _source_statements_query() -> Any:
     """The standing statements from :source_id on :party_ids × :issue_ids, by cell, oldest first."""
     return (
-        select(Statement.party_id, Statement.issue_id, *SLUG_COLUMNS, *CELL_COLUMNS)
-        .join(Source, Source.id == Statement.source_id)
-        .join(Party, Party.id == Statement.party_id)
-        .join(Issue, Issue.id == Statement.issue_id)
+        select(col(Statement.party_id), col(Statement.issue_id), *SLUG_COLUMNS, *CELL_COLUMNS)
+        .join(Source, col(Source.id) == col(Statement.source_id))
+        .join(Party, col(Party.id) == col(Statement.party_id))
+        .join(Issue, col(Issue.id) == col(Statement.issue_id))
         .where(standing(Statement, from_source=True))
-        .order_by(Statement.party_id, Statement.issue_id, Statement.stated_on, Statement.id)
+        .order_by(col(Statement.party_id), col(Statement.issue_id), col(Statement.stated_on), col(Statement.id))
     )
 
 
@@ -332,12 +336,12 @@ def flag_data(outcome: str, source_id: int, similarity: float | None, flagged_at
 
 # Rows for `flags_by_statement`; callers narrow them to the statements they show.
 PENDING_FLAGS = select(
-    Anchoring.statement_id,
-    Anchoring.id,
-    Anchoring.outcome,
-    Anchoring.source_id,
-    Anchoring.similarity,
-    Anchoring.created_at,
+    col(Anchoring.statement_id),
+    col(Anchoring.id),
+    col(Anchoring.outcome),
+    col(Anchoring.source_id),
+    col(Anchoring.similarity),
+    col(Anchoring.created_at),
 ).where(awaiting_review())
 
 
@@ -359,7 +363,7 @@ def _cells_from_source(session: Session, scope: Scope) -> dict[CellKey, bytes]:
     by_cell = {key: list(statements) for key, statements in groupby(rows, key=lambda row: (row.party_id, row.issue_id))}
     newest_ids = [statements[-1].id for statements in by_cell.values()]
     flags = (
-        flags_by_statement(connection.execute(PENDING_FLAGS.where(Anchoring.statement_id.in_(newest_ids))))  # type: ignore[attr-defined]
+        flags_by_statement(connection.execute(PENDING_FLAGS.where(col(Anchoring.statement_id).in_(newest_ids))))
         if newest_ids
         else {}
     )
@@ -387,9 +391,9 @@ def standing_statements(session: Session, scope: Scope) -> dict[CellKey, list[St
     query = (
         select(Statement)
         .where(standing(Statement, from_source=scope.source_id is not None))
-        .order_by(Statement.stated_on, Statement.id)
+        .order_by(col(Statement.stated_on), col(Statement.id))
     )
-    for statement in session.exec(query, params=scope.params()).scalars():
+    for statement in session.execute(query, params=scope.params()).scalars():
         found.setdefault((statement.party_id, statement.issue_id), []).append(statement)
     return found
 
@@ -405,9 +409,9 @@ def cited_as_of(session: Session, scope: Scope) -> dict[int, Any]:
     if not earlier:
         return {}
     revised = (
-        select(Statement.id, Statement.revision, *CITATION_COLUMNS)
-        .join(Source, Source.id == Statement.source_id)
-        .where(standing(Statement, from_source=False), Statement.revision > 1)
+        select(col(Statement.id), col(Statement.revision), *CITATION_COLUMNS)
+        .join(Source, col(Source.id) == col(Statement.source_id))
+        .where(standing(Statement, from_source=False), col(Statement.revision) > 1)
     )
     found = {}
     for row in connection.execute(revised, scope.params()):
