@@ -329,7 +329,7 @@ PROBLEM_NOT_FOUND: dict[str, Any] = {
     "type": "/problems/not-found",
     "title": "Not found",
     "status": 404,
-    "detail": "No party has the slug 'kremlin'; list them at /v1/parties.",
+    "detail": "No party has the slug 'kremlin'; the list of parties shows those that exist.",
     "instance": "/v1/parties/kremlin",
 }
 

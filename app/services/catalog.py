@@ -52,7 +52,9 @@ class SlugCatalog(Generic[Entry]):
         entry = self.find(session, slug)
         if entry is None:
             # The documented 404 example (app/models/examples.py, openapi.json) carries this text.
-            raise NotFound(f"No {self.noun} has the slug '{slug}'; list them at /v1/{self.noun_plural}.")
+            raise NotFound(
+                f"No {self.noun} has the slug '{slug}'; the list of {self.noun_plural} shows those that exist."
+            )
         return entry
 
     def resolve(self, session: Session, slug: str, field: str) -> Entry:

@@ -60,8 +60,11 @@ def catalog_router(
         response_description=f"The created {noun}",
     )
     def create_entry(
-        session: SessionDep, actor: ActorDep, body: Annotated[create_model, Body()], response: Response
-    ) -> Any:  # type: ignore[valid-type]  # a model class chosen per catalog at run time
+        session: SessionDep,
+        actor: ActorDep,
+        body: Annotated[create_model, Body()],  # type: ignore[valid-type]  # a model class chosen per catalog at run time
+        response: Response,
+    ) -> Any:
         entry = catalog.create(session, body, actor=actor)
         response.headers["Location"] = f"/v1/{plural}/{entry.slug}"
         return entry
@@ -88,8 +91,11 @@ def catalog_router(
         response_description=f"The {noun} as it is now",
     )
     def update_entry(
-        session: SessionDep, actor: ActorDep, slug: SlugPath, body: Annotated[update_model, Body()]
-    ) -> Any:  # type: ignore[valid-type]  # a model class chosen per catalog at run time
+        session: SessionDep,
+        actor: ActorDep,
+        slug: SlugPath,
+        body: Annotated[update_model, Body()],  # type: ignore[valid-type]  # a model class chosen per catalog at run time
+    ) -> Any:
         return catalog.update(session, slug, body, actor=actor)
 
     @router.delete(
