@@ -21,20 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers import SEED_ISSUES, SEED_PARTIES
+
 STANCEMAP = Path(sys.executable).parent / "stancemap"
 SEED_SOURCE = 1
-PARTIES = ["united-states", "ukraine", "russia", "european-allies", "alaska-governor"]
-ISSUES = [
-    "cede-donbas",
-    "crimea",
-    "nato-membership",
-    "security-guarantees",
-    "sanctions-on-russia",
-    "non-aggression-europe",
-    "us-russia-trade",
-    "who-ends-the-war",
-    "alaska-resources",
-]
+PARTIES, ISSUES = SEED_PARTIES, SEED_ISSUES
 STANCES = ["support", "lean_support", "neutral", "lean_oppose", "oppose", "unclear"]
 # Spread over several months, so writers add to different evidence tallies as well as the same ones.
 STATED_ON = ["2025-05-30", "2025-06-01", "2025-06-15", "2025-07-31", "2025-08-01", "2025-08-18"]
