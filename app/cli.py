@@ -28,13 +28,17 @@ def _migrate() -> None:
     print(f"database at migration {schema.head_revision()}", file=sys.stderr)
 
 
-def _seed() -> None:
+def _seed(*, wahlomat: bool = False) -> None:
     from seeds.loader import load_seeds
+    from seeds.wahlomat import load_wahlomat
 
     engine = make_engine(get_settings(), for_writes=True)
     try:
         with Session(engine) as session:
-            print(f"seed: {load_seeds(session)}", file=sys.stderr)
+            if wahlomat:
+                print(f"seed --wahlomat: {load_wahlomat(session)}", file=sys.stderr)
+            else:
+                print(f"seed: {load_seeds(session)}", file=sys.stderr)
     finally:
         engine.dispose()
 
@@ -218,7 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log every request")
     commands.add_parser("migrate", help="apply database migrations up to the newest")
-    commands.add_parser("seed", help="load the seed data; running it again changes nothing")
+    seed = commands.add_parser("seed", help="load the seed data; running it again changes nothing")
+    seed.add_argument(
+        "--wahlomat",
+        action="store_true",
+        help="load the Wahl-O-Mat of the 2017 German federal election instead (32 parties, 38 theses, 1,216 answers)",
+    )
     token = commands.add_parser("token", help="manage API tokens (writes need one)")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="create a token and print it once")
@@ -288,7 +297,7 @@ def _run(args: argparse.Namespace) -> None:
         _migrate()
     elif args.command == "seed":
         _migrate()
-        _seed()
+        _seed(wahlomat=args.wahlomat)
     elif args.command == "token":
         _token(args)
     elif args.command == "export":

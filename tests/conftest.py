@@ -9,6 +9,7 @@ where they fail.
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,10 @@ from app.models.token import TokenScope
 from app.services import schema
 from app.services.tokens import create_token
 from seeds.loader import load_seeds
+from seeds.wahlomat import load_wahlomat
+
+# The viewer's browser fixtures (chromium, a seeded server) for the tests of its pages.
+pytest_plugins = ["tests.viewer_browser"]
 
 ENGINES = [name.strip() for name in os.environ.get("STANCEMAP_TEST_DATABASES", "sqlite,postgresql").split(",")]
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -138,6 +143,63 @@ def seeded(engine: Engine) -> None:
         load_seeds(session)
 
 
+@pytest.fixture(scope="session", params=ENGINES)
+def wahlomat_template(request: pytest.FixtureRequest, make_database) -> str:
+    """A database built by `upgrade head` with the Wahl-O-Mat 2017 loaded through the services,
+    once per engine and session (loading takes seconds); tests get copies (`wahlomat_url`)."""
+    url = make_database(request.param)
+    schema.upgrade(url)
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            load_wahlomat(session)
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:  # everything into the main file, which is what is copied
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()  # PostgreSQL copies a template only while nobody is connected to it
+    return url
+
+
+@pytest.fixture
+def wahlomat_url(wahlomat_template: str, tmp_path: Path) -> Iterator[str]:
+    """A test's own copy of the loaded Wahl-O-Mat database: it may write to it."""
+    template = make_url(wahlomat_template)
+    if template.get_backend_name() == "sqlite":
+        assert template.database is not None
+        copy = tmp_path / "wahlomat.db"
+        shutil.copyfile(template.database, copy)
+        yield f"sqlite:///{copy}"
+        return
+    name = f"stancemap_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        yield template.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def wahlomat_app(wahlomat_url: str) -> Iterator:
+    """The application on a copy of the Wahl-O-Mat database: 32 parties, 38 issues, 1,216 statements."""
+    application = create_app(Settings(database_url=wahlomat_url))
+    yield application
+    if application.state.version_probe is not None:
+        application.state.version_probe.close()
+    dispose_engines(application.state)
+
+
+@pytest.fixture
+def wahlomat_client(wahlomat_app) -> Iterator[TestClient]:
+    """A client without a token (reads need none) on the Wahl-O-Mat database."""
+    with TestClient(wahlomat_app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -149,3 +211,4 @@ def _empty_tables(engine: Engine) -> None:
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
 SEED_SOURCE_SHA256 = "056396a818e25ccb153d7ae267d4416a817cc3a107cc41b624c833b935a71275"
+WAHLOMAT_DIR = SEED_DIR / "wahlomat"
