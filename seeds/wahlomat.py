@@ -1,6 +1,7 @@
-"""Loads the Wahl-O-Mat of the 2017 German federal election through the same services the API uses: 32 parties, 38 issues (the theses), one source per party
-holding its answers and justifications, and one statement per answer quoting the party's
-justification. Running it again changes nothing.
+"""Loads the Wahl-O-Mat of the 2017 German federal election through the same services the API
+uses: 32 parties, 38 issues (the theses), one source per party holding its answers and
+justifications, and one statement per answer quoting the party's justification.
+Running it again changes nothing.
 
 The data (seeds/wahlomat/, byte for byte) is the Bundeszentrale für politische Bildung's published
 comparison of positions, converted to JSON by github.com/gockelhahn/qual-o-mat-data; its README
