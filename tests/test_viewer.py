@@ -1,109 +1,20 @@
-"""The viewer at `/`, in a real browser: Debian's chromium driven by Playwright, against a real
-`stancemap serve` on the seeded database. What the page does does not depend on the engine, so it
-runs on SQLite only. Every expectation about the data is read from the public API (or the seeds),
+"""The viewer at `/`, in a real browser (tests/viewer_browser.py): the matrix, its cells' quotes,
+time travel and diffs. Every expectation about the data is read from the public API (or the seeds),
 and the page must use nothing else.
-
-Without the `playwright` package or chromium (STANCEMAP_TEST_CHROMIUM, default /usr/bin/chromium)
-the browser tests are skipped locally and fail under CI=true.
 """
 
 import json
-import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import SEED_DIR
-from tests.servers import Server, create_token, running_server, server_env
+from tests.servers import create_token, running_server, server_env
+from tests.viewer_browser import VIEWER_DIR, Viewer, api, watch
 
-CHROMIUM = Path(os.environ.get("STANCEMAP_TEST_CHROMIUM", "/usr/bin/chromium"))
-VIEWER_DIR = Path(__file__).resolve().parent.parent / "app" / "viewer"
 ARTICLE = (SEED_DIR / "sources" / "2025-08-18-white-house-ukraine-talks.txt").read_text(encoding="utf-8")
 SEED_STATEMENTS = json.loads((SEED_DIR / "statements.json").read_text(encoding="utf-8"))
 CHANGED = {"new", "withdrawn", "shifted", "reversed"}
-# What the page may fetch: itself, its two files and the public JSON API.
-ALLOWED_PATHS = re.compile(r"^/(?:|viewer/viewer\.(?:js|css)|v1/(?:matrix|diff|sources(?:/[0-9]+(?:/text)?)?))$")
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"The viewer's browser tests must run under CI: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def server(make_database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`stancemap serve` on an empty SQLite database: it migrates and loads the seeds."""
-    workdir = tmp_path_factory.mktemp("viewer")
-    with running_server(server_env(make_database("sqlite")), workdir, "viewer", workers=1) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install playwright)")
-    if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
-        yield launched
-        launched.close()
-
-
-@dataclass
-class Viewer:
-    page: Any
-    server: Server
-    requests: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def open(self, query: str = "", state: str = "ready") -> None:
-        self.page.goto(f"{self.server.base}/{query}")
-        self.page.wait_for_selector(f"body[data-state={state}]")
-
-    def wait_for(self, table_selector: str) -> None:
-        """The grid re-rendered with the given attributes, and no load is pending."""
-        self.page.wait_for_selector(f"body[data-state=ready] {table_selector}")
-
-    def cells(self) -> list[dict[str, str]]:
-        return self.page.eval_on_selector_all("button.cell", "buttons => buttons.map(b => ({...b.dataset}))")
-
-    def cell(self, party: str, issue: str) -> Any:
-        return self.page.locator(f'button.cell[data-party="{party}"][data-issue="{issue}"]')
-
-    def assert_clean(self) -> None:
-        """No script error, and nothing fetched but the page, its files and the public JSON API."""
-        assert self.errors == []
-        for url in self.requests:
-            assert url.startswith(self.server.base + "/"), url
-            assert ALLOWED_PATHS.match(httpx.URL(url).path), url
-
-
-@pytest.fixture
-def viewer(browser, server: Server) -> Iterator[Viewer]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, reduced_motion="reduce")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    viewer = Viewer(page, server)
-    page.on("request", lambda request: viewer.requests.append(request.url))
-    page.on("pageerror", lambda error: viewer.errors.append(f"page error: {error}"))
-    page.on("console", lambda message: viewer.errors.append(message.text) if message.type == "error" else None)
-    yield viewer
-    context.close()
-
-
-def api(server: Server, path: str, **params: str) -> Any:
-    response = httpx.get(f"{server.base}{path}", params=params, timeout=30)
-    response.raise_for_status()
-    return response.json()
 
 
 def stances(matrix: dict) -> dict[tuple[str, str], str]:
@@ -124,16 +35,18 @@ def latest_seeded_stance(party: str, issue: str, as_of: str) -> str:
 # --- served as files, outside the API ------------------------------------------------------------
 
 
-def test_the_viewer_is_served_at_the_root_and_stays_out_of_the_openapi_document(server):
+def test_the_viewer_is_served_at_the_root_and_stays_out_of_the_openapi_document(viewer_server):
+    server = viewer_server
     page = httpx.get(f"{server.base}/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'src="viewer/viewer.js"' in page.text and 'href="viewer/viewer.css"' in page.text
-    for name, media_type in (("viewer.js", "javascript"), ("viewer.css", "text/css")):
-        response = httpx.get(f"{server.base}/viewer/{name}")
-        assert response.status_code == 200 and media_type in response.headers["content-type"]
+    media_types = {".js": "javascript", ".css": "text/css", ".html": "text/html"}
+    for file in sorted(VIEWER_DIR.iterdir()):
+        response = httpx.get(f"{server.base}/viewer/{file.name}")
+        assert response.status_code == 200 and media_types[file.suffix] in response.headers["content-type"]
         assert response.headers["cache-control"] == "no-cache" and response.headers["etag"]
-        assert response.text == (VIEWER_DIR / name).read_text(encoding="utf-8")
-        again = httpx.get(f"{server.base}/viewer/{name}", headers={"If-None-Match": response.headers["etag"]})
+        assert response.text == file.read_text(encoding="utf-8")
+        again = httpx.get(f"{server.base}/viewer/{file.name}", headers={"If-None-Match": response.headers["etag"]})
         assert again.status_code == 304
     missing = httpx.get(f"{server.base}/viewer/missing.js")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
@@ -366,9 +279,8 @@ def test_a_quote_lost_in_a_newer_version_of_its_source_is_flagged(browser, make_
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         try:
             page = context.new_page()
-            page.set_default_timeout(15_000)
             viewer = Viewer(page, server)
-            page.on("pageerror", lambda error: viewer.errors.append(f"page error: {error}"))
+            watch(page, viewer)
             viewer.open()
             assert page.locator("button.cell .cell-flag").count() == 1
             cell = viewer.cell("russia", "cede-donbas")
@@ -377,6 +289,6 @@ def test_a_quote_lost_in_a_newer_version_of_its_source_is_flagged(browser, make_
             cell.click()
             note = page.locator("#detail .quote-flag").inner_text()
             assert f"source {stored.json()['id']}" in note and "close variant" in note
-            assert viewer.errors == []
+            viewer.assert_clean()
         finally:
             context.close()

@@ -2,16 +2,10 @@
 // It reads only the public JSON API (v1/matrix, v1/diff, v1/sources), with paths relative to the
 // page, so the viewer works wherever the API is served.
 
-const STANCES = [
-  ["support", "support"],
-  ["lean_support", "lean support"],
-  ["neutral", "neutral"],
-  ["lean_oppose", "lean oppose"],
-  ["oppose", "oppose"],
-  ["unclear", "unclear"],
-  ["none", "no position"],
-];
-const STANCE_LABEL = Object.fromEntries(STANCES);
+import {
+  $, STANCES, STANCE_LABEL, clearError as clearAlert, day, el, evidenceText, getJSON, key, listAll, loader,
+  moveFocus, plural, positionBlock, showError as showAlert, wireDate,
+} from "./common.js";
 
 const CHANGES = [
   ["new", "a position where there was none"],
@@ -21,9 +15,6 @@ const CHANGES = [
 ];
 const CHANGED = new Set(CHANGES.map(([value]) => value));
 
-const MAX_SOURCE_PAGES = 20; // 200 sources a page: enough for a select, and a bound on a runaway list
-
-const $ = (selector) => document.querySelector(selector);
 const ui = {
   asOf: $("#as-of"),
   today: $("#as-of-today"),
@@ -51,75 +42,10 @@ const state = {
   controller: null,
 };
 
-// --- DOM helpers -------------------------------------------------------------------------------
-
-/** Builds an element; text children are inserted as text, never parsed as HTML. */
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "dataset") Object.assign(node.dataset, value);
-    else if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-const day = (timestamp) => (timestamp ? String(timestamp).slice(0, 10) : null);
-const time = (date) => el("time", { datetime: date }, date);
-const key = (party, issue) => `${party}\u0000${issue}`;
-const plural = (count, word, words = `${word}s`) => `${count} ${count === 1 ? word : words}`;
-// A cell's evidence_count: the statements that have held its stance since the party last took it.
-const evidenceText = (count) => `${plural(count, "statement", "statements in a row")} with this stance`;
-
 // --- API ---------------------------------------------------------------------------------------
 
-class ApiError extends Error {
-  constructor(message, problem = null) {
-    super(message);
-    this.name = "ApiError";
-    this.problem = problem;
-  }
-}
-
-async function getJSON(path, params = {}, signal = undefined) {
-  const url = new URL(path, document.baseURI);
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, value);
-  }
-  let response;
-  try {
-    response = await fetch(url, { headers: { Accept: "application/json" }, signal });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError(`The server could not be reached (${error.message}).`);
-  }
-  const type = response.headers.get("content-type") || "";
-  if (!response.ok) {
-    if (type.includes("json")) {
-      const problem = await response.json().catch(() => null);
-      if (problem && typeof problem === "object") {
-        throw new ApiError(problem.detail || problem.title || `HTTP ${response.status}`, problem);
-      }
-    }
-    throw new ApiError(`The server answered ${response.status} ${response.statusText} for ${url.pathname}.`);
-  }
-  return response.json();
-}
-
 async function loadSources() {
-  const sources = [];
-  let cursor = null;
-  for (let page = 0; page < MAX_SOURCE_PAGES; page += 1) {
-    const body = await getJSON("v1/sources", { limit: 200, cursor });
-    sources.push(...body.items);
-    cursor = body.next_cursor;
-    if (!cursor) break;
-  }
+  const sources = await listAll("v1/sources");
   for (const source of sources) state.sources.set(source.id, source);
   // Most recent publication first: "what changed since the latest article" is the usual question.
   sources.sort((a, b) => String(b.published_at).localeCompare(String(a.published_at)) || b.id - a.id);
@@ -134,23 +60,8 @@ async function loadSources() {
 
 // --- errors and status -------------------------------------------------------------------------
 
-function showError(error) {
-  const problem = error.problem;
-  const fields = (problem?.errors || [])
-    .map((item) => `${item.field || (item.loc || []).join(".")}: ${item.message}`)
-    .filter((text) => text && !text.endsWith(`: ${problem.detail}`));
-  ui.error.replaceChildren(
-    el("p", {}, el("strong", {}, problem?.title ? `${problem.title}${problem.status ? ` (${problem.status})` : ""}: ` : "Error: "),
-      el("span", { class: "error-detail" }, error.message)),
-    fields.length ? el("ul", {}, fields.map((text) => el("li", {}, text))) : null,
-  );
-  ui.error.hidden = false;
-}
-
-function clearError() {
-  ui.error.hidden = true;
-  ui.error.replaceChildren();
-}
+const showError = (error) => showAlert(ui.error, error);
+const clearError = () => clearAlert(ui.error);
 
 // --- state <-> controls and URL ----------------------------------------------------------------
 
@@ -338,50 +249,6 @@ function names(partySlug, issueSlug) {
   return { party, issue };
 }
 
-function cellBlock(cell, party, asOf) {
-  if (!cell || !cell.stance) {
-    return el("div", { class: "cell-detail", dataset: { stance: "none" } },
-      el("p", { class: "no-position" }, `No standing statement of ${party.name} on this issue as of ${asOf}.`));
-  }
-  const source = cell.source;
-  const context = cell.selector
-    ? el("p", { class: "in-context" }, el("span", { class: "context-label" }, "In context: "),
-      `…${cell.selector.prefix}`, el("mark", {}, cell.quote), `${cell.selector.suffix}…`)
-    : null;
-  return el("div", { class: "cell-detail", dataset: { stance: cell.stance } },
-    el("p", {}, el("span", { class: `stance-chip stance-${cell.stance}` }, STANCE_LABEL[cell.stance])),
-    el("blockquote", { class: "quote" },
-      el("span", { class: "quote-mark", "aria-hidden": "true" }, "«"),
-      el("span", { class: "quote-text" }, cell.quote),
-      el("span", { class: "quote-mark", "aria-hidden": "true" }, "»")),
-    context,
-    cell.flag
-      ? el("p", { class: "quote-flag", role: "note" },
-        `Needs review: source ${cell.flag.source}, a newer version of this article, `,
-        cell.flag.outcome === "drifted" ? "has only a close variant of this quote" : "no longer has this quote",
-        ". An editor can correct, retract or confirm the statement.")
-      : null,
-    el("dl", { class: "facts" },
-      el("dt", {}, "Speaker"), el("dd", { class: "speaker" }, cell.speaker || el("span", { class: "muted" }, "not named")),
-      el("dt", {}, "Stated on"), el("dd", { class: "stated-on" }, cell.stated_on ? time(cell.stated_on) : "—"),
-      el("dt", {}, "Summary"), el("dd", { class: "summary" }, cell.summary || el("span", { class: "muted" }, "none")),
-      el("dt", {}, "Evidence"), el("dd", { class: "evidence-count" },
-        evidenceText(cell.evidence_count),
-        cell.evidence_since ? [" since ", time(cell.evidence_since)] : null),
-      el("dt", {}, "Source"), el("dd", { class: "source" },
-        source
-          ? [
-            el("cite", { class: "source-title" }, source.title),
-            el("span", { class: "source-published" }, ", published ", time(day(source.published_at))),
-            el("br"),
-            el("a", { class: "source-text-link", href: `v1/sources/${source.id}/text` }, "Read the source text"),
-            source.url ? [" · ", el("a", { class: "source-url", href: source.url, rel: "noopener noreferrer" }, "original")] : null,
-          ]
-          : "—"),
-    ),
-  );
-}
-
 function showDetail(partySlug, issueSlug, { focus = true } = {}) {
   const { party, issue } = names(partySlug, issueSlug);
   if (!party || !issue) return;
@@ -399,14 +266,14 @@ function showDetail(partySlug, issueSlug, { focus = true } = {}) {
       el("div", { class: "compare", dataset: { change: change.change } },
         el("section", { class: "side before", dataset: { side: "before" } },
           el("h3", {}, "Before · as of ", describeEnd(state.diff.from)),
-          cellBlock(change.before, party, state.diff.from.as_of)),
+          positionBlock(change.before, party.name, state.diff.from.as_of)),
         el("section", { class: "side after", dataset: { side: "after" } },
           el("h3", {}, "After · as of ", describeEnd(state.diff.to)),
-          cellBlock(change.after, party, state.diff.to.as_of)),
+          positionBlock(change.after, party.name, state.diff.to.as_of)),
       ),
     );
   } else {
-    ui.detailBody.replaceChildren(proposition, cellBlock(cell, party, state.matrix.as_of));
+    ui.detailBody.replaceChildren(proposition, positionBlock(cell, party.name, state.matrix.as_of));
   }
   ui.detail.dataset.party = partySlug;
   ui.detail.dataset.issue = issueSlug;
@@ -437,70 +304,23 @@ function cellButtonAt(party, issue) {
   return ui.table.querySelector(`button.cell[data-party="${CSS.escape(party)}"][data-issue="${CSS.escape(issue)}"]`);
 }
 
-// --- keyboard ----------------------------------------------------------------------------------
-
-function moveFocus(event) {
-  const button = event.target.closest("button.cell");
-  if (!button) return;
-  const cell = button.parentElement;
-  const row = cell.parentElement;
-  const rows = [...row.parentElement.rows];
-  const column = [...row.cells].indexOf(cell);
-  const rowIndex = rows.indexOf(row);
-  let target = null;
-  switch (event.key) {
-    case "ArrowRight": target = row.cells[column + 1]; break;
-    case "ArrowLeft": target = column > 1 ? row.cells[column - 1] : null; break;
-    case "ArrowDown": target = rows[rowIndex + 1]?.cells[column]; break;
-    case "ArrowUp": target = rows[rowIndex - 1]?.cells[column]; break;
-    case "Home": target = row.cells[1]; break;
-    case "End": target = row.cells[row.cells.length - 1]; break;
-    default: return;
-  }
-  const next = target?.querySelector("button.cell");
-  if (next) {
-    event.preventDefault();
-    next.focus();
-  }
-}
-
 // --- wiring ------------------------------------------------------------------------------------
 
-/** Date fields change on every keystroke (typing a year passes through 0002, 0020, 0202, ...):
- * load once the typing pauses. */
-let pendingLoad = null;
-function loadSoon() {
-  clearTimeout(pendingLoad);
-  document.body.dataset.state = "loading";
-  pendingLoad = setTimeout(load, 350);
-}
-
-function loadNow() {
-  clearTimeout(pendingLoad);
-  load();
-}
+const loading = loader(load);
 
 function wire() {
-  ui.asOf.addEventListener("change", loadSoon);
-  ui.today.addEventListener("click", () => {
-    ui.asOf.value = "";
-    loadNow();
-  });
-  ui.diffToggle.addEventListener("change", loadNow);
-  ui.fromMoment.addEventListener("change", loadNow);
+  wireDate({ input: ui.asOf, today: ui.today, form: $("#controls") }, loading);
+  ui.diffToggle.addEventListener("change", loading.now);
+  ui.fromMoment.addEventListener("change", loading.now);
   ui.fromDate.addEventListener("change", () => {
     ui.fromMoment.value = "date";
-    loadSoon();
-  });
-  $("#controls").addEventListener("submit", (event) => {
-    event.preventDefault();
-    loadNow();
+    loading.soon();
   });
   ui.table.addEventListener("click", (event) => {
     const button = event.target.closest("button.cell");
     if (button) showDetail(button.dataset.party, button.dataset.issue);
   });
-  ui.table.addEventListener("keydown", moveFocus);
+  ui.table.addEventListener("keydown", (event) => moveFocus(event, "button.cell"));
   ui.detailClose.addEventListener("click", () => {
     const selected = closeDetail();
     if (selected) cellButtonAt(selected.party, selected.issue)?.focus();
