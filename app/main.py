@@ -26,6 +26,7 @@ from app.api.routes import (
     diffs,
     health,
     issues,
+    match,
     matrix,
     parties,
     problems,
@@ -57,6 +58,11 @@ TAGS = [
     {"name": "matrix", "description": "Who stands where: one cell per party × issue as of a date."},
     {"name": "diffs", "description": "How positions changed between two moments, or since a source."},
     {"name": "timeline", "description": "One party's statements on one issue, each classified against the one before."},
+    {
+        "name": "match",
+        "description": "Which party stands closest to a reader: the parties ranked against the reader's answers, "
+        "every point backed by the party's quote.",
+    },
     {"name": "parties", "description": "Governments, leaders and blocs that take stances."},
     {"name": "issues", "description": "The propositions stances are taken on."},
     {"name": "sources", "description": "Stored documents, immutable text, that quotes are taken from."},
@@ -160,6 +166,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A POST that only reads: its own token check (write scope) goes through the read engine, so
     # the routers' read check, which would open the write engine's session for a POST, is left out.
     app.include_router(candidates.router)
+    # A read sent as a POST (the answers are a body, kept out of URLs and logs): its read check goes
+    # through the read engine, like the candidates'.
+    app.include_router(match.router)
     viewer.install(app)
     docs.install(app)
     _document_problems_as_problem_json(app)

@@ -85,6 +85,7 @@ OPERATION_IDS = [
     "GET /v1/anchoring -> anchoring-list",
     "GET /v1/audit -> audit-list",
     "POST /v1/sources/{source_id}/candidates -> candidates-propose",
+    "POST /v1/match -> match-run",
 ]
 
 

@@ -309,6 +309,42 @@ TIMELINE: dict[str, Any] = {
         {"change": "unchanged", "statement": STATEMENT_13},
     ],
 }
+# POST /v1/match: a reader who supports security guarantees (counting double) and skips the Donbas.
+MATCH_REQUEST: dict[str, Any] = {
+    "answers": {"security-guarantees": "support", "cede-donbas": "skip"},
+    "weights": {"security-guarantees": 2},
+    "as_of": "2025-08-18",
+    "parties": ["russia"],
+}
+MATCH_RESULT: dict[str, Any] = {
+    "as_of": "2025-08-18",
+    "answered": 1,
+    "skipped": 1,
+    "max_points": 4.0,
+    "issues": MATRIX["issues"],
+    "results": [
+        {
+            "rank": 1,
+            "party": MATRIX["parties"][0],
+            "score": 75.0,
+            "points": 3.0,
+            "max_points": 4.0,
+            "issues_with_position": 1,
+            "issues": [
+                {
+                    "issue": "security-guarantees",
+                    "answer": "support",
+                    "weight": 2.0,
+                    "stance": "lean_support",
+                    "agreement": 0.75,
+                    "points": 3.0,
+                    "max_points": 4.0,
+                    "cell": _cell(STATEMENT_13, 2, "2025-08-15"),
+                }
+            ],
+        }
+    ],
+}
 
 # The README's misquote: POST /v1/statements with a quote that is not in the article.
 PROBLEM_QUOTE_NOT_FOUND: dict[str, Any] = {

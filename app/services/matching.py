@@ -1,0 +1,123 @@
+"""Which party stands closest to a reader, the way voting advice applications such as the
+Wahl-O-Mat score it, every number backed by the party's quote.
+
+Per answered issue a party earns weight × agreement × 2 points (agreement on the scale of
+app.services.agreement: on agree, neutral and disagree, the Wahl-O-Mat's 2, 1 or 0); without a
+position it earns 0, and the issue's weight × 2 still counts towards the maximum. A skipped issue
+counts for nothing. The score is the points as a percentage of the maximum.
+
+Nothing of the answers is kept: they are read, scored and answered.
+"""
+
+import math
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlmodel import Session
+
+from app.errors import InvalidField
+from app.models.match import MatchAnswer, MatchRequest
+from app.services.agreement import agreement
+from app.services.matrix import Grid, resolve_grid
+from app.services.positions import cells, empty_cell
+
+POINTS_PER_ISSUE = 2  # the Wahl-O-Mat's, for the same answer
+# Where the request names its slugs: resolve_grid's fields as this body names them.
+_BODY_FIELDS = {"parties": "parties", "issues": "answers"}
+
+
+def score(points: float, max_points: float) -> float:
+    """100 × points / max_points to one decimal, half up (6.25 -> 6.3); 0.0 without a maximum."""
+    if max_points == 0:
+        return 0.0
+    return math.floor(1000 * points / max_points + 0.5) / 10
+
+
+def _weights(request: MatchRequest) -> dict[str, float]:
+    return {} if request.weights is None else request.weights.root
+
+
+def _grid(session: Session, request: MatchRequest) -> Grid:
+    """The parties to rank and the issues answered (skipped ones too: an unknown slug is refused
+    whatever its answer), in the request's order."""
+    answers, weights = request.answers.root, _weights(request)
+    unweighable = [slug for slug in weights if slug not in answers]
+    if unweighable:
+        raise InvalidField("weights", f"Weights given for issues not in `answers`: {', '.join(unweighable)}.")
+    parties = list(dict.fromkeys(request.parties)) if request.parties is not None else None
+    try:
+        return resolve_grid(session, parties, list(answers))
+    except InvalidField as error:
+        raise InvalidField(_BODY_FIELDS.get(error.field, error.field), error.detail) from None
+
+
+def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, Any]:
+    """The ranking, shaped like app.models.match.MatchResult, for orjson to serialise; each issue
+    carries the party's matrix cell as stored."""
+    grid = _grid(session, request)
+    answers, weights = request.answers.root, _weights(request)
+    answered = [issue for issue in grid.issues if answers[issue.slug] is not MatchAnswer.skip]
+    grid = Grid(parties=grid.parties, issues=answered)
+    filled = cells(session, grid.scope(as_of))
+    # Per issue: (id, slug, answer, weight, maximum), the same for every party.
+    scored = []
+    for issue in answered:
+        weight = float(weights.get(issue.slug, 1))
+        scored.append((issue.id, issue.slug, answers[issue.slug].value, weight, weight * POINTS_PER_ISSUE))
+    max_points = sum(entry[4] for entry in scored)
+
+    party_refs = grid.party_refs()
+    results = []
+    for order, (party_id, party_slug) in enumerate(grid.party_keys()):
+        points = 0.0
+        with_position = 0
+        issues = []
+        for issue_id, issue_slug, answer, weight, issue_max in scored:
+            stored = filled.get((party_id, issue_id))
+            # The stance read from the cell served beside it: what is scored is what the reader sees.
+            stance = None if stored is None else orjson.loads(stored)["stance"]
+            value = agreement(answer, stance)
+            issue_points = 0.0 if value is None else weight * value * POINTS_PER_ISSUE
+            points += issue_points
+            with_position += value is not None
+            issues.append(
+                {
+                    "issue": issue_slug,
+                    "answer": answer,
+                    "weight": weight,
+                    "stance": stance,
+                    "agreement": value,
+                    "points": issue_points,
+                    "max_points": issue_max,
+                    "cell": empty_cell(party_slug, issue_slug) if stored is None else orjson.Fragment(stored),
+                }
+            )
+        result = {
+            "party": party_refs[order],
+            "score": score(points, max_points),
+            "points": points,
+            "max_points": max_points,
+            "issues_with_position": with_position,
+            "issues": issues,
+        }
+        results.append((order, result))
+    return {
+        "as_of": as_of,
+        "answered": len(answered),
+        "skipped": len(answers) - len(answered),
+        "max_points": max_points,
+        "issues": grid.issue_refs(),
+        "results": _ranked(results),
+    }
+
+
+def _ranked(results: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """(order, result) pairs ranked: highest score first; on equal score more issues with a
+    position, then the parties' order. Ranks are competition ranks on the score: 1, 1, 3."""
+    results.sort(key=lambda entry: (-entry[1]["score"], -entry[1]["issues_with_position"], entry[0]))
+    ranked: list[dict[str, Any]] = []
+    for place, (_, result) in enumerate(results, start=1):
+        tied = ranked and ranked[-1]["score"] == result["score"]
+        ranked.append({"rank": ranked[-1]["rank"] if tied else place, **result})
+    return ranked
