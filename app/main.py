@@ -23,6 +23,7 @@ from app.api.routes import (
     anchoring,
     audit,
     candidates,
+    compare,
     diffs,
     health,
     issues,
@@ -58,6 +59,7 @@ TAGS = [
     {"name": "matrix", "description": "Who stands where: one cell per party × issue as of a date."},
     {"name": "diffs", "description": "How positions changed between two moments, or since a source."},
     {"name": "timeline", "description": "One party's statements on one issue, each classified against the one before."},
+    {"name": "compare", "description": "How close parties stand: agreement between every pair, issue by issue."},
     {
         "name": "match",
         "description": "Which party stands closest to a reader: the parties ranked against the reader's answers, "
@@ -159,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(problems.router)
-    for module in (matrix, diffs, timeline, parties, issues, sources, statements, anchoring, audit):
+    for module in (matrix, diffs, timeline, compare, parties, issues, sources, statements, anchoring, audit):
         app.include_router(
             module.router, dependencies=[Depends(read_access), Depends(single_valued_query)], responses=READ_PROBLEMS
         )

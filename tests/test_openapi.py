@@ -21,6 +21,7 @@ from app.main import TAGS, create_app, openapi_json
 from app.models import examples
 from app.models.anchoring import AnchoringReport, TextDiff
 from app.models.audit import AuditEventPublic
+from app.models.compare import Comparison, ComparisonDrift
 from app.models.issue import IssueCreate, IssuePublic, IssueUpdate
 from app.models.matrix import Diff, Matrix, Timeline
 from app.models.party import PartyCreate, PartyPublic, PartyUpdate
@@ -57,6 +58,7 @@ OPERATION_IDS = [
     "GET /v1/diff -> diffs-get",
     "GET /v1/sources/{source_id}/diff -> diffs-since-source",
     "GET /v1/parties/{party}/issues/{issue}/timeline -> timeline-get",
+    "GET /v1/compare -> compare-get",
     "GET /v1/parties -> parties-list",
     "POST /v1/parties -> parties-create",
     "GET /v1/parties/{slug} -> parties-get",
@@ -199,7 +201,7 @@ def test_every_response_is_typed(document):
 
 
 def test_views_document_csv_conditional_requests_and_etags(document):
-    views = {"matrix-get", "diffs-get", "diffs-since-source", "timeline-get"}
+    views = {"matrix-get", "diffs-get", "diffs-since-source", "timeline-get", "compare-get"}
     for method, path, operation in operations(document):
         where = f"{method} {path}"
         responses = operation["responses"]
@@ -240,6 +242,7 @@ MODEL_EXAMPLES: list[tuple[type[BaseModel], str]] = [
     (StatementCreate, "STATEMENT_CREATE"), (StatementUpdate, "STATEMENT_UPDATE"),
     (StatementRetract, "STATEMENT_RETRACT"), (StatementPublic, "STATEMENT_PUBLIC"),
     (StatementHistory, "STATEMENT_HISTORY"), (Matrix, "MATRIX"), (Diff, "DIFF"), (Timeline, "TIMELINE"),
+    (Comparison, "COMPARISON"), (ComparisonDrift, "COMPARISON_DRIFT"),
     (Problem, "PROBLEM_QUOTE_NOT_FOUND"), (Problem, "PROBLEM_NOT_FOUND"), (AuditEventPublic, "AUDIT_EVENT"),
 ]  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""CSV renderings of the matrix and of diffs, and the choice between JSON and CSV."""
+"""CSV renderings of the matrix, diffs and comparisons, and the choice between JSON and CSV."""
 
 import csv
 import io
@@ -110,3 +110,81 @@ def diff_csv(diff: dict[str, Any]) -> bytes:
 def json_bytes(document: Any) -> bytes:
     """Serialise a matrix or diff document; timestamps end in Z like every other response."""
     return orjson.dumps(document, option=JSON_OPTIONS)
+
+
+def _blank(value: object) -> object:
+    """A CSV field: empty for null, the value itself otherwise (0.0 stays 0.0)."""
+    return "" if value is None else value
+
+
+def _quotes(cells: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    return {(cell["party"], cell["issue"]): cell["quote"] or "" for cell in cells}
+
+
+def comparison_csv(comparison: dict[str, Any], layout: Layout) -> bytes:
+    """A row per pair, or with `long` a row per pair × issue with both stances and quotes."""
+    pairs = comparison["pairs"]
+    if layout is Layout.wide:
+        header = ["party_a", "party_b", "agreement", "issues_compared"]
+        body = ([*pair["parties"], _blank(pair["agreement"]), pair["issues_compared"]] for pair in pairs)
+        return _csv([header, *body])
+    quotes = _quotes(comparison["cells"])
+    header = ["party_a", "party_b", "issue", "stance_a", "stance_b", "agreement", "quote_a", "quote_b"]
+    body = (
+        [
+            party_a,
+            party_b,
+            entry["issue"],
+            *map(_blank, entry["stances"]),
+            _blank(entry["agreement"]),
+            quotes[party_a, entry["issue"]],
+            quotes[party_b, entry["issue"]],
+        ]
+        for pair in pairs
+        for party_a, party_b in [pair["parties"]]
+        for entry in pair["issues"]
+    )
+    return _csv([header, *body])
+
+
+def comparison_drift_csv(comparison: dict[str, Any], layout: Layout) -> bytes:
+    """`comparison_csv` at two moments: the values at `from` and at `to` side by side."""
+    pairs = comparison["pairs"]
+    if layout is Layout.wide:
+        header = [
+            "party_a", "party_b", "agreement_from", "agreement_to", "issues_compared_from", "issues_compared_to",
+        ]  # fmt: skip
+        body = (
+            [
+                *pair["parties"],
+                _blank(pair["agreement"]["from"]),
+                _blank(pair["agreement"]["to"]),
+                pair["issues_compared"]["from"],
+                pair["issues_compared"]["to"],
+            ]
+            for pair in pairs
+        )
+        return _csv([header, *body])
+    quotes = {moment: _quotes(comparison["cells"][moment]) for moment in ("from", "to")}
+    header = [
+        "party_a", "party_b", "issue",
+        "stance_a_from", "stance_b_from", "agreement_from", "stance_a_to", "stance_b_to", "agreement_to", "changed",
+        "quote_a_from", "quote_b_from", "quote_a_to", "quote_b_to",
+    ]  # fmt: skip
+    body = (
+        [
+            party_a,
+            party_b,
+            entry["issue"],
+            *map(_blank, entry["stances"]["from"]),
+            _blank(entry["agreement"]["from"]),
+            *map(_blank, entry["stances"]["to"]),
+            _blank(entry["agreement"]["to"]),
+            "true" if entry["changed"] else "false",
+            *(quotes[moment][party, entry["issue"]] for moment in ("from", "to") for party in (party_a, party_b)),
+        ]
+        for pair in pairs
+        for party_a, party_b in [pair["parties"]]
+        for entry in pair["issues"]
+    )
+    return _csv([header, *body])

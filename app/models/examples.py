@@ -512,3 +512,112 @@ CANDIDATE_LIST: dict[str, Any] = {
     "counts": {"found": 33, "returned": 1, "direct": 0, "reported": 1, "with_party": 1, "with_issue": 1, "existing": 1},
     "truncated": False,
 }
+
+# Ukraine's position on security guarantees as of 2025-08-18 (statement 10, the later of two).
+_UKRAINE_GUARANTEES: dict[str, Any] = {
+    "party": "ukraine",
+    "issue": "security-guarantees",
+    "stance": "support",
+    "summary": "Zelensky is confident that, with Trump and partners, Ukraine's security will be effectively guaranteed.",
+    "stated_on": "2025-08-18",
+    "statement": 10,
+    "quote": "I am confident that we will defend Ukraine, effectively guarantee security",
+    "selector": {
+        "start": 4299,
+        "end": 4373,
+        "prefix": "years if peace is established.\n“",
+        "suffix": ", and that our people will alway",
+    },
+    "speaker": "Volodymyr Zelensky",
+    "source": _SOURCE_REF,
+    "evidence_count": 2,
+    "evidence_since": "2025-08-18",
+    "flag": None,
+}
+
+
+def _no_position(party: str) -> dict[str, Any]:
+    return {
+        "party": party,
+        "issue": "security-guarantees",
+        **dict.fromkeys(("stance", "summary", "stated_on", "statement", "quote", "selector", "speaker", "source")),
+        "evidence_count": 0,
+        "evidence_since": None,
+        "flag": None,
+    }
+
+
+_UKRAINE_REF = {"slug": "ukraine", "name": "Ukraine", "kind": "country"}
+# GET /v1/compare?parties=russia,ukraine,european-allies&issues=security-guarantees&as_of=2025-08-18
+COMPARISON: dict[str, Any] = {
+    "as_of": "2025-08-18",
+    "parties": [
+        MATRIX["parties"][0],
+        _UKRAINE_REF,
+        {"slug": "european-allies", "name": "European allies", "kind": "bloc"},
+    ],
+    "issues": MATRIX["issues"],
+    "cells": [_cell(STATEMENT_13, 2, "2025-08-15"), _UKRAINE_GUARANTEES, _no_position("european-allies")],
+    "pairs": [
+        {
+            "parties": ["russia", "ukraine"],
+            "agreement": 0.75,
+            "issues_compared": 1,
+            "issues": [
+                {"issue": "security-guarantees", "stances": ["lean_support", "support"], "agreement": 0.75},
+            ],
+        },
+        {
+            "parties": ["russia", "european-allies"],
+            "agreement": None,
+            "issues_compared": 0,
+            "issues": [
+                {
+                    "issue": "security-guarantees",
+                    "stances": ["lean_support", None],
+                    "agreement": None,
+                    "no_position": ["european-allies"],
+                },
+            ],
+        },
+        {
+            "parties": ["ukraine", "european-allies"],
+            "agreement": None,
+            "issues_compared": 0,
+            "issues": [
+                {
+                    "issue": "security-guarantees",
+                    "stances": ["support", None],
+                    "agreement": None,
+                    "no_position": ["european-allies"],
+                },
+            ],
+        },
+    ],
+}
+# GET /v1/compare?parties=russia,ukraine&issues=security-guarantees&from=2025-08-14&to=2025-08-18
+COMPARISON_DRIFT: dict[str, Any] = {
+    "from": {"as_of": "2025-08-14", "source": None},
+    "to": {"as_of": "2025-08-18", "source": None},
+    "parties": [MATRIX["parties"][0], _UKRAINE_REF],
+    "issues": MATRIX["issues"],
+    "cells": {
+        "from": [_cell(STATEMENT_11, 1, "2025-08-14"), _no_position("ukraine")],
+        "to": [_cell(STATEMENT_13, 2, "2025-08-15"), _UKRAINE_GUARANTEES],
+    },
+    "pairs": [
+        {
+            "parties": ["russia", "ukraine"],
+            "agreement": {"from": None, "to": 0.75},
+            "issues_compared": {"from": 0, "to": 1},
+            "issues": [
+                {
+                    "issue": "security-guarantees",
+                    "stances": {"from": ["oppose", None], "to": ["lean_support", "support"]},
+                    "agreement": {"from": None, "to": 0.75},
+                    "changed": True,
+                }
+            ],
+        }
+    ],
+}
