@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from app.main import create_app
 from app.models import examples
+from app.models.position_span import Projection
+from app.services import position_history
 from tests.conftest import WAHLOMAT_DIR
 from tests.helpers import assert_problem, create_issue, create_party, create_source
 from tests.test_write_locks import write_lock_held
@@ -272,6 +274,18 @@ def test_it_needs_a_read_token_where_every_read_does(settings, tokens, seeded):
         assert_problem(private.post("/v1/match", json=body), 401, "unauthorized")
         answered = private.post("/v1/match", json=body, headers={"Authorization": f"Bearer {tokens['read']}"})
         assert answered.status_code == 200, answered.text
+
+
+def test_it_waits_for_a_position_history_being_rebuilt(client, engine, seeded):
+    with engine.begin() as connection:
+        connection.execute(update(Projection).values(format=0))
+    try:
+        refused = client.post("/v1/match", json={"answers": {"crimea": "oppose"}})
+        assert_problem(refused, 503, "rebuilding")
+        assert refused.headers["Retry-After"] == "5"
+    finally:
+        assert position_history.ensure_current(engine) is True
+    assert client.post("/v1/match", json={"answers": {"crimea": "oppose"}}).status_code == 200
 
 
 # --- the Wahl-O-Mat 2017 -----------------------------------------------------------------------

@@ -11,7 +11,8 @@ import gzip
 import hashlib
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from threading import BoundedSemaphore, Lock
@@ -265,6 +266,16 @@ def conditional_view(
     """The view under `view_key`, from cache or built by `render` with the session it is given."""
     renderer: ViewRenderer = request.app.state.view_renderer
     return renderer.respond(request, session, view_key, render)
+
+
+@contextmanager
+def build_session(request: Request) -> Iterator[Session]:
+    """A build slot and a session on the engine kept for builds, as a view gets, for a document
+    built anew on every request and never cached (a ranking against a reader's answers)."""
+    renderer: ViewRenderer = request.app.state.view_renderer
+    with renderer.builds, Session(request.app.state.view_engine) as session:
+        position_history.require_current(session.connection())
+        yield session
 
 
 async def _current_version(state: Any) -> int | None:

@@ -11,6 +11,7 @@ Nothing of the answers is kept: they are read, scored and answered.
 
 import math
 from datetime import date
+from functools import cache
 from typing import Any
 
 import orjson
@@ -20,9 +21,11 @@ from app.errors import InvalidField
 from app.models.match import MatchAnswer, MatchRequest
 from app.services.agreement import agreement
 from app.services.matrix import Grid, resolve_grid
-from app.services.positions import cells, empty_cell
+from app.services.positions import empty_cell, stored_cells
 
 POINTS_PER_ISSUE = 2  # the Wahl-O-Mat's, for the same answer
+# Agreement depends on the two stances alone, and a ranking asks for it once per party and issue.
+_agreement = cache(agreement)
 # Where the request names its slugs: resolve_grid's fields as this body names them.
 _BODY_FIELDS = {"parties": "parties", "issues": "answers"}
 
@@ -59,7 +62,7 @@ def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, 
     answers, weights = request.answers.root, _weights(request)
     answered = [issue for issue in grid.issues if answers[issue.slug] is not MatchAnswer.skip]
     grid = Grid(parties=grid.parties, issues=answered)
-    filled = cells(session, grid.scope(as_of))
+    filled = stored_cells(session, [party.id for party in grid.parties], [issue.id for issue in answered], as_of)
     # Per issue: (id, slug, answer, weight, maximum), the same for every party.
     scored = []
     for issue in answered:
@@ -75,9 +78,8 @@ def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, 
         issues = []
         for issue_id, issue_slug, answer, weight, issue_max in scored:
             stored = filled.get((party_id, issue_id))
-            # The stance read from the cell served beside it: what is scored is what the reader sees.
-            stance = None if stored is None else orjson.loads(stored)["stance"]
-            value = agreement(answer, stance)
+            stance = None if stored is None else stored.stance
+            value = _agreement(answer, stance)
             issue_points = 0.0 if value is None else weight * value * POINTS_PER_ISSUE
             points += issue_points
             with_position += value is not None
@@ -90,7 +92,7 @@ def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, 
                     "agreement": value,
                     "points": issue_points,
                     "max_points": issue_max,
-                    "cell": empty_cell(party_slug, issue_slug) if stored is None else orjson.Fragment(stored),
+                    "cell": empty_cell(party_slug, issue_slug) if stored is None else orjson.Fragment(stored.json),
                 }
             )
         result = {

@@ -295,6 +295,17 @@ def cells(session: Session, scope: Scope) -> dict[CellKey, bytes]:
     return {(party, issue): stored for party, issue, _, stored in rows if stored is not None}
 
 
+def stored_cells(
+    session: Session, party_ids: list[int], issue_ids: list[int], as_of: date
+) -> dict[CellKey, StoredCell]:
+    """Each filled cell of the grid as of `as_of` with its stance, read from the span's own column:
+    for what compares stances (a reader's answers, say) beside the cells it serves."""
+    if not party_ids or not issue_ids:
+        return {}
+    rows = _span_rows(session, party_ids, issue_ids, {"day": as_of})
+    return {(party, issue): StoredCell(stance, stored) for party, issue, stance, stored in rows if stored is not None}
+
+
 def _stored(stance: str | None, stored: bytes | None) -> StoredCell | None:
     return None if stance is None or stored is None else StoredCell(stance, stored)
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from sqlmodel import Session
 
 from app.api.auth import read_access
+from app.api.caching import build_session
 from app.api.deps import READ_PROBLEMS, fields_in, problems
 from app.api.tabular import json_bytes
 from app.db import get_read_session
@@ -32,7 +33,7 @@ def reader(request: Request, session: ReadSessionDep) -> None:
     summary="Rank the parties by how close they stand to a reader's answers",
     response_description="The parties ranked by score, each with the points per issue and the quote behind them",
 )
-def run(session: ReadSessionDep, body: MatchRequest) -> Response:
+def run(request: Request, body: MatchRequest) -> Response:
     """Scores every party (or those in `parties`) against the reader's answers as voting advice
     applications such as the Wahl-O-Mat do: per answered issue, weight × agreement × 2 points,
     agreement being 1 − |a − b| / 4 on the scale support +2 … oppose −2 (on agree, neutral and
@@ -43,6 +44,7 @@ def run(session: ReadSessionDep, body: MatchRequest) -> Response:
 
     Nothing of the answers is stored or logged, and no token is needed (unless the server requires
     one for every read). An unknown issue or party slug is a 422 naming every such slug."""
-    with fields_in("body"):
+    # Built like an uncached view: in a build slot, on the build engine, from a current position history.
+    with fields_in("body"), build_session(request) as session:
         result = match(session, body, as_of=body.as_of or utcnow().date())
     return Response(json_bytes(result), media_type="application/json")
