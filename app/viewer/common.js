@@ -23,7 +23,7 @@ export function el(tag, attributes = {}, ...children) {
     else if (name === "class") node.className = value;
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : String(child));
   }
@@ -222,6 +222,28 @@ export function moveFocus(event, buttonSelector) {
     event.preventDefault();
     next.focus();
   }
+}
+
+/** Empties a grid of buttons, saying why in its caption. */
+export function clearGrid(table, caption) {
+  table.caption.textContent = caption;
+  table.tHead.replaceChildren();
+  table.tBodies[0].replaceChildren();
+  delete table.dataset.asOf;
+}
+
+/** Marks the button of a grid whose detail is shown (aria-current), and no other. */
+export function markCurrent(table, selector, isCurrent = () => false) {
+  for (const button of table.querySelectorAll(selector)) {
+    if (isCurrent(button)) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+/** Scrolls an element into view, smoothly unless the reader prefers reduced motion. */
+export function reveal(element, block) {
+  const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  element.scrollIntoView({ block, behavior: reduced ? "auto" : "smooth" });
 }
 
 /** Date fields change on every keystroke (typing a year passes through 0002, 0020, 0202, ...):

@@ -3,8 +3,8 @@
 // page, so the viewer works wherever the API is served.
 
 import {
-  $, STANCES, STANCE_LABEL, clearError as clearAlert, day, el, evidenceText, getJSON, key, listAll, loader,
-  moveFocus, plural, positionBlock, showError as showAlert, wireDate,
+  $, STANCES, STANCE_LABEL, clearError as clearAlert, clearGrid, day, el, evidenceText, getJSON, key, listAll, loader,
+  markCurrent, moveFocus, plural, positionBlock, reveal, showError as showAlert, wireDate,
 } from "./common.js";
 
 const CHANGES = [
@@ -152,11 +152,8 @@ function render() {
   const thead = ui.table.tHead;
   const tbody = ui.table.tBodies[0];
   if (!matrix) {
-    ui.caption.textContent = "No positions to show.";
-    thead.replaceChildren();
-    tbody.replaceChildren();
+    clearGrid(ui.table, "No positions to show.");
     ui.status.textContent = "";
-    delete ui.table.dataset.asOf;
     closeDetail();
     return;
   }
@@ -278,15 +275,8 @@ function showDetail(partySlug, issueSlug, { focus = true } = {}) {
   ui.detail.dataset.party = partySlug;
   ui.detail.dataset.issue = issueSlug;
   ui.detail.hidden = false;
-  for (const button of ui.table.querySelectorAll("button.cell")) {
-    const current = button.dataset.party === partySlug && button.dataset.issue === issueSlug;
-    if (current) button.setAttribute("aria-current", "true");
-    else button.removeAttribute("aria-current");
-  }
-  if (focus) {
-    const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-    ui.detail.scrollIntoView({ block: "nearest", behavior: reduced ? "auto" : "smooth" });
-  }
+  markCurrent(ui.table, "button.cell", (button) => button.dataset.party === partySlug && button.dataset.issue === issueSlug);
+  if (focus) reveal(ui.detail, "nearest");
 }
 
 function closeDetail() {
@@ -294,9 +284,7 @@ function closeDetail() {
   state.selected = null;
   ui.detail.hidden = true;
   ui.detailBody.replaceChildren();
-  for (const button of ui.table.querySelectorAll("button.cell")) {
-    button.removeAttribute("aria-current");
-  }
+  markCurrent(ui.table, "button.cell");
   return selected;
 }
 

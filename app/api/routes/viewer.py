@@ -1,7 +1,8 @@
-"""The viewer: a static page at `/` that draws the matrix and diffs from the public JSON API.
+"""The viewer: static pages drawn from the public JSON API. `/` shows the matrix and diffs,
+`/compare` the agreement between parties, `/match` the parties closest to a reader's answers.
 
-Its files live in app/viewer/ (HTML, CSS and an ES module; no build step, nothing from a CDN).
-Neither route is part of the API, so both stay out of the OpenAPI document.
+Their files live in app/viewer/ (HTML, CSS and ES modules; no build step, nothing from a CDN).
+None of these routes is part of the API, so they stay out of the OpenAPI document.
 """
 
 from pathlib import Path
@@ -22,12 +23,29 @@ CACHE_CONTROL = "no-cache"
 router = APIRouter(tags=["viewer"], include_in_schema=False)
 
 
-@router.api_route("/", methods=["GET", "HEAD"], name="viewer")
-def viewer_page() -> FileResponse:
-    page = VIEWER_DIR / "index.html"
+def _page(name: str) -> FileResponse:
+    page = VIEWER_DIR / name
     if not page.is_file():  # an install without the package data: the API itself still serves
         raise NotFound("The viewer's files are not installed with this copy of Stancemap.")
     return FileResponse(page, media_type="text/html", headers={"Cache-Control": CACHE_CONTROL})
+
+
+@router.api_route("/", methods=["GET", "HEAD"], name="viewer")
+def viewer_page() -> FileResponse:
+    """The matrix: who stands where, as of a date, and what changed since."""
+    return _page("index.html")
+
+
+@router.api_route("/compare", methods=["GET", "HEAD"], name="viewer-compare")
+def compare_page() -> FileResponse:
+    """Every pair of parties' agreement, and the quotes where two differ."""
+    return _page("compare.html")
+
+
+@router.api_route("/match", methods=["GET", "HEAD"], name="viewer-match")
+def match_page() -> FileResponse:
+    """The propositions one by one, then the parties ranked by closeness to the reader's answers."""
+    return _page("match.html")
 
 
 class _ViewerFiles(StaticFiles):
@@ -38,7 +56,7 @@ class _ViewerFiles(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
-    """`GET /` and the page's own files under `/viewer/`."""
+    """The pages and their own files under `/viewer/`."""
     app.include_router(router)
     if VIEWER_DIR.is_dir():  # else `/` explains, and the API itself still serves
         app.mount("/viewer", _ViewerFiles(directory=VIEWER_DIR), name="viewer-files")
