@@ -13,7 +13,6 @@ from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
 from app.services.matrix import Grid
 from app.services.positions import (
     Scope,
-    StoredCell,
     cells_on_two_days,
     cited_as_of,
     standing_statements,
@@ -38,12 +37,12 @@ def classify(before: Stance | None, after: Stance | None) -> ChangeClass:
     return ChangeClass.reversed if crossed else ChangeClass.shifted
 
 
-def _stance(stored: StoredCell | None) -> Stance | None:
-    return None if stored is None else Stance(stored.stance)
-
-
-def _embedded(stored: StoredCell | None) -> orjson.Fragment | None:
-    return None if stored is None else orjson.Fragment(stored.json)
+# Every pair of stances (None: no position) and its class, looked up by the strings as stored (Stance
+# is a StrEnum, so they equal its members): making a Stance of both sides of every cell of the grid
+# cost more than the rest of the diff's loop.
+_CHANGES: dict[tuple[str | None, str | None], ChangeClass] = {
+    (before, after): classify(before, after) for before in (None, *Stance) for after in (None, *Stance)
+}
 
 
 def parse_moment(session: Session, raw: str, field: str) -> DiffEnd:
@@ -92,7 +91,7 @@ def diff(
             if sides is None:
                 continue
             before, after = sides
-            change = classify(_stance(before), _stance(after))
+            change = _CHANGES[(None if before is None else before.stance, None if after is None else after.stance)]
             summary[change] += 1
             if only_changed and change is ChangeClass.unchanged:
                 continue
@@ -101,8 +100,8 @@ def diff(
                     "party": party_slug,
                     "issue": issue_slug,
                     "change": change,
-                    "before": _embedded(before),
-                    "after": _embedded(after),
+                    "before": None if before is None else orjson.Fragment(before.json),
+                    "after": None if after is None else orjson.Fragment(after.json),
                 }
             )
     return {"from": start.model_dump(), "to": end.model_dump(), "summary": summary, "changes": changes}
