@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,7 +10,8 @@ import orjson
 from fastapi import Query, Request
 
 from app.api.negotiation import prefers_csv
-from app.services.positions import JSON_OPTIONS
+from app.services.matrix import Grid
+from app.services.positions import JSON_OPTIONS, CellData, CellKey, empty_cell
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
@@ -75,17 +76,33 @@ def _cell_columns(cell: dict[str, Any] | None) -> list[object]:
     ]
 
 
-def matrix_csv(matrix: dict[str, Any], layout: Layout) -> bytes:
-    cells = matrix["cells"]
+def _party_rows(grid: Grid, filled: Mapping[CellKey, bytes]) -> list[tuple[str, list[CellData]]]:
+    """Each party's slug and cells in the grid's order: stored cells read into dicts, cells without
+    a position empty."""
+    issue_keys = grid.issue_keys()
+    rows = []
+    for party_id, party_slug in grid.party_keys():
+        cells = []
+        for issue_id, issue_slug in issue_keys:
+            stored = filled.get((party_id, issue_id))
+            cells.append(empty_cell(party_slug, issue_slug) if stored is None else orjson.loads(stored))
+        rows.append((party_slug, cells))
+    return rows
+
+
+def matrix_csv(grid: Grid, filled: Mapping[CellKey, bytes], layout: Layout) -> bytes:
+    """The grid's matrix from its filled cells as stored (app.services.positions.cells)."""
+    rows = _party_rows(grid, filled)
     if layout is Layout.long:
         header = ["party", "issue", *CELL_HEADER, "evidence_count"]
-        body = ([cell["party"], cell["issue"], *_cell_columns(cell), cell["evidence_count"]] for cell in cells)
+        body = (
+            [cell["party"], cell["issue"], *_cell_columns(cell), cell["evidence_count"]]
+            for _, cells in rows
+            for cell in cells
+        )
         return _csv([header, *body])
-    stances: dict[str, list[object]] = {party["slug"]: [] for party in matrix["parties"]}
-    for cell in cells:
-        stances[cell["party"]].append(cell["stance"] or "")
-    columns = [issue["slug"] for issue in matrix["issues"]]
-    return _csv([["party", *columns], *([party, *row] for party, row in stances.items())])
+    columns = [issue.slug for issue in grid.issues]
+    return _csv([["party", *columns], *([party, *(cell["stance"] or "" for cell in cells)] for party, cells in rows)])
 
 
 def diff_csv(diff: dict[str, Any]) -> bytes:

@@ -1,6 +1,7 @@
 """How positions changed between two moments, classified after PolitiFact's Flip-O-Meter."""
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -75,9 +76,11 @@ def diff(
     end: DiffEnd,
     *,
     only_changed: bool = False,
+    as_dicts: bool = False,
 ) -> dict[str, Any]:
     """The diff document, shaped like app.models.matrix.Diff, for orjson to serialise; the cells
-    before and after are embedded as stored (orjson.Fragment)."""
+    before and after are embedded as stored (orjson.Fragment), or with `as_dicts` read into dicts
+    (for CSV)."""
     if start.as_of > end.as_of:
         raise InvalidField("from", f"`from` ({start.as_of}) is later than `to` ({end.as_of}).")
     party_ids, issue_ids = [party.id for party in grid.parties], [issue.id for issue in grid.issues]
@@ -85,6 +88,7 @@ def diff(
     summary = dict.fromkeys((change.value for change in ChangeClass), 0)
     changes = []
     issue_keys = grid.issue_keys()
+    cell: Callable[[bytes], Any] = orjson.loads if as_dicts else orjson.Fragment
     for party_id, party_slug in grid.party_keys():
         for issue_id, issue_slug in issue_keys:
             sides = found.get((party_id, issue_id))
@@ -100,8 +104,8 @@ def diff(
                     "party": party_slug,
                     "issue": issue_slug,
                     "change": change,
-                    "before": None if before is None else orjson.Fragment(before.json),
-                    "after": None if after is None else orjson.Fragment(after.json),
+                    "before": None if before is None else cell(before.json),
+                    "after": None if after is None else cell(after.json),
                 }
             )
     return {"from": start.model_dump(), "to": end.model_dump(), "summary": summary, "changes": changes}

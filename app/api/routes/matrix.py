@@ -1,7 +1,6 @@
 from enum import StrEnum
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
@@ -28,6 +27,7 @@ from app.api.tabular import (
 from app.models.common import BoundedDate, utcnow
 from app.models.matrix import Matrix
 from app.services import matrix as service
+from app.services.positions import cells
 from app.services.sources import resolve_source
 
 router = APIRouter(prefix="/v1/matrix", tags=["matrix"])
@@ -78,11 +78,11 @@ def get_matrix(
             if source is not None:
                 resolve_source(build, source, "source")
             grid = service.resolve_grid(build, party_slugs, issue_slugs)
-        with_evidence = evidence is Evidence.all
-        matrix = json_bytes(service.build_matrix(build, grid, as_of=day, source_id=source, with_evidence=with_evidence))
         if csv:
-            # From the JSON as served: its filled cells are embedded stored JSON, not dicts.
-            return matrix_csv(orjson.loads(matrix), layout), CSV_MEDIA_TYPE
-        return matrix, "application/json"
+            # The evidence behind each cell has no CSV columns: the filled cells are all it needs.
+            return matrix_csv(grid, cells(build, grid.scope(day, source)), layout), CSV_MEDIA_TYPE
+        with_evidence = evidence is Evidence.all
+        matrix = service.build_matrix(build, grid, as_of=day, source_id=source, with_evidence=with_evidence)
+        return json_bytes(matrix), "application/json"
 
     return conditional_view(request, session, view_key, render)
