@@ -448,6 +448,24 @@ def test_fifty_parties_are_compared(client):
     assert all(pair["issues_compared"] == 0 for pair in comparison["pairs"])
 
 
+def test_parties_without_any_issue_are_compared_on_nothing(client):
+    create_party(client, "north"), create_party(client, "south")
+    comparison = get_comparison(client, parties="north,south")
+    assert comparison["issues"] == [] and comparison["cells"] == []
+    assert comparison["pairs"] == [
+        {"parties": ["north", "south"], "agreement": None, "issues_compared": 0, "issues": []}
+    ]
+    drift = get_comparison(client, parties="north,south", **{"from": BEFORE})
+    assert drift["pairs"] == [
+        {
+            "parties": ["north", "south"],
+            "agreement": {"from": None, "to": None},
+            "issues_compared": {"from": 0, "to": 0},
+            "issues": [],
+        }
+    ]
+
+
 # --- the Wahl-O-Mat 2017 ------------------------------------------------------------------------------
 
 

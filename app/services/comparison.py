@@ -7,31 +7,31 @@ on the issue and the two stances (and, when it is not scored, on which parties h
 so each distinct one is built once and shared by every pair it belongs to.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
-from itertools import combinations, repeat
+from itertools import combinations
 from operator import getitem, itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from sqlmodel import Session
 
 from app.errors import InvalidField
 from app.models.matrix import DiffEnd
-from app.services.agreement import agreement, scale_value
+from app.services.agreement import SCALE, agreement
 from app.services.matrix import Grid, parse_slug_list
-from app.services.positions import StoredCell, cells, cells_on_two_days, empty_cell
+from app.services.positions import StoredCell, cells_on_two_days, empty_cell, stored_cells
 
 MIN_PARTIES, MAX_PARTIES = 2, 50
 
 Stance = str | None  # a stance as stored, or None without a statement
 Entry = dict[str, Any]
+Value = TypeVar("Value")
 
 # Stances arrive as stored strings, and there are only 7 × 7 pairs of them: converting each to
 # the Stance enum anew would cost more than the rest of an entry.
 _agreement = cache(agreement)
-_has_position = cache(lambda stance: scale_value(stance) is not None)
 
 
 def parties_to_compare(raw: str) -> list[str]:
@@ -49,10 +49,16 @@ def parties_to_compare(raw: str) -> list[str]:
     return slugs
 
 
-def _summary(agreements: Iterable[float | None]) -> tuple[float | None, int]:
+def _summary(agreements: list[float | None]) -> tuple[float | None, int]:
     """The mean of the scored agreements (None without any), and how many there are."""
-    scored = [value for value in agreements if value is not None]
-    return (sum(scored) / len(scored) if scored else None), len(scored)
+    compared = len(agreements) - agreements.count(None)
+    # filter(None, …) drops the agreements of 0.0 with the Nones: they add nothing to the sum.
+    return (sum(filter(None, agreements)) / compared if compared else None), compared
+
+
+def _embedding(as_dicts: bool) -> Callable[[bytes], Any]:
+    """How a stored cell goes into a document: as it is, or read into a dict (for CSV)."""
+    return orjson.loads if as_dicts else orjson.Fragment
 
 
 def _grid_cells(grid: Grid, embedded: Callable[[int, int], Any]) -> list[Any]:
@@ -67,6 +73,11 @@ def _grid_cells(grid: Grid, embedded: Callable[[int, int], Any]) -> list[Any]:
     return listed
 
 
+def _by_party(by_issue: list[list[Value]], parties: int) -> list[tuple[Value, ...]]:
+    """A table listed issue by issue (a row per issue, a column per party), party by party."""
+    return list(zip(*by_issue, strict=True)) if by_issue else [() for _ in range(parties)]
+
+
 def _pairs(grid: Grid) -> Iterator[tuple[int, int]]:
     """Indexes of every pair of the grid's parties, in the order the parties were given."""
     return combinations(range(len(grid.parties)), 2)
@@ -77,6 +88,7 @@ def _pairs(grid: Grid) -> Iterator[tuple[int, int]]:
 # Where a party stands on an issue, as far as its entries differ: its stance when it has a position,
 # else its index among the parties (an entry not scored names the parties without a position).
 Side = str | int
+_AGREEMENT = itemgetter("agreement")
 
 
 class _IssueEntries(dict[Side, Entry]):
@@ -86,20 +98,14 @@ class _IssueEntries(dict[Side, Entry]):
     def __init__(self, issue_slug: str, party_slugs: list[str], stances: list[Stance], side_a: Side) -> None:
         super().__init__()
         self.issue_slug, self.party_slugs, self.stances, self.side_a = issue_slug, party_slugs, stances, side_a
+        self.stance_a = stances[side_a] if isinstance(side_a, int) else side_a
 
     def __missing__(self, side_b: Side) -> Entry:
-        side_a = self.side_a
-        entry: Entry
-        if isinstance(side_a, str) and isinstance(side_b, str):
-            entry = {"issue": self.issue_slug, "stances": [side_a, side_b], "agreement": _agreement(side_a, side_b)}
-        else:
-            sides = (side_a, side_b)
-            entry = {
-                "issue": self.issue_slug,
-                "stances": [self.stances[side] if isinstance(side, int) else side for side in sides],
-                "agreement": None,
-                "no_position": [self.party_slugs[side] for side in sides if isinstance(side, int)],
-            }
+        stance_b = self.stances[side_b] if isinstance(side_b, int) else side_b
+        value = _agreement(self.stance_a, stance_b)
+        entry: Entry = {"issue": self.issue_slug, "stances": [self.stance_a, stance_b], "agreement": value}
+        if value is None:
+            entry["no_position"] = [self.party_slugs[side] for side in (self.side_a, side_b) if isinstance(side, int)]
         self[side_b] = entry
         return entry
 
@@ -107,30 +113,26 @@ class _IssueEntries(dict[Side, Entry]):
 def compare(session: Session, grid: Grid, *, as_of: date, as_dicts: bool = False) -> dict[str, Any]:
     """The comparison document, shaped like app.models.compare.Comparison, for orjson to serialise;
     its cells are embedded as stored, like the matrix's, or with `as_dicts` as dicts (for CSV)."""
-    filled = cells(session, grid.scope(as_of))
-    # Each stance read from its cell: what is compared is what the API shows.
-    parsed = {key: orjson.loads(stored) for key, stored in filled.items()}
-    stance_in = {key: cell["stance"] for key, cell in parsed.items()}
-    embedded = parsed if as_dicts else {key: orjson.Fragment(stored) for key, stored in filled.items()}
+    party_ids, issue_ids = [party.id for party in grid.parties], [issue.id for issue in grid.issues]
+    filled = stored_cells(session, party_ids, issue_ids, as_of)
+    stance_in = {key: stored.stance for key, stored in filled.items()}
+    embed = _embedding(as_dicts)
+    embedded = {key: embed(stored.json) for key, stored in filled.items()}
     party_slugs = [party.slug for party in grid.parties]
-    party_ids = [party.id for party in grid.parties]
-    # Per party, issue by issue: its side, and the entries of the pairs it comes first in.
-    sides: list[list[Side]] = [[] for _ in party_ids]
-    entries_of: list[list[_IssueEntries]] = [[] for _ in party_ids]
+    # Issue by issue, each party's side and the entries of the pairs it comes first in.
+    issue_sides: list[list[Side]] = []
+    issue_entries: list[list[_IssueEntries]] = []
     for issue in grid.issues:
         stances = [stance_in.get((party_id, issue.id)) for party_id in party_ids]
-        by_side: dict[Side, _IssueEntries] = {}
-        for index, stance in enumerate(stances):
-            side: Side = stance if stance is not None and _has_position(stance) else index
-            entries = by_side.get(side)
-            if entries is None:
-                entries = by_side[side] = _IssueEntries(issue.slug, party_slugs, stances, side)
-            sides[index].append(side)
-            entries_of[index].append(entries)
+        sides_on_issue: list[Side] = [stance if stance in SCALE else index for index, stance in enumerate(stances)]
+        by_side = {side: _IssueEntries(issue.slug, party_slugs, stances, side) for side in set(sides_on_issue)}
+        issue_sides.append(sides_on_issue)
+        issue_entries.append([by_side[side] for side in sides_on_issue])
+    sides, entries_of = _by_party(issue_sides, len(party_ids)), _by_party(issue_entries, len(party_ids))
 
     def pair(a: int, b: int) -> Entry:
         issues = list(map(getitem, entries_of[a], sides[b]))
-        mean, compared = _summary(map(getitem, issues, repeat("agreement")))
+        mean, compared = _summary(list(map(_AGREEMENT, issues)))
         return {
             "parties": [party_slugs[a], party_slugs[b]],
             "agreement": mean,
@@ -207,8 +209,8 @@ def compare_drift(
     def pair(a: int, b: int) -> Entry:
         shared = list(map(_drift, moments[a], moments[b]))
         agreements = [drift.agreement for drift in shared]
-        mean_before, compared_before = _summary(map(_FROM, agreements))
-        mean_after, compared_after = _summary(map(_TO, agreements))
+        mean_before, compared_before = _summary(list(map(_FROM, agreements)))
+        mean_after, compared_after = _summary(list(map(_TO, agreements)))
         return {
             "parties": [party_slugs[a], party_slugs[b]],
             "agreement": {"from": mean_before, "to": mean_after},
@@ -220,7 +222,7 @@ def compare_drift(
             ],
         }
 
-    embed: Callable[[bytes], Any] = orjson.loads if as_dicts else orjson.Fragment
+    embed = _embedding(as_dicts)
 
     def embedded_on(moment: int) -> Callable[[int, int], Any]:
         def embedded(party_id: int, issue_id: int) -> Any:
