@@ -97,15 +97,17 @@ class _IssueEntries(dict[Side, Entry]):
 
     def __init__(self, issue_slug: str, party_slugs: list[str], stances: list[Stance], side_a: Side) -> None:
         super().__init__()
-        self.issue_slug, self.party_slugs, self.stances, self.side_a = issue_slug, party_slugs, stances, side_a
+        self.issue_slug, self.party_slugs, self.stances = issue_slug, party_slugs, stances
         self.stance_a = stances[side_a] if isinstance(side_a, int) else side_a
+        self.no_position_a = [party_slugs[side_a]] if isinstance(side_a, int) else []
 
     def __missing__(self, side_b: Side) -> Entry:
         stance_b = self.stances[side_b] if isinstance(side_b, int) else side_b
         value = _agreement(self.stance_a, stance_b)
         entry: Entry = {"issue": self.issue_slug, "stances": [self.stance_a, stance_b], "agreement": value}
         if value is None:
-            entry["no_position"] = [self.party_slugs[side] for side in (self.side_a, side_b) if isinstance(side, int)]
+            no_position_b = [self.party_slugs[side_b]] if isinstance(side_b, int) else []
+            entry["no_position"] = self.no_position_a + no_position_b
         self[side_b] = entry
         return entry
 
