@@ -23,9 +23,7 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -35,7 +33,17 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import DATE_FN, RESULTS, cpu_reference_ms, cpu_seconds, free_port, start, stop
+from bench.load import (
+    DATE_FN,
+    LUA_DONE,
+    RESULTS,
+    cpu_reference_ms,
+    cpu_seconds,
+    free_port,
+    run_wrk_script,
+    start,
+    stop,
+)
 
 STANCES = ["support", "lean_support", "neutral", "lean_oppose", "oppose"]
 
@@ -46,13 +54,7 @@ request = function()
   counter = counter + 1
   return wrk.format("%(method)s", %(path)s, {["Content-Type"] = "application/json"}, %(body)s)
 end
-done = function(summary, latency, requests)
-  io.write(string.format('{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "errors": %%d, "non_2xx": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-"""
+""" + LUA_DONE.replace("%", "%%")
 
 
 @dataclass(frozen=True)
@@ -112,24 +114,9 @@ def scenarios(parties: list[str], issues: list[str]) -> list[Scenario]:
 
 
 def run_wrk(base_url: str, scenario: Scenario, seconds: int) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % {"method": scenario.method, "path": scenario.path, "body": scenario.body})
-    try:
-        output = subprocess.run(
-            ["wrk", "-t1", "-c1", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, base_url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(script.name)
-    figures = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
-    return {
-        "requests": figures["requests"],
-        "p50_ms": figures["p50_us"] / 1000,
-        "p99_ms": figures["p99_us"] / 1000,
-        "errors": figures["errors"] + figures["non_2xx"],
-    }
+    script = LUA % {"method": scenario.method, "path": scenario.path, "body": scenario.body}
+    figures = run_wrk_script(base_url, script, connections=1, threads=1, seconds=seconds)
+    return {**figures, "errors": figures["errors"] + figures["non_2xx"]}
 
 
 def listed(base_url: str, path: str, count: int) -> list[str]:

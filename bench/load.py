@@ -39,7 +39,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
-# wrk Lua: each request may get its own path; `done` prints one JSON line with the figures.
+# wrk Lua: `done` prints one JSON line with the figures (bench/comparison.py ends its scripts with it too).
+LUA_DONE = """done = function(summary, latency, requests)
+  io.write(string.format('{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d, "non_2xx": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+# wrk Lua: each request may get its own path.
 # Thread k counts k, k + threads, k + 2 * threads, ...: no two threads ask for the same "uncached"
 # view (the second would be answered from the cache, or wait for the first one's build).
 LUA_TEMPLATE = """
@@ -57,13 +65,7 @@ request = function()
   local path = %(path_expression)s
   return wrk.format("GET", path, {%(headers)s})
 end
-done = function(summary, latency, requests)
-  io.write(string.format('{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "errors": %%d, "non_2xx": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-"""
+""" + LUA_DONE.replace("%", "%%")
 
 # Lua helpers building a date string from a day offset.
 DATE_FN = """(function(base_year, offset)
@@ -140,8 +142,14 @@ def free_port() -> int:
 def run_wrk(
     base_url: str, path_expression: str, headers: str, connections: int, threads: int, seconds: int
 ) -> dict[str, float]:
+    script = LUA_TEMPLATE % {"path_expression": path_expression, "headers": headers, "threads": threads}
+    return run_wrk_script(base_url, script, connections, threads, seconds)
+
+
+def run_wrk_script(base_url: str, script_text: str, connections: int, threads: int, seconds: int) -> dict[str, float]:
+    """Runs wrk with a Lua script that ends in LUA_DONE; the figures it printed."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA_TEMPLATE % {"path_expression": path_expression, "headers": headers, "threads": threads})
+        script.write(script_text)
     try:
         output = subprocess.run(
             [
