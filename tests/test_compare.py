@@ -86,13 +86,40 @@ def get_comparison(client, **params: Any) -> dict[str, Any]:
     return response.json()
 
 
+# The scale and agreement as the issue defines them, independently of app.services.agreement.
+SCALE = {"support": 2, "lean_support": 1, "neutral": 0, "lean_oppose": -1, "oppose": -2}
+
+
+def _agreement(a: str | None, b: str | None) -> float | None:
+    if a not in SCALE or b not in SCALE:
+        return None
+    return 1 - abs(SCALE[a] - SCALE[b]) / 4
+
+
 def pair_of(comparison: dict[str, Any], a: str, b: str) -> dict[str, Any]:
     (found,) = [pair for pair in comparison["pairs"] if pair["parties"] == [a, b]]
     return found
 
 
-def issue_entries(pair: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {entry["issue"]: entry for entry in pair["issues"]}
+def cell_of(cells: list[dict[str, Any]], comparison: dict[str, Any], party: str, issue: str) -> dict[str, Any]:
+    """A party's cell on an issue where the document says it is: party index × len(issues) + issue index."""
+    party_index = [ref["slug"] for ref in comparison["parties"]].index(party)
+    issue_slugs = [ref["slug"] for ref in comparison["issues"]]
+    cell = cells[party_index * len(issue_slugs) + issue_slugs.index(issue)]
+    assert (cell["party"], cell["issue"]) == (party, issue)
+    return cell
+
+
+def stances(
+    comparison: dict[str, Any], pair: dict[str, Any], issue: str, moment: str | None = None
+) -> list[str | None]:
+    """Both parties' stances on the issue, in the pair's order, from the cells (at `from` or `to`)."""
+    cells = comparison["cells"] if moment is None else comparison["cells"][moment]
+    return [cell_of(cells, comparison, party, issue)["stance"] for party in pair["parties"]]
+
+
+def by_issue(comparison: dict[str, Any], agreements: list[float | None]) -> dict[str, float | None]:
+    return dict(zip([issue["slug"] for issue in comparison["issues"]], agreements, strict=True))
 
 
 # --- as of a date ---------------------------------------------------------------------------------
@@ -106,43 +133,44 @@ def test_agreement_per_issue_and_per_pair_on_hand_made_positions(client, positio
     assert [issue["slug"] for issue in comparison["issues"]] == ISSUES
 
     north_south = pair_of(comparison, "north", "south")
-    assert issue_entries(north_south) == {
-        "plan": {"issue": "plan", "stances": ["support", "oppose"], "agreement": 0.0},
-        "budget": {"issue": "budget", "stances": ["lean_support", "support"], "agreement": 0.75},
-        "border": {"issue": "border", "stances": ["unclear", "neutral"], "agreement": None, "no_position": ["north"]},
-        "treaty": {"issue": "treaty", "stances": ["oppose", None], "agreement": None, "no_position": ["south"]},
-    }
+    assert north_south["agreements"] == [0.0, 0.75, None, None]
+    assert [stances(comparison, north_south, issue) for issue in ISSUES] == [
+        ["support", "oppose"],
+        ["lean_support", "support"],
+        ["unclear", "neutral"],
+        ["oppose", None],
+    ]
     assert north_south["agreement"] == 0.375 and north_south["issues_compared"] == 2
 
     north_east = pair_of(comparison, "north", "east")
-    assert [entry["agreement"] for entry in north_east["issues"]] == [0.5, 0.5, None, 0.75]
+    assert north_east["agreements"] == [0.5, 0.5, None, 0.75]
     assert north_east["agreement"] == pytest.approx(1.75 / 3) and north_east["issues_compared"] == 3
 
     south_east = pair_of(comparison, "south", "east")
-    assert [entry["agreement"] for entry in south_east["issues"]] == [0.5, 0.25, 0.5, None]
-    assert issue_entries(south_east)["treaty"]["no_position"] == ["south"]
+    assert south_east["agreements"] == [0.5, 0.25, 0.5, None]
+    assert stances(comparison, south_east, "treaty") == [None, "lean_oppose"]
     assert south_east["agreement"] == pytest.approx(1.25 / 3) and south_east["issues_compared"] == 3
 
-    # A party without any position is compared on nothing: every issue listed, none scored.
+    # A party without any position is compared on nothing: an agreement per issue, all null.
     north_west = pair_of(comparison, "north", "west")
     assert north_west["agreement"] is None and north_west["issues_compared"] == 0
-    assert [entry["no_position"] for entry in north_west["issues"]] == [["west"], ["west"], ["north", "west"], ["west"]]
-    assert [entry["stances"] for entry in north_west["issues"]] == [
+    assert north_west["agreements"] == [None, None, None, None]
+    assert [stances(comparison, north_west, issue) for issue in ISSUES] == [
         ["support", None],
         ["lean_support", None],
         ["unclear", None],
         ["oppose", None],
     ]
     for pair in comparison["pairs"]:
-        for entry in pair["issues"]:
-            # `no_position` only where the issue is not scored, naming exactly the parties without one.
-            unpositioned = [
-                party
-                for party, stance in zip(pair["parties"], entry["stances"], strict=True)
-                if stance in (None, "unclear")
-            ]
-            assert entry.get("no_position") == (unpositioned or None)
-            assert (entry["agreement"] is None) == bool(unpositioned)
+        assert len(pair["agreements"]) == len(ISSUES)
+        for issue, value in by_issue(comparison, pair["agreements"]).items():
+            # Null exactly where a cell behind it has no position, which its stance shows; else the scale's.
+            both = stances(comparison, pair, issue)
+            assert (value is None) == any(stance in (None, "unclear") for stance in both)
+            assert value == _agreement(*both)
+        scored = [value for value in pair["agreements"] if value is not None]
+        assert pair["issues_compared"] == len(scored)
+        assert pair["agreement"] == (pytest.approx(sum(scored) / len(scored)) if scored else None)
 
 
 def test_every_pair_once_in_the_order_the_parties_were_given(client, positions):
@@ -157,15 +185,15 @@ def test_every_pair_once_in_the_order_the_parties_were_given(client, positions):
         ["north", "south"],
     ]
     assert [pair["parties"] for pair in comparison["pairs"]] == [list(pair) for pair in combinations(given, 2)]
-    # The other way round, a pair's stances and `no_position` follow its own order.
-    east_north = issue_entries(pair_of(comparison, "east", "north"))
-    assert east_north["border"] == {
-        "issue": "border",
-        "stances": ["support", "unclear"],
-        "agreement": None,
-        "no_position": ["north"],
-    }
-    assert pair_of(comparison, "east", "north")["agreement"] == pytest.approx(1.75 / 3)
+    # The cells follow the parties as given: west's first, then east's, each party's issues in order.
+    assert [(cell["party"], cell["issue"]) for cell in comparison["cells"]] == [
+        (party, issue) for party in given for issue in ISSUES
+    ]
+    # The other way round, a pair's stances follow its own order.
+    east_north = pair_of(comparison, "east", "north")
+    assert stances(comparison, east_north, "border") == ["support", "unclear"]
+    assert east_north["agreements"] == [0.5, 0.5, None, 0.75]
+    assert east_north["agreement"] == pytest.approx(1.75 / 3)
 
 
 def test_cells_are_the_matrix_cells_served_once(client, positions):
@@ -179,8 +207,7 @@ def test_cells_are_the_matrix_cells_served_once(client, positions):
         ("north", "plan"),
     ]
     (pair,) = comparison["pairs"]
-    assert [entry["issue"] for entry in pair["issues"]] == ["treaty", "plan"]
-    assert pair["agreement"] == 0.0 and pair["issues_compared"] == 1
+    assert pair == {"parties": ["south", "north"], "agreement": 0.0, "issues_compared": 1, "agreements": [None, 0.0]}
     quotes = {(cell["party"], cell["issue"]): cell["quote"] for cell in comparison["cells"]}
     assert quotes["north", "plan"] == "North backs the plan." and quotes["south", "treaty"] is None
 
@@ -189,7 +216,8 @@ def test_the_default_date_is_today(client, positions):
     before = utc_today()
     today = get_comparison(client, parties="north,south")
     assert today["as_of"] in (before, utc_today())
-    assert issue_entries(today["pairs"][0])["plan"]["stances"] == ["oppose", "oppose"]
+    assert stances(today, today["pairs"][0], "plan") == ["oppose", "oppose"]
+    assert by_issue(today, today["pairs"][0]["agreements"])["plan"] == 1.0
     assert today["pairs"] == get_comparison(client, parties="north,south", as_of=AFTER)["pairs"]
 
 
@@ -203,28 +231,31 @@ def test_drift_reports_the_issues_whose_agreement_changed(client, positions):
     assert [pair["parties"] for pair in drift["pairs"]] == [list(pair) for pair in combinations(PARTIES, 2)]
 
     north_south = pair_of(drift, "north", "south")
-    assert north_south["agreement"] == {"from": 0.375, "to": 0.875}
-    assert north_south["issues_compared"] == {"from": 2, "to": 2}
-    assert issue_entries(north_south)["plan"] == {
-        "issue": "plan",
-        "stances": {"from": ["support", "oppose"], "to": ["oppose", "oppose"]},
-        "agreement": {"from": 0.0, "to": 1.0},
-        "changed": True,
+    assert north_south == {
+        "parties": ["north", "south"],
+        "agreement": {"from": 0.375, "to": 0.875},
+        "issues_compared": {"from": 2, "to": 2},
+        "agreements": {"from": [0.0, 0.75, None, None], "to": [1.0, 0.75, None, None]},
+        "changed": ["plan"],
     }
+    assert stances(drift, north_south, "plan", "from") == ["support", "oppose"]
+    assert stances(drift, north_south, "plan", "to") == ["oppose", "oppose"]
     # North moved from support to oppose, but stands as far from neutral east as before.
-    north_east = issue_entries(pair_of(drift, "north", "east"))["plan"]
-    assert north_east["stances"] == {"from": ["support", "neutral"], "to": ["oppose", "neutral"]}
-    assert north_east["agreement"] == {"from": 0.5, "to": 0.5} and north_east["changed"] is False
+    north_east = pair_of(drift, "north", "east")
+    assert stances(drift, north_east, "plan", "from") == ["support", "neutral"]
+    assert stances(drift, north_east, "plan", "to") == ["oppose", "neutral"]
+    assert by_issue(drift, north_east["agreements"]["from"])["plan"] == 0.5
+    assert by_issue(drift, north_east["agreements"]["to"])["plan"] == 0.5 and north_east["changed"] == []
     # A number against no position (east's border statement retracted) is a change.
     south_east = pair_of(drift, "south", "east")
-    assert issue_entries(south_east)["border"]["agreement"] == {"from": 0.5, "to": None}
+    assert by_issue(drift, south_east["agreements"]["from"])["border"] == 0.5
+    assert by_issue(drift, south_east["agreements"]["to"])["border"] is None
+    assert stances(drift, south_east, "border", "to") == ["neutral", None]
+    assert south_east["changed"] == ["border"]
     assert south_east["issues_compared"] == {"from": 3, "to": 2}
     assert south_east["agreement"]["from"] == pytest.approx(1.25 / 3) and south_east["agreement"]["to"] == 0.375
 
-    changed = {
-        tuple(pair["parties"]): [entry["issue"] for entry in pair["issues"] if entry["changed"]]
-        for pair in drift["pairs"]
-    }
+    changed = {tuple(pair["parties"]): pair["changed"] for pair in drift["pairs"]}
     assert changed == {
         ("north", "south"): ["plan"],
         ("north", "east"): [],
@@ -233,9 +264,10 @@ def test_drift_reports_the_issues_whose_agreement_changed(client, positions):
         ("south", "west"): [],
         ("east", "west"): [],
     }
+    # `only=changed` keeps the pairs with a change, whole, and drops the others.
     only = get_comparison(client, parties=",".join(PARTIES), **{"from": BEFORE, "to": AFTER, "only": "changed"})
-    assert {tuple(pair["parties"]): [entry["issue"] for entry in pair["issues"]] for pair in only["pairs"]} == changed
-    assert [pair["agreement"] for pair in only["pairs"]] == [pair["agreement"] for pair in drift["pairs"]]
+    assert only["pairs"] == [north_south, south_east]
+    assert only["cells"] == drift["cells"] and only["issues"] == drift["issues"]
 
     # Each side is the comparison as of that date.
     for moment in ("from", "to"):
@@ -244,9 +276,7 @@ def test_drift_reports_the_issues_whose_agreement_changed(client, positions):
         for pair, single_pair in zip(drift["pairs"], single["pairs"], strict=True):
             assert pair["agreement"][moment] == single_pair["agreement"]
             assert pair["issues_compared"][moment] == single_pair["issues_compared"]
-            assert [entry["stances"][moment] for entry in pair["issues"]] == [
-                e["stances"] for e in single_pair["issues"]
-            ]
+            assert pair["agreements"][moment] == single_pair["agreements"]
 
 
 def _seed_positions(day: str) -> dict[tuple[str, str], str]:
@@ -262,15 +292,6 @@ def _seed_positions(day: str) -> dict[tuple[str, str], str]:
     return {key: stance for key, (_, _, stance) in latest.items()}
 
 
-SCALE = {"support": 2, "lean_support": 1, "neutral": 0, "lean_oppose": -1, "oppose": -2}
-
-
-def _agreement(a: str | None, b: str | None) -> float | None:
-    if a not in SCALE or b not in SCALE:
-        return None
-    return 1 - abs(SCALE[a] - SCALE[b]) / 4
-
-
 @pytest.mark.parametrize(("start", "end"), [("2025-08-10", "2025-08-18"), ("2025-08-14", "2025-08-18")])
 def test_seed_drift_around_the_alaska_summit(client, seeded, start, end):
     drift = get_comparison(client, parties=",".join(SEED_PARTIES), **{"from": start, "to": end})
@@ -283,20 +304,24 @@ def test_seed_drift_around_the_alaska_summit(client, seeded, start, end):
             if _agreement(before.get((a, issue)), before.get((b, issue)))
             != _agreement(after.get((a, issue)), after.get((b, issue)))
         ]
-    got = {
-        tuple(pair["parties"]): [entry["issue"] for entry in pair["issues"] if entry["changed"]]
-        for pair in drift["pairs"]
-    }
+    got = {tuple(pair["parties"]): pair["changed"] for pair in drift["pairs"]}
     assert got == expected_changes
     # Positions were taken during and after the summit: some pairs came to be compared at all.
     assert got["ukraine", "russia"] == ["cede-donbas", "security-guarantees"]
     assert got["united-states", "alaska-governor"] == ["alaska-resources"]
-    ukraine_russia = issue_entries(pair_of(drift, "ukraine", "russia"))
-    assert ukraine_russia["security-guarantees"]["stances"]["to"] == ["support", "lean_support"]
-    assert ukraine_russia["security-guarantees"]["agreement"]["to"] == 0.75
-    assert ukraine_russia["cede-donbas"]["agreement"]["to"] == 0.0
+    ukraine_russia = pair_of(drift, "ukraine", "russia")
+    assert stances(drift, ukraine_russia, "security-guarantees", "to") == ["support", "lean_support"]
+    after_agreements = by_issue(drift, ukraine_russia["agreements"]["to"])
+    assert after_agreements["security-guarantees"] == 0.75 and after_agreements["cede-donbas"] == 0.0
+    for pair in drift["pairs"]:
+        a, b = pair["parties"]
+        assert pair["agreements"] == {
+            "from": [_agreement(before.get((a, issue)), before.get((b, issue))) for issue in SEED_ISSUES],
+            "to": [_agreement(after.get((a, issue)), after.get((b, issue))) for issue in SEED_ISSUES],
+        }
     only = get_comparison(client, parties=",".join(SEED_PARTIES), **{"from": start, "to": end, "only": "changed"})
-    assert {tuple(pair["parties"]): [entry["issue"] for entry in pair["issues"]] for pair in only["pairs"]} == got
+    assert only["pairs"] == [pair for pair in drift["pairs"] if pair["changed"]]
+    assert 0 < len(only["pairs"]) < len(drift["pairs"])
 
 
 def test_drift_from_a_source_takes_its_publication_date(client, seeded):
@@ -372,8 +397,17 @@ def test_drift_csv_has_both_moments_side_by_side(client, positions):
             "North refuses the treaty.", "", "North refuses the treaty.", "",
         ],
     ]  # fmt: skip
-    only = csv_rows(client, parties="north,south", issues="plan,treaty", layout="long", only="changed", **moments)
-    assert only == long[:2]
+    # Of north, south and east only north and south drifted apart (on the plan): only their rows, every issue.
+    three = {"parties": "north,south,east", "issues": "plan,treaty", "layout": "long", **moments}
+    assert [row[:3] for row in csv_rows(client, **three)[1:]] == [
+        ["north", "south", "plan"],
+        ["north", "south", "treaty"],
+        ["north", "east", "plan"],
+        ["north", "east", "treaty"],
+        ["south", "east", "plan"],
+        ["south", "east", "treaty"],
+    ]
+    assert csv_rows(client, **three, only="changed") == long
 
 
 # --- conditional requests ---------------------------------------------------------------------------
@@ -445,7 +479,8 @@ def test_fifty_parties_are_compared(client):
     create_issue(client, "plan")
     comparison = get_comparison(client, parties=",".join(slugs))
     assert len(comparison["pairs"]) == 50 * 49 // 2
-    assert all(pair["issues_compared"] == 0 for pair in comparison["pairs"])
+    assert all(pair["issues_compared"] == 0 and pair["agreements"] == [None] for pair in comparison["pairs"])
+    assert len(comparison["cells"]) == 50
 
 
 def test_parties_without_any_issue_are_compared_on_nothing(client):
@@ -453,15 +488,17 @@ def test_parties_without_any_issue_are_compared_on_nothing(client):
     comparison = get_comparison(client, parties="north,south")
     assert comparison["issues"] == [] and comparison["cells"] == []
     assert comparison["pairs"] == [
-        {"parties": ["north", "south"], "agreement": None, "issues_compared": 0, "issues": []}
+        {"parties": ["north", "south"], "agreement": None, "issues_compared": 0, "agreements": []}
     ]
     drift = get_comparison(client, parties="north,south", **{"from": BEFORE})
+    assert drift["cells"] == {"from": [], "to": []}
     assert drift["pairs"] == [
         {
             "parties": ["north", "south"],
             "agreement": {"from": None, "to": None},
             "issues_compared": {"from": 0, "to": 0},
-            "issues": [],
+            "agreements": {"from": [], "to": []},
+            "changed": [],
         }
     ]
 
@@ -496,6 +533,6 @@ def test_agreement_on_the_wahl_o_mat_is_its_points_halved(wahlomat_client):
     for (a, b), pair in zip(combinations(chosen, 2), comparison["pairs"], strict=True):
         assert pair["parties"] == [slug_of[party_names[a]], slug_of[party_names[b]]]
         points = [_wahl_o_mat_points(answers[a, thesis["id"]], answers[b, thesis["id"]]) for thesis in theses]
-        assert [entry["agreement"] * 2 for entry in pair["issues"]] == points
+        assert [value * 2 for value in pair["agreements"]] == points
         assert pair["issues_compared"] == len(theses)
         assert pair["agreement"] == pytest.approx(sum(points) / (2 * len(theses)))

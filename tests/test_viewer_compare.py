@@ -179,10 +179,21 @@ def test_a_pair_shows_where_the_two_differ_with_both_quotes_side_by_side(viewer)
     comparison = compare(viewer.server, parties)
     pair = next(pair for pair in comparison["pairs"] if pair["parties"] == ["ukraine", "russia"])
     cells = {(cell["party"], cell["issue"]): cell for cell in comparison["cells"]}
-    differ = [item for item in pair["issues"] if item["agreement"] is not None and item["agreement"] < 1]
-    one_sided = [item for item in pair["issues"] if item["agreement"] is None and len(item["no_position"]) == 1]
-    neither = [item["issue"] for item in pair["issues"] if item["agreement"] is None and len(item["no_position"]) == 2]
-    same = [item for item in pair["issues"] if item["agreement"] == 1]
+    # Per issue its agreement and, where that is null, the parties whose cell has no position.
+    items = [
+        {
+            "issue": issue["slug"],
+            "agreement": agreement,
+            "no_position": [
+                party for party in pair["parties"] if cells[party, issue["slug"]]["stance"] in (None, "unclear")
+            ],
+        }
+        for issue, agreement in zip(comparison["issues"], pair["agreements"], strict=True)
+    ]
+    differ = [item for item in items if item["agreement"] is not None and item["agreement"] < 1]
+    one_sided = [item for item in items if item["agreement"] is None and len(item["no_position"]) == 1]
+    neither = [item["issue"] for item in items if item["agreement"] is None and len(item["no_position"]) == 2]
+    same = [item for item in items if item["agreement"] == 1]
     assert differ and one_sided and neither  # the seed data has all three
 
     viewer.open("compare")
@@ -205,10 +216,9 @@ def test_a_pair_shows_where_the_two_differ_with_both_quotes_side_by_side(viewer)
     assert shown == [[item["issue"], item["agreement"]] for item in expected]
     for item in differ:
         block = page.locator(f'#detail [data-group=differ] .pair-issue[data-issue="{item["issue"]}"]')
-        for index, party in enumerate(("ukraine", "russia")):
+        for party in ("ukraine", "russia"):
             side = block.locator(f'.side[data-party="{party}"]')
             cell = cells[(party, item["issue"])]
-            assert cell["stance"] == item["stances"][index]
             assert side.locator(".cell-detail").get_attribute("data-stance") == cell["stance"]
             assert side.locator(".quote-text").inner_text() == cell["quote"]
             assert side.locator(".speaker").inner_text() == (cell["speaker"] or "not named")
@@ -283,10 +293,24 @@ def test_with_many_parties_the_grid_starts_with_the_first_twelve(browser, wahlom
         comparison = compare(wahlomat_server, parties[:12])
         assert_grid(viewer, comparison)
         # Its sources have URLs: each quote links to its original, written as a link, not as text.
-        a, b = comparison["pairs"][0]["parties"]
+        pair = comparison["pairs"][0]
+        a, b = pair["parties"]
         pair_button(viewer, a, b).click()
         detail = viewer.page.locator("#detail")
         assert detail.locator("a.source-url").count() > 0 and "[object" not in detail.inner_text()
+        # Where the two agree fully, the stance both take, read from the row party's cell.
+        cells = {(cell["party"], cell["issue"]): cell for cell in comparison["cells"]}
+        same = [
+            issue["slug"]
+            for issue, agreement in zip(comparison["issues"], pair["agreements"], strict=True)
+            if agreement == 1
+        ]
+        assert same
+        chips = viewer.page.eval_on_selector_all(
+            "#detail [data-group=agree] .same-stance",
+            "items => items.map(i => [i.dataset.issue, i.querySelector('.stance-chip').className])",
+        )
+        assert chips == [[slug, f"stance-chip stance-{cells[a, slug]['stance']}"] for slug in same]
         viewer.page.click("#parties-all")
         viewer.wait_for(f'#agreement[data-parties="{",".join(parties)}"]')
         assert len(pair_buttons(viewer)) == 32 * 31

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -134,34 +134,43 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-def _quotes(cells: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    return {(cell["party"], cell["issue"]): cell["quote"] or "" for cell in cells}
+def _pair_issues(comparison: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int, str, int, int]]:
+    """Per pair and issue: the pair, the issue's index and slug, and where the two parties' cells
+    are in the document's cells (party index × len(issues) + issue index)."""
+    issues = comparison["issues"]
+    row_of = {party["slug"]: index * len(issues) for index, party in enumerate(comparison["parties"])}
+    for pair in comparison["pairs"]:
+        row_a, row_b = (row_of[slug] for slug in pair["parties"])
+        for index, issue in enumerate(issues):
+            yield pair, index, issue["slug"], row_a + index, row_b + index
+
+
+def _quote(cell: dict[str, Any]) -> str:
+    return cell["quote"] or ""
 
 
 def comparison_csv(comparison: dict[str, Any], layout: Layout) -> bytes:
-    """A row per pair, or with `long` a row per pair × issue with both stances and quotes."""
-    pairs = comparison["pairs"]
+    """A row per pair, or with `long` a row per pair × issue with both stances and quotes. The
+    document's cells are dicts (`compare(..., as_dicts=True)`)."""
     if layout is Layout.wide:
         header = ["party_a", "party_b", "agreement", "issues_compared"]
-        body = ([*pair["parties"], _blank(pair["agreement"]), pair["issues_compared"]] for pair in pairs)
+        body = ([*pair["parties"], _blank(pair["agreement"]), pair["issues_compared"]] for pair in comparison["pairs"])
         return _csv([header, *body])
-    quotes = _quotes(comparison["cells"])
+    cells = comparison["cells"]
     header = ["party_a", "party_b", "issue", "stance_a", "stance_b", "agreement", "quote_a", "quote_b"]
-    body = (
+    rows = (
         [
-            party_a,
-            party_b,
-            entry["issue"],
-            *map(_blank, entry["stances"]),
-            _blank(entry["agreement"]),
-            quotes[party_a, entry["issue"]],
-            quotes[party_b, entry["issue"]],
+            *pair["parties"],
+            issue,
+            _blank(cells[at_a]["stance"]),
+            _blank(cells[at_b]["stance"]),
+            _blank(pair["agreements"][index]),
+            _quote(cells[at_a]),
+            _quote(cells[at_b]),
         ]
-        for pair in pairs
-        for party_a, party_b in [pair["parties"]]
-        for entry in pair["issues"]
+        for pair, index, issue, at_a, at_b in _pair_issues(comparison)
     )
-    return _csv([header, *body])
+    return _csv([header, *rows])
 
 
 def comparison_drift_csv(comparison: dict[str, Any], layout: Layout) -> bytes:
@@ -182,26 +191,25 @@ def comparison_drift_csv(comparison: dict[str, Any], layout: Layout) -> bytes:
             for pair in pairs
         )
         return _csv([header, *body])
-    quotes = {moment: _quotes(comparison["cells"][moment]) for moment in ("from", "to")}
+    before, after = comparison["cells"]["from"], comparison["cells"]["to"]
     header = [
         "party_a", "party_b", "issue",
         "stance_a_from", "stance_b_from", "agreement_from", "stance_a_to", "stance_b_to", "agreement_to", "changed",
         "quote_a_from", "quote_b_from", "quote_a_to", "quote_b_to",
     ]  # fmt: skip
-    body = (
+    rows = (
         [
-            party_a,
-            party_b,
-            entry["issue"],
-            *map(_blank, entry["stances"]["from"]),
-            _blank(entry["agreement"]["from"]),
-            *map(_blank, entry["stances"]["to"]),
-            _blank(entry["agreement"]["to"]),
-            "true" if entry["changed"] else "false",
-            *(quotes[moment][party, entry["issue"]] for moment in ("from", "to") for party in (party_a, party_b)),
+            *pair["parties"],
+            issue,
+            _blank(before[at_a]["stance"]),
+            _blank(before[at_b]["stance"]),
+            _blank(pair["agreements"]["from"][index]),
+            _blank(after[at_a]["stance"]),
+            _blank(after[at_b]["stance"]),
+            _blank(pair["agreements"]["to"][index]),
+            "true" if issue in pair["changed"] else "false",
+            *(_quote(cell) for cell in (before[at_a], before[at_b], after[at_a], after[at_b])),
         ]
-        for pair in pairs
-        for party_a, party_b in [pair["parties"]]
-        for entry in pair["issues"]
+        for pair, index, issue, at_a, at_b in _pair_issues(comparison)
     )
-    return _csv([header, *body])
+    return _csv([header, *rows])

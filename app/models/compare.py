@@ -7,35 +7,33 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from app.models import examples
-from app.models.common import Omittable, Slug, Stance
+from app.models.common import Slug
 from app.models.matrix import Cell, DiffEnd, IssueRef, PartyRef
 
 AGREEMENT = (
     "Mean over the issues where both parties have a position of 1 − |a − b| / 4, the stances on the scale "
     "support +2, lean_support +1, neutral 0, lean_oppose −1, oppose −2; null when there is no such issue."
 )
-ISSUE_AGREEMENT = "1 − |a − b| / 4 on the scale; null when either party has no position (none, or `unclear`)."
-# A pair's two parties, or their two stances, in the pair's order.
+AGREEMENTS = (
+    "One per issue, in the order of `issues`: 1 − |a − b| / 4 on the scale, or null where either party has no "
+    "position (no statement, or `unclear`; the two cells' stances say which). The cells behind the agreement of "
+    "parties i and k on issue j are `cells[i × len(issues) + j]` and `cells[k × len(issues) + j]`."
+)
+CELLS = (
+    "The matrix's cells of these parties and issues, each once, parties in order, then issues: the cell of party i "
+    "(its place in `parties`) on issue j (its place in `issues`) is at i × len(issues) + j. They hold the stances "
+    "and quotes behind every pair's agreements."
+)
+# A pair's two parties, in the order the parties were given.
 SlugPair = Annotated[list[Slug], Field(min_length=2, max_length=2)]
-StancePair = Annotated[list[Stance | None], Field(min_length=2, max_length=2)]
-
-
-class IssueAgreement(BaseModel):
-    issue: Slug
-    stances: StancePair = Field(description="Both parties' stances, in the pair's order (null: no statement).")
-    agreement: float | None = Field(ge=0, le=1, description=ISSUE_AGREEMENT)
-    no_position: Omittable[list[Slug]] = Field(
-        default=None,
-        description="Present when the issue is not scored: the parties of the pair without a position on it "
-        "(no statement, or `unclear`).",
-    )
+IssueAgreement = Annotated[float, Field(ge=0, le=1)]
 
 
 class PairComparison(BaseModel):
     parties: SlugPair
     agreement: float | None = Field(ge=0, le=1, description=AGREEMENT)
     issues_compared: int = Field(ge=0, description="How many issues both parties have a position on.")
-    issues: list[IssueAgreement] = Field(description="One per issue, in the order of `issues`.")
+    agreements: list[IssueAgreement | None] = Field(description=AGREEMENTS)
 
 
 class Comparison(BaseModel):
@@ -44,10 +42,7 @@ class Comparison(BaseModel):
     as_of: date
     parties: list[PartyRef]
     issues: list[IssueRef]
-    cells: list[Cell] = Field(
-        description="The matrix's cells of these parties and issues, parties in order, then issues: the quotes "
-        "behind every pair's stances, served once."
-    )
+    cells: list[Cell] = Field(description=CELLS)
     pairs: list[PairComparison] = Field(
         description="Every pair of parties once, in the order the parties were given: (a, b), (a, c), …, (b, c), …"
     )
@@ -67,26 +62,24 @@ class CountDrift(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class StancesDrift(BaseModel):
-    from_: StancePair = Field(alias="from", serialization_alias="from")
-    to: StancePair
+class AgreementsDrift(BaseModel):
+    from_: list[IssueAgreement | None] = Field(alias="from", serialization_alias="from")
+    to: list[IssueAgreement | None]
 
     model_config = ConfigDict(populate_by_name=True)
-
-
-class IssueDrift(BaseModel):
-    issue: Slug
-    stances: StancesDrift
-    agreement: AgreementDrift = Field(description=ISSUE_AGREEMENT)
-    changed: bool = Field(description="Whether the agreement differs between the two moments (null vs a number too).")
 
 
 class PairDrift(BaseModel):
     parties: SlugPair
     agreement: AgreementDrift = Field(description=AGREEMENT)
     issues_compared: CountDrift
-    issues: list[IssueDrift] = Field(
-        description="One per issue, in the order of `issues`; with `only=changed`, those whose agreement changed."
+    agreements: AgreementsDrift = Field(
+        description="At each moment, one per issue in the order of `issues`, as in `Comparison` (the cells behind "
+        "them in `cells.from` and `cells.to`)."
+    )
+    changed: list[Slug] = Field(
+        description="The issues whose agreement differs between the two moments (null against a number too), "
+        "in the order of `issues`."
     )
 
 
@@ -105,9 +98,13 @@ class ComparisonDrift(BaseModel):
     parties: list[PartyRef]
     issues: list[IssueRef]
     cells: CellsDrift = Field(
-        description="The matrix's cells at each moment, parties in order, then issues (as in `Comparison`)."
+        description="The matrix's cells at each moment, parties in order, then issues, as in `Comparison`: party i "
+        "on issue j at i × len(issues) + j."
     )
-    pairs: list[PairDrift] = Field(description="Every pair of parties once, in the order the parties were given.")
+    pairs: list[PairDrift] = Field(
+        description="Every pair of parties once, in the order the parties were given; with `only=changed`, only "
+        "the pairs with an issue in `changed`."
+    )
 
 
 class ComparisonView(RootModel[Comparison | ComparisonDrift]):

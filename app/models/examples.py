@@ -559,40 +559,9 @@ COMPARISON: dict[str, Any] = {
     "issues": MATRIX["issues"],
     "cells": [_cell(STATEMENT_13, 2, "2025-08-15"), _UKRAINE_GUARANTEES, _no_position("european-allies")],
     "pairs": [
-        {
-            "parties": ["russia", "ukraine"],
-            "agreement": 0.75,
-            "issues_compared": 1,
-            "issues": [
-                {"issue": "security-guarantees", "stances": ["lean_support", "support"], "agreement": 0.75},
-            ],
-        },
-        {
-            "parties": ["russia", "european-allies"],
-            "agreement": None,
-            "issues_compared": 0,
-            "issues": [
-                {
-                    "issue": "security-guarantees",
-                    "stances": ["lean_support", None],
-                    "agreement": None,
-                    "no_position": ["european-allies"],
-                },
-            ],
-        },
-        {
-            "parties": ["ukraine", "european-allies"],
-            "agreement": None,
-            "issues_compared": 0,
-            "issues": [
-                {
-                    "issue": "security-guarantees",
-                    "stances": ["support", None],
-                    "agreement": None,
-                    "no_position": ["european-allies"],
-                },
-            ],
-        },
+        {"parties": ["russia", "ukraine"], "agreement": 0.75, "issues_compared": 1, "agreements": [0.75]},
+        {"parties": ["russia", "european-allies"], "agreement": None, "issues_compared": 0, "agreements": [None]},
+        {"parties": ["ukraine", "european-allies"], "agreement": None, "issues_compared": 0, "agreements": [None]},
     ],
 }
 # GET /v1/compare?parties=russia,ukraine&issues=security-guarantees&from=2025-08-14&to=2025-08-18
@@ -610,14 +579,8 @@ COMPARISON_DRIFT: dict[str, Any] = {
             "parties": ["russia", "ukraine"],
             "agreement": {"from": None, "to": 0.75},
             "issues_compared": {"from": 0, "to": 1},
-            "issues": [
-                {
-                    "issue": "security-guarantees",
-                    "stances": {"from": ["oppose", None], "to": ["lean_support", "support"]},
-                    "agreement": {"from": None, "to": 0.75},
-                    "changed": True,
-                }
-            ],
+            "agreements": {"from": [None], "to": [0.75]},
+            "changed": ["security-guarantees"],
         }
     ],
 }

@@ -209,26 +209,39 @@ function renderLegend() {
 
 // --- one pair ----------------------------------------------------------------------------------
 
-/** The pair's issues as seen from the row's party: its stance first. */
-function oriented(pair, a) {
-  const flip = pair.parties[0] !== a;
-  return pair.issues.map((item) => ({ ...item, stances: flip ? [...item.stances].reverse() : item.stances }));
+const hasPosition = (cell) => cell.stance !== null && cell.stance !== "unclear";
+
+/** The pair's issues as seen from the row's party `a`: per issue its agreement and both parties'
+ * cells, a's first (party i's cell on issue j is cells[i × issues.length + j]), and who has no position. */
+function pairIssues(pair, a, b) {
+  const { parties, issues, cells } = state.comparison;
+  const row = (slug) => parties.findIndex((party) => party.slug === slug) * issues.length;
+  const [rowA, rowB] = [row(a), row(b)];
+  return issues.map((issue, index) => {
+    const sides = [cells[rowA + index], cells[rowB + index]];
+    return {
+      issue: issue.slug,
+      agreement: pair.agreements[index],
+      cells: sides,
+      noPosition: [a, b].filter((slug, side) => !hasPosition(sides[side])),
+    };
+  });
 }
 
-function issueBlock(item, a, b, cells, issues) {
+function issueBlock(item, a, b, issues) {
   const issue = issues.get(item.issue);
   const asOf = state.comparison.as_of;
-  const side = (slug) =>
+  const side = (slug, cell) =>
     el("section", { class: "side", dataset: { party: slug } },
       el("h5", {}, partyName(slug)),
-      positionBlock(cells.get(key(slug, item.issue)), partyName(slug), asOf));
+      positionBlock(cell, partyName(slug), asOf));
   const note = item.agreement === null
-    ? `no position: ${item.no_position.map(partyName).join(" and ")}`
+    ? `no position: ${item.noPosition.map(partyName).join(" and ")}`
     : `agreement ${percent(item.agreement)}`;
   return el("article", { class: "pair-issue", dataset: { issue: item.issue, agreement: item.agreement ?? "" } },
     el("h4", {}, issue.title, " ", el("span", { class: "issue-agreement" }, note)),
     el("p", { class: "proposition" }, el("span", { class: "context-label" }, "Proposition: "), issue.proposition),
-    el("div", { class: "compare" }, side(a), side(b)));
+    el("div", { class: "compare" }, side(a, item.cells[0]), side(b, item.cells[1])));
 }
 
 function group(name, title, items, empty, renderItem) {
@@ -241,13 +254,12 @@ function showPair(a, b, { focus = true } = {}) {
   const pair = state.pairs.get(key(a, b));
   if (!pair) return;
   state.selected = { a, b };
-  const cells = new Map(state.comparison.cells.map((cell) => [key(cell.party, cell.issue), cell]));
   const issues = new Map(state.comparison.issues.map((issue) => [issue.slug, issue]));
-  const items = oriented(pair, a);
+  const items = pairIssues(pair, a, b);
   const differ = items.filter((item) => item.agreement !== null && item.agreement < 1)
     .sort((x, y) => x.agreement - y.agreement); // furthest apart first; sort is stable, so issue order next
-  const oneSided = items.filter((item) => item.agreement === null && item.no_position.length === 1);
-  const neither = items.filter((item) => item.agreement === null && item.no_position.length === 2);
+  const oneSided = items.filter((item) => item.agreement === null && item.noPosition.length === 1);
+  const neither = items.filter((item) => item.agreement === null && item.noPosition.length === 2);
   const agree = items.filter((item) => item.agreement === 1);
 
   ui.detailTitle.textContent = `${partyName(a)} and ${partyName(b)}`;
@@ -257,9 +269,9 @@ function showPair(a, b, { focus = true } = {}) {
         ? `No issue where both have a position as of ${state.comparison.as_of}.`
         : `Agreement ${percent(pair.agreement, 1)} over the ${plural(pair.issues_compared, "issue")} where both have a position, as of ${state.comparison.as_of}.`),
     group("differ", "Where they differ", differ, "Nowhere: on every issue both take a position on, they take the same stance.",
-      (item) => issueBlock(item, a, b, cells, issues)),
+      (item) => issueBlock(item, a, b, issues)),
     group("no-position", "Where one has no position", oneSided, "None.",
-      (item) => issueBlock(item, a, b, cells, issues)),
+      (item) => issueBlock(item, a, b, issues)),
     neither.length
       ? el("p", { class: "neither" }, "Neither has a position on: ",
         neither.map((item, index) => [index ? ", " : "",
@@ -267,7 +279,7 @@ function showPair(a, b, { focus = true } = {}) {
       : null,
     group("agree", "Where they take the same stance", agree, "None.",
       (item) => el("p", { class: "same-stance", dataset: { issue: item.issue } },
-        el("span", { class: `stance-chip stance-${item.stances[0]}` }, STANCE_LABEL[item.stances[0]]), " ",
+        el("span", { class: `stance-chip stance-${item.cells[0].stance}` }, STANCE_LABEL[item.cells[0].stance]), " ",
         issues.get(item.issue).title)),
   );
   ui.detail.dataset.a = a;

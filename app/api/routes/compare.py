@@ -14,7 +14,7 @@ from app.api.deps import (
     fields_in,
     problems,
 )
-from app.api.routes.diffs import MOMENT_PATTERN, OnlyQuery
+from app.api.routes.diffs import MOMENT_PATTERN
 from app.api.tabular import (
     CSV_CONTENT,
     CSV_MEDIA_TYPE,
@@ -78,23 +78,32 @@ def get_comparison(
     to: Annotated[
         str | None, Query(pattern=MOMENT_PATTERN, description="With `from`: a date or `source:<id>`; default today.")
     ] = None,
-    only: OnlyQuery = None,
+    only: Annotated[
+        str | None,
+        Query(
+            pattern="^changed$", description="With `from`: `changed` keeps only the pairs with an issue in `changed`."
+        ),
+    ] = None,
     format: FormatQuery = None,
     layout: Annotated[
         Layout, Query(description="CSV layout: `wide` (a row per pair) or `long` (a row per pair × issue).")
     ] = Layout.wide,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    """For every pair of the parties, in the order given ((a, b), (a, c), …, (b, c), …): per issue
-    both stances and their agreement, 1 − |a − b| / 4 on the scale support +2, lean_support +1,
-    neutral 0, lean_oppose −1, oppose −2; and the pair's `agreement`, the mean over the
+    """For every pair of the parties, in the order given ((a, b), (a, c), …, (b, c), …): its
+    `agreements`, one per issue in the order of `issues`, 1 − |a − b| / 4 on the scale support +2,
+    lean_support +1, neutral 0, lean_oppose −1, oppose −2; and its `agreement`, the mean over the
     `issues_compared`, those both parties have a position on. An issue where either has none (no
-    statement, or `unclear`) is listed with `agreement: null` and `no_position`, and not scored.
-    The quotes behind every stance are the matrix `cells`, served once.
+    statement, or `unclear`) has agreement null and is not scored.
 
-    With `from` (and `to`, default today) instead of `as_of`: the agreements at both moments, and
-    per issue whether it `changed` ("where did these two drift apart?"); `only=changed` lists only
-    the issues that did."""
+    The stances and quotes behind the numbers are the matrix `cells`, each served once, parties then
+    issues: party i's cell on issue j is `cells[i × len(issues) + j]`. Where an agreement is null,
+    the two cells' stances (null or `unclear`) say which party has no position.
+
+    With `from` (and `to`, default today) instead of `as_of`: the agreements and `cells` at both
+    moments, and per pair the issues whose agreement `changed` ("where did these two drift
+    apart?"), null against a number included; `only=changed` lists only the pairs with such an
+    issue."""
     with fields_in("query"):
         party_slugs = service.parties_to_compare(parties)
         issue_slugs = parse_slug_list(issues, "issues")
