@@ -56,3 +56,43 @@ def test_closest_passage_points_at_the_typo():
     assert closest is not None
     assert TEXT[closest["start"] : closest["end"]] == closest["text"]
     assert "Café au lait" in closest["text"]
+
+
+def test_plain_ascii_runs_copied_whole_give_what_the_character_by_character_path_gives():
+    import random
+
+    from app.services.quotes import NormalizedText, _normalize_chars, normalize
+
+    pieces = [
+        "ab",
+        "Z",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "`",
+        "'",
+        '"',
+        "“",
+        "”",
+        "’",
+        "\u00a0",
+        "\u200b",
+        "\u00ad",
+        "é",
+        "e\u0301",
+        "ﬁ",
+        "½",
+        "-",
+        ".",
+        "~",
+    ]
+    generator = random.Random(20250818)
+    for _ in range(5000):
+        text = "".join(generator.choice(pieces) for _ in range(generator.randrange(0, 25)))
+        chars: list[str] = []
+        origin: list[int] = []
+        starts: list[bool] = []
+        ends: list[bool] = []
+        _normalize_chars(text, 0, len(text), True, chars, origin, starts, ends)
+        assert normalize(text) == NormalizedText("".join(chars), origin, starts, ends), repr(text)

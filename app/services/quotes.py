@@ -6,6 +6,7 @@ Whatever matched, the anchor holds the exact characters of the source, so
 `text[anchor.start:anchor.end] == anchor.exact` always holds.
 """
 
+import re
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ class NormalizedText:
     ends_char: list[bool]
 
 
+# Printable ASCII (the backquote aside: it matches as an apostrophe) with single spaces between
+# words: its matching form is itself, so such runs, most of an English text, are copied whole.
+_PLAIN_RUN = re.compile(r"[!-_a-~]+(?: [!-_a-~]+)*")
+
+
 @lru_cache(maxsize=32)  # one source usually receives many quotes in a row
 def normalize(text: str) -> NormalizedText:
     chars: list[str] = []
@@ -44,7 +50,33 @@ def normalize(text: str) -> NormalizedText:
     starts: list[bool] = []
     ends: list[bool] = []
     in_space = True  # leading whitespace vanishes
-    for index, char in enumerate(text):
+    done = 0
+    for run in _PLAIN_RUN.finditer(text):
+        start, end = run.span()
+        in_space = _normalize_chars(text, done, start, in_space, chars, origin, starts, ends)
+        chars.append(run.group())
+        origin.extend(range(start, end))
+        starts.extend([True] * (end - start))
+        ends.extend([True] * (end - start))
+        in_space, done = False, end
+    _normalize_chars(text, done, len(text), in_space, chars, origin, starts, ends)
+    return NormalizedText("".join(chars), origin, starts, ends)
+
+
+def _normalize_chars(
+    text: str,
+    first: int,
+    last: int,
+    in_space: bool,
+    chars: list[str],
+    origin: list[int],
+    starts: list[bool],
+    ends: list[bool],
+) -> bool:
+    """Appends the matching form of text[first:last], one character at a time; returns whether it
+    ended in whitespace."""
+    for index in range(first, last):
+        char = text[index]
         if char.isspace():
             if not in_space:
                 chars.append(" ")
@@ -61,13 +93,13 @@ def normalize(text: str) -> NormalizedText:
         if not expansion:
             continue
         in_space = False
-        last = len(expansion) - 1
+        last_part = len(expansion) - 1
         for position, part in enumerate(expansion):
             chars.append(part)
             origin.append(index)
             starts.append(position == 0)
-            ends.append(position == last)
-    return NormalizedText("".join(chars), origin, starts, ends)
+            ends.append(position == last_part)
+    return in_space
 
 
 def matching_form(text: str) -> str:
