@@ -1,8 +1,11 @@
-"""The `stancemap` command: serve, migrate, seed, tokens, export, import, check and the OpenAPI document."""
+"""The `stancemap` command: serve, migrate, seed, tokens, export, import, load, check and the OpenAPI document."""
 
 import argparse
 import os
+import re
 import sys
+import time
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO
@@ -13,9 +16,11 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from app.config import get_settings
-from app.db import dispose_engines, make_engine
+from app.db import WriteSession, dispose_engines, make_engine
+from app.errors import ImportRefused
+from app.models.imports import ImportKind
 from app.models.party import Party
-from app.services import backup, integrity, schema
+from app.services import backup, imports, integrity, schema
 
 # Exit statuses: 1 for data that is refused or broken, 2 when the command cannot run at all
 # (a database it cannot reach, a setting it cannot read), as argparse does for bad usage.
@@ -127,6 +132,149 @@ def _import(args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     print(f"imported {_row_counts(summary.rows)}; data version is now {summary.data_version}", file=sys.stderr)
+
+
+class _LoadMeter:
+    """Draws the bytes read so far of all files, and the lines, on one line of stderr (on a terminal)."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total_bytes = total_bytes
+        self.done_bytes = 0  # of the files finished
+        self.current: IO[bytes] | None = None
+        self.lines = 0
+        self.drawn = False
+
+    def tick(self, lines: int) -> None:
+        self.lines = lines
+        position = self.done_bytes + (self.current.tell() if self.current is not None else 0)
+        self._draw(min(position, self.total_bytes))
+
+    def file_done(self, size: int) -> None:
+        self.done_bytes += size
+        self.current = None
+        self._draw(self.done_bytes)
+
+    def _draw(self, done: int) -> None:
+        filled = PROGRESS_BAR_WIDTH * done // self.total_bytes if self.total_bytes else 0
+        bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
+        size = f"{done / 1e6:.1f}/{self.total_bytes / 1e6:.1f} MB" if self.total_bytes else f"{done / 1e6:.1f} MB"
+        sys.stderr.write(f"\rloading [{bar}] {size}, {self.lines} lines")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def end(self) -> None:
+        """Ends the bar's line, once, before anything else is written to stderr."""
+        if self.drawn:
+            sys.stderr.write("\n")
+            self.drawn = False
+
+
+_CSV_KINDS = {
+    "party": "party",
+    "parties": "party",
+    "issue": "issue",
+    "issues": "issue",
+    "source": "source",
+    "sources": "source",
+    "statement": "statement",
+    "statements": "statement",
+}
+
+
+def _load_kind(path: str, given: str | None) -> str | None:
+    """What a CSV file's rows are (None for JSON Lines): `--type`, or the last word of its name
+    (`statements.csv`, `2025-sources.csv`)."""
+    if not path.lower().endswith(".csv"):
+        return None
+    if given is not None:
+        return given
+    word = re.split(r"[-_. ]", Path(path).stem.lower())[-1]
+    if word not in _CSV_KINDS:
+        sys.exit(
+            f"stancemap load: cannot tell what the rows of {path} are: give --type, or end its name in "
+            "parties.csv, issues.csv, sources.csv or statements.csv"
+        )
+    return _CSV_KINDS[word]
+
+
+def _load_file(path: str, kind: str | None, meter: _LoadMeter | None) -> Iterator[imports.Line]:
+    with _open_dump(path) as stream:
+        if meter is not None:
+            meter.current = stream
+        if kind is not None:
+            yield from imports.csv_rows(stream, ImportKind(kind))
+        else:
+            lines = imports.json_lines(stream)
+            first = next(lines, None)
+            # A first line that is not a JSON object at all: the file is not JSON Lines (a PDF, a
+            # CSV without its .csv name); one line says so rather than a problem per line.
+            if first is not None and first.unreadable is not None and first.unreadable[0] == "":
+                _end_bar(meter)
+                sys.exit(f"stancemap load: {path} is not JSON Lines: line {first.number}: {first.unreadable[1]}")
+            if first is not None:
+                yield first
+                yield from lines
+        if meter is not None:
+            meter.file_done(os.fstat(stream.fileno()).st_size if path != "-" else 0)
+
+
+def _end_bar(meter: _LoadMeter | None) -> None:
+    if meter is not None:
+        meter.end()
+
+
+def _load(args: argparse.Namespace) -> None:
+    kinds = [_load_kind(path, args.kind) for path in args.files]
+    sizes = [_readable_size(path) for path in args.files]
+    _migrate()
+    meter = _LoadMeter(sum(sizes)) if sys.stderr.isatty() else None
+    inputs = [(path, _load_file(path, kind, meter)) for path, kind in zip(args.files, kinds, strict=True)]
+    engine = make_engine(get_settings(), for_writes=True)
+    started = time.perf_counter()
+    try:
+        with WriteSession(engine) as session:
+            report = imports.run_import(
+                session, inputs, actor=args.actor, dry_run=args.dry_run, progress=meter.tick if meter else None
+            )
+    except ImportRefused as refused:
+        _end_bar(meter)
+        _print_refusal(refused)
+    except OSError as error:
+        _end_bar(meter)
+        sys.exit(f"stancemap load: cannot read {error.filename or 'the input'}: {error.strerror or error}")
+    finally:
+        _end_bar(meter)
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    counts = "; ".join(
+        f"{kind} {getattr(report, kind).created} created, {getattr(report, kind).existing} existing"
+        for kind in ("parties", "issues", "sources", "statements")
+    )
+    rate = f", {report.statements.created / seconds:.0f} statements/s" if report.statements.created else ""
+    outcome = "checked (dry run, nothing written)" if args.dry_run else "loaded"
+    print(f"stancemap load: {outcome} {report.lines} lines in {seconds:.1f} s{rate}: {counts}", file=sys.stderr)
+
+
+def _readable_size(path: str) -> int:
+    """The file's size, checked readable before anything is done; stdin counts as 0."""
+    if path == "-":
+        return 0
+    try:
+        with open(path, "rb") as stream:
+            return os.fstat(stream.fileno()).st_size
+    except OSError as error:
+        sys.exit(f"stancemap load: cannot read {path}: {error.strerror or error}")
+
+
+def _print_refusal(refused: ImportRefused) -> None:
+    """Each problem on its own line (`FILE:LINE: field: message`), then one line that sums them up."""
+    problems = refused.extensions["errors"]
+    for problem in problems:
+        field = f" {problem['field']}:" if problem["field"] else ""
+        print(f"{problem['file']}:{problem['line']}:{field} {problem['message']}", file=sys.stderr)
+    lines = len({(problem["file"], problem["line"]) for problem in problems})
+    stopped = f", checking stopped at {imports.MAX_PROBLEMS}" if refused.extensions["report"]["stopped_early"] else ""
+    sys.exit(f"stancemap load: {len(problems)} problem(s) in {lines} line(s){stopped}; nothing was written")
 
 
 def _check() -> None:
@@ -241,6 +389,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load = commands.add_parser("import", help="load a dump written by `stancemap export` into an empty database")
     load.add_argument("path", help="the dump file, or - for stdin")
+    load = commands.add_parser(
+        "load",
+        help="import parties, issues, sources and statements from JSON Lines or CSV files, all or nothing, as "
+        "POST /v1/imports does; running it again writes nothing",
+    )
+    load.add_argument(
+        "files", nargs="+", metavar="FILE", help="JSON Lines files (- for stdin), or CSV files named *.csv"
+    )
+    load.add_argument(
+        "--type",
+        dest="kind",
+        choices=["party", "issue", "source", "statement"],
+        help="what the rows of every CSV file are (default: the last word of each file's name, e.g. statements.csv)",
+    )
+    load.add_argument("--dry-run", action="store_true", help="check every line and report, writing nothing")
+    load.add_argument(
+        "--actor",
+        default="cli",
+        type=_token_name,
+        help="the name the audit trail records the writes under (default: cli)",
+    )
     commands.add_parser(
         "check",
         help="check every row of the database against the rules the API's writes keep, and the position history "
@@ -254,8 +423,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _token_name(value: str) -> str:
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", value):
         raise argparse.ArgumentTypeError("1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
     return value
@@ -304,6 +471,8 @@ def _run(args: argparse.Namespace) -> None:
         _export()
     elif args.command == "import":
         _import(args)
+    elif args.command == "load":
+        _load(args)
     elif args.command == "check":
         _check()
     elif args.command == "openapi":

@@ -13,6 +13,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./stancemap.db"
     # Largest request body accepted, in bytes; larger bodies get 413.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Largest body of a bulk import (POST /v1/imports), which is spooled to a temporary file, not held.
+    max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     # SQLite waits this long for a competing writer before giving up.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     # Page cache per SQLite connection; matrix queries read index pages over and over.

@@ -63,6 +63,11 @@ PROBLEM_TYPES: dict[str, str] = {
     "(method, path or body). Nothing was changed; send a new key with a new request.",
     "idempotency-key-in-use": "A request with this `Idempotency-Key` is still being answered; retry after the "
     "`Retry-After` seconds to get its answer. Nothing was changed by this one.",
+    "import-refused": "A bulk import (POST /v1/imports) has lines that break the rules of the single writes; "
+    "nothing was written. `errors` lists each problem with its `line` and `field` (at most 100: checking stops "
+    "there), and `report` counts the lines per type: created (would be), already stored, refused.",
+    "unsupported-media-type": "The request body's Content-Type is not one this operation reads; `detail` names "
+    "those it does.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
 
@@ -200,6 +205,18 @@ class Rebuilding(ProblemError):
     type_name = "rebuilding"
     title = "Position history being rebuilt"
     headers = MappingProxyType({"Retry-After": "5"})
+
+
+class ImportRefused(ProblemError):
+    status = 422
+    type_name = "import-refused"
+    title = "Import refused"
+
+
+class UnsupportedMediaType(ProblemError):
+    status = 415
+    type_name = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class FetchRefused(ProblemError):

@@ -26,6 +26,7 @@ from app.api.routes import (
     compare,
     diffs,
     health,
+    imports,
     issues,
     match,
     matrix,
@@ -74,6 +75,7 @@ TAGS = [
         "description": "Where quotes landed when their source was revised, and what awaits an editor.",
     },
     {"name": "candidates", "description": "Statements proposed from a source's text, for an editor to accept."},
+    {"name": "imports", "description": "Parties, issues, sources and statements in bulk, all or nothing."},
     {"name": "audit", "description": "Every write: who, what and when (admin scope)."},
     {"name": "problems", "description": "Descriptions of the problem types that errors refer to."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -145,7 +147,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # through CORS and the error handling, and a HEAD is made a GET before any of them sees it.
     app.add_middleware(RepeatedViewsFromCache)
     app.add_middleware(StoreIdempotentAnswers)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, path_limits={"/v1/imports": settings.max_import_bytes}
+    )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
@@ -161,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(problems.router)
-    for module in (matrix, diffs, timeline, compare, parties, issues, sources, statements, anchoring, audit):
+    for module in (matrix, diffs, timeline, compare, parties, issues, sources, statements, anchoring, imports, audit):
         app.include_router(
             module.router, dependencies=[Depends(read_access), Depends(single_valued_query)], responses=READ_PROBLEMS
         )

@@ -422,28 +422,33 @@ def test_a_damaged_dump_gives_a_clear_error_and_imports_nothing(exported, make_d
 def test_import_reads_stdin_and_draws_progress_on_a_terminal(exported, make_database):
     engine_name, url, dump = exported
     target = make_database(engine_name)
-    controller, terminal = pty.openpty()
-    try:
-        with open(dump, "rb") as stdin:
-            result = subprocess.run(
-                [STANCEMAP, "import", "-"],
-                check=False,
-                env=cli_env(STANCEMAP_DATABASE_URL=target),
-                stdin=stdin,
-                stderr=terminal,
-                timeout=180,
-            )
-        os.close(terminal)
-        terminal = -1
-        shown = read_all(controller)
-    finally:
-        os.close(controller)
-        if terminal != -1:
-            os.close(terminal)
+    with open(dump, "rb") as stdin:
+        result, shown = run_on_terminal(["import", "-"], target, stdin=stdin)
     assert result.returncode == 0, shown
     parties = len(table_rows(url)["party"])
     assert "\rparty" in shown and f"{parties}/{parties}" in shown
     assert "imported " in shown
+
+
+def run_on_terminal(command: list[str], url: str, stdin: Any = None) -> tuple[subprocess.CompletedProcess, str]:
+    """Runs the command with its stderr on a terminal, as a user at one sees it; returns what it showed there."""
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [STANCEMAP, *command],
+            check=False,
+            env=cli_env(STANCEMAP_DATABASE_URL=url),
+            stdin=stdin,
+            stderr=terminal,
+            timeout=180,
+        )
+        os.close(terminal)
+        terminal = -1
+        return result, read_all(controller)
+    finally:
+        os.close(controller)
+        if terminal != -1:
+            os.close(terminal)
 
 
 def read_all(descriptor: int) -> str:

@@ -85,6 +85,7 @@ OPERATION_IDS = [
     "POST /v1/statements/{statement_id}/confirm -> statements-confirm",
     "GET /v1/statements/{statement_id}/history -> statements-history",
     "GET /v1/anchoring -> anchoring-list",
+    "POST /v1/imports -> imports-create",
     "GET /v1/audit -> audit-list",
     "POST /v1/sources/{source_id}/candidates -> candidates-propose",
     "POST /v1/match -> match-run",

@@ -104,6 +104,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict with stored data",
         413: "Request body too large",
+        415: "The body's Content-Type is not one this operation reads",
         422: "Invalid fields",
         502: "An upstream server failed: the page to fetch could not be read",
         503: "The position history is being rebuilt (after an upgrade or an import), or this server is of an older "

@@ -75,6 +75,8 @@ Quote = trimmed(5_000)
 # Text just before a quote, naming which of its occurrences is meant.
 Prefix = trimmed(200, min_length=1)
 Reason = trimmed(2_000)
+# A client's key for a source in bulk imports (app/models/imports.py).
+SourceRef = trimmed(200)
 # Whole articles; the request body limit (about 2 MB) bounds it further.
 SourceText = bounded(1_500_000, min_length=1)
 Language = Annotated[

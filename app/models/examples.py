@@ -5,6 +5,7 @@ so /docs and generated clients show Russia's stance on security guarantees, not 
 Only the timestamps of when a row was recorded are made up.
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -583,4 +584,23 @@ COMPARISON_DRIFT: dict[str, Any] = {
             "changed": ["security-guarantees"],
         }
     ],
+}
+
+# A bulk import of seed entries: a second run of the seed data changes nothing.
+IMPORT_LINES = "".join(
+    json.dumps({"type": kind, **line}, ensure_ascii=False) + "\n"
+    for kind, line in (("party", PARTY_CREATE), ("issue", ISSUE_CREATE), ("statement", STATEMENT_CREATE))
+)
+IMPORT_CSV = "slug,name,kind,aliases\nrussia,Russia,country,Russia|Putin|the Kremlin\n"
+_ALREADY_STORED = {"created": 0, "existing": 1, "refused": 0}
+_NONE = {"created": 0, "existing": 0, "refused": 0}
+IMPORT_REPORT: dict[str, Any] = {
+    "dry_run": False,
+    "written": False,
+    "lines": 3,
+    "stopped_early": False,
+    "parties": _ALREADY_STORED,
+    "issues": _ALREADY_STORED,
+    "sources": _NONE,
+    "statements": _ALREADY_STORED,
 }

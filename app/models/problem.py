@@ -1,15 +1,25 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import examples
+from app.models.imports import ImportReport
 from app.models.statement import Selector
 from app.models.token import TokenScope
 
 
 class FieldError(BaseModel):
-    loc: list[str | int] = Field(description="Where the error is: `body`, `query` or `path`, then the field.")
-    field: str = Field(description="`loc` joined with dots, e.g. `body.quote`.")
+    loc: list[str | int] = Field(
+        description="Where the error is: `body`, `query` or `path`, then the field (on import-refused: `body`, the "
+        "line, then the field)."
+    )
+    field: str = Field(
+        description="`loc` joined with dots, e.g. `body.quote`. On import-refused: the field within the line "
+        "(`quote`), empty when the line as a whole is refused."
+    )
     message: str
     type: str | None = None
+    line: int | None = Field(
+        default=None, description="On import-refused: the line of the body (CSV: its row's first line)."
+    )
 
 
 class ClosestPassage(BaseModel):
@@ -41,3 +51,6 @@ class Problem(BaseModel):
         default=None, description="On ambiguous-quote: every occurrence of the quote in the source."
     )
     needed_scope: TokenScope | None = Field(default=None, description="On 403: the scope the request needs.")
+    report: ImportReport | None = Field(
+        default=None, description="On import-refused: the lines read and what each type's lines would have done."
+    )

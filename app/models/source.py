@@ -93,6 +93,8 @@ class Source(SourceBase, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The key a bulk import gave the source, so later lines and later imports can quote it.
+    ref: str | None = Field(default=None, max_length=200, unique=True, index=True)
 
 
 class SourceCreate(SourceBase):

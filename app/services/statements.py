@@ -41,7 +41,7 @@ from app.services.quotes import Anchor, locate_quote
 from app.services.sources import resolve_source
 
 _QUOTE_FIELDS = ("quote", "quote_start", "quote_end", "quote_prefix", "quote_suffix")
-_REVISED_FIELDS = ("source_id", "stance", "summary", "speaker", "stated_on", *_QUOTE_FIELDS)
+REVISED_FIELDS = ("source_id", "stance", "summary", "speaker", "stated_on", *_QUOTE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class StatementFilter:
     include_retracted: bool = False
 
 
-def _anchor_fields(anchor: Anchor) -> dict[str, Any]:
+def anchor_fields(anchor: Anchor) -> dict[str, Any]:
     return {
         "quote": anchor.exact,
         "quote_start": anchor.start,
@@ -160,12 +160,12 @@ def _revision_row(statement: Statement, note: str | None) -> StatementRevision:
         recorded_by=statement.recorded_by,
         recorded_at=statement.recorded_at,
         note=note,
-        **{name: getattr(statement, name) for name in _REVISED_FIELDS},
+        **{name: getattr(statement, name) for name in REVISED_FIELDS},
     )
 
 
 # What makes two standing statements the same record: refused rather than counted twice as evidence.
-_IDENTITY = ("party_id", "issue_id", "source_id", "quote_start", "quote_end", "stance", "stated_on")
+IDENTITY = ("party_id", "issue_id", "source_id", "quote_start", "quote_end", "stance", "stated_on")
 
 
 def _refuse_duplicate(session: Session, identity: dict[str, Any], *, other_than: int | None = None) -> None:
@@ -205,9 +205,9 @@ def create_statement(session: Session, data: StatementCreate, *, actor: str) -> 
         recorded_by=actor,
         recorded_at=now,
         created_at=now,
-        **_anchor_fields(anchor),
+        **anchor_fields(anchor),
     )
-    _refuse_duplicate(session, {name: getattr(statement, name) for name in _IDENTITY})
+    _refuse_duplicate(session, {name: getattr(statement, name) for name in IDENTITY})
     session.add(statement)
     session.flush()  # assigns the id the revision refers to
     session.add(_revision_row(statement, note=None))
@@ -240,7 +240,7 @@ def correct_statement(session: Session, statement_id: int, changes: StatementUpd
             start=values.get("start"),
             prefix=values.get("prefix"),
         )
-        proposed.update(source_id=source.id, **_anchor_fields(anchor))
+        proposed.update(source_id=source.id, **anchor_fields(anchor))
     if "stance" in values:
         proposed["stance"] = values["stance"].value
     if "summary" in values:
@@ -248,8 +248,8 @@ def correct_statement(session: Session, statement_id: int, changes: StatementUpd
     for name in ("speaker", "stated_on"):
         if name in values:
             proposed[name] = values[name]
-    identity = {name: proposed.get(name, getattr(statement, name)) for name in _IDENTITY}
-    if identity != {name: getattr(statement, name) for name in _IDENTITY}:
+    identity = {name: proposed.get(name, getattr(statement, name)) for name in IDENTITY}
+    if identity != {name: getattr(statement, name) for name in IDENTITY}:
         _refuse_duplicate(session, identity, other_than=statement_id)
     quoted = (statement.source_id, statement.quote_start, statement.quote_end)
     revised = _revise(session, statement, party_slug, issue_slug, proposed, note=note, actor=actor)
@@ -269,7 +269,7 @@ def move_quote(
     names them when it commits."""
     party, issue = session.get(Party, statement.party_id), session.get(Issue, statement.issue_id)
     assert party is not None and issue is not None  # the foreign keys guarantee them
-    proposed = {"source_id": source_id, **_anchor_fields(anchor)}
+    proposed = {"source_id": source_id, **anchor_fields(anchor)}
     _revise(session, statement, party.slug, issue.slug, proposed, note=note, actor=actor)
 
 
