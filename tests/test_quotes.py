@@ -58,34 +58,15 @@ def test_closest_passage_points_at_the_typo():
     assert "Café au lait" in closest["text"]
 
 
-def test_plain_ascii_runs_copied_whole_give_what_the_character_by_character_path_gives():
+def test_runs_translated_whole_give_what_the_character_by_character_path_gives():
     import random
 
     from app.services.quotes import NormalizedText, _normalize_chars, normalize
 
     pieces = [
-        "ab",
-        "Z",
-        " ",
-        "  ",
-        "\n",
-        "\t",
-        "`",
-        "'",
-        '"',
-        "“",
-        "”",
-        "’",
-        "\u00a0",
-        "\u200b",
-        "\u00ad",
-        "é",
-        "e\u0301",
-        "ﬁ",
-        "½",
-        "-",
-        ".",
-        "~",
+        *("ab", "Z", "9", "-", ".", "~", "`", "'", '"', "“", "”", "’", "‚", "—", "…", "′"),  # ASCII and punctuation
+        *("é", "e\u0301", "ß", "ĳ", "ſ", "ά", "д", "й", "ﬁ", "½", "²", "µ"),  # letters, some decomposed
+        *(" ", "  ", "\n", "\t", "\u00a0", "\u2009", "\u200b", "\u00ad", "\u2060"),  # spaces, invisible ones
     ]
     generator = random.Random(20250818)
     for _ in range(5000):

@@ -38,9 +38,34 @@ class NormalizedText:
     ends_char: list[bool]
 
 
-# Printable ASCII (the backquote aside: it matches as an apostrophe) with single spaces between
-# words: its matching form is itself, so such runs, most of an English text, are copied whole.
-_PLAIN_RUN = re.compile(r"[!-_a-~]+(?: [!-_a-~]+)*")
+def _expansion(char: str) -> list[str]:
+    """What one visible character matches as: its compatibility decomposition, typographic quotation
+    marks and apostrophes made straight."""
+    return [_TYPOGRAPHIC.get(part, part) for part in unicodedata.normalize("NFKD", _TYPOGRAPHIC.get(char, char))]
+
+
+def _single(char: str) -> str | None:
+    """The one character `char` matches as, if it matches as one (not whitespace, not invisible)."""
+    if char.isspace() or unicodedata.category(char) == "Cf":
+        return None
+    expansion = _expansion(char)
+    return expansion[0] if len(expansion) == 1 else None
+
+
+# Latin, Greek and Cyrillic letters, digits and punctuation that match as one character each
+# (straight for curly quotation marks, the rest as they are), with single spaces between words:
+# most of a text. Such runs are matched with one translation, the rest character by character.
+_SINGLES = {
+    char: single
+    for code in (*range(0x21, 0x7F), *range(0xA0, 0x250), *range(0x370, 0x530), *range(0x2010, 0x2060))
+    if (single := _single(char := chr(code))) is not None
+}
+_RUN_CHARS = "".join(re.escape(char) for char in _SINGLES)
+_PLAIN_RUN = re.compile(f"[{_RUN_CHARS}]+(?: [{_RUN_CHARS}]+)*")
+# Those of them that match as another character: few, so replaced where found rather than by
+# str.translate, which looks every character of a non-ASCII text up in its table.
+_REPLACED = {char: single for char, single in _SINGLES.items() if char != single}
+_TO_REPLACE = re.compile("[" + "".join(re.escape(char) for char in _REPLACED) + "]")
 
 
 @lru_cache(maxsize=32)  # one source usually receives many quotes in a row
@@ -60,7 +85,9 @@ def normalize(text: str) -> NormalizedText:
         ends.extend([True] * (end - start))
         in_space, done = False, end
     _normalize_chars(text, done, len(text), in_space, chars, origin, starts, ends)
-    return NormalizedText("".join(chars), origin, starts, ends)
+    # One for one, so offsets hold; what the other path made never needs replacing again.
+    matching = _TO_REPLACE.sub(lambda found: _REPLACED[found.group()], "".join(chars))
+    return NormalizedText(matching, origin, starts, ends)
 
 
 def _normalize_chars(
@@ -87,9 +114,7 @@ def _normalize_chars(
             continue
         if unicodedata.category(char) == "Cf":  # zero-width spaces, soft hyphens, BOMs
             continue
-        expansion = [
-            _TYPOGRAPHIC.get(part, part) for part in unicodedata.normalize("NFKD", _TYPOGRAPHIC.get(char, char))
-        ]
+        expansion = _expansion(char)
         if not expansion:
             continue
         in_space = False
