@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -352,6 +353,37 @@ def test_a_body_over_the_import_limit_is_413(small_limits):
     chunks = iter([body[index : index + 8192] for index in range(0, len(body), 8192)])
     assert_problem(small_limits.post("/v1/imports", content=chunks, headers=NDJSON), 413, "body-too-large")
     assert small_limits.get("/v1/parties").json()["items"] == []
+
+
+def test_a_client_gone_mid_upload_imports_nothing_and_is_no_server_error(app, tokens, client, caplog):
+    messages = [{"type": "http.request", "body": small_file()[:100], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"authorization", f"Bearer {tokens['write']}".encode()), (b"content-type", b"application/x-ndjson")]
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/imports",
+        "raw_path": b"/v1/imports",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+
+    assert sent[0]["status"] == 400
+    assert "unhandled error" not in caplog.text
+    assert table_counts(client)["/v1/parties"] == 0
 
 
 def test_positions_after_an_import_are_those_of_single_writes(client):

@@ -3,7 +3,8 @@ from functools import partial
 from typing import IO, Annotated
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.requests import ClientDisconnect
 
 from app.api.deps import ActorDep, SessionDep, problems
 from app.errors import InvalidField, UnsupportedMediaType
@@ -88,9 +89,13 @@ async def create_import(
 async def _spool(request: Request, spool: IO[bytes]) -> None:
     """The body, as it arrives, to a temporary file: memory holds a piece of it at a time."""
     piece = bytearray()
-    async for chunk in request.stream():
-        piece += chunk
-        if len(piece) >= _SPOOL_CHUNK_BYTES:
-            await anyio.to_thread.run_sync(spool.write, bytes(piece))
-            piece.clear()
+    try:
+        async for chunk in request.stream():
+            piece += chunk
+            if len(piece) >= _SPOOL_CHUNK_BYTES:
+                await anyio.to_thread.run_sync(spool.write, bytes(piece))
+                piece.clear()
+    except ClientDisconnect:
+        # The client went away mid-upload: nothing to import, and no server error to log.
+        raise HTTPException(400, "The request body ended before it was complete; nothing was imported.") from None
     await anyio.to_thread.run_sync(spool.write, bytes(piece))
