@@ -167,7 +167,14 @@ def main() -> None:
                     f"  round {number + 1}, {scenario.name}: p50 {results[scenario.name]['p50_ms']:.1f} ms",
                     file=sys.stderr,
                 )
-            rounds.append({"cpu_reference_ms": round(cpu_reference_ms(), 1), "results": results})
+            rounds.append(
+                {
+                    "cpu_reference_ms": round(cpu_reference_ms(), 1),
+                    # The machine may be shared: how busy it was is part of the figures.
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                    "results": results,
+                }
+            )
     finally:
         stop(server)
 
@@ -211,6 +218,8 @@ def main() -> None:
     print(
         f"\nCPU reference (bench/load.py `cpu_reference_ms`), per round: {', '.join(f'{r:.0f}' for r in references)} ms"
     )
+    loads = ", ".join(f"{one_round['load_average_1min']:.1f}" for one_round in rounds)
+    print(f"Load average (1 min) after each round: {loads}")
 
 
 if __name__ == "__main__":
