@@ -7,7 +7,7 @@ type, title, status, detail, instance, plus members specific to the problem type
 import logging
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any
@@ -35,12 +35,17 @@ PROBLEM_TYPES: dict[str, str] = {
     "not-found": "The addressed party, issue, source or statement does not exist.",
     "conflict": "The request conflicts with stored data: a duplicate slug, or a delete of something still referenced.",
     "validation-error": "One or more fields are invalid; `errors` lists each with its location.",
-    "malformed-json": "The request body is not valid JSON.",
+    "malformed-json": "The request body is not valid JSON; `line` and `column` say where it stops being JSON.",
+    "unsupported-media-type": "The request body's Content-Type is not one this operation reads; `detail` names "
+    "those it does, as does `Accept-Post` (`Accept-Patch` on a PATCH). A JSON body goes with `Content-Type: "
+    "application/json` (curl: `--json '{...}'`, or `-H 'Content-Type: application/json'` with `-d`: `-d` alone "
+    "sends a form). Nothing was changed.",
     "quote-not-found": "The quote does not occur in the source text; `closest_passage` shows the most similar passage.",
     "ambiguous-quote": "The quote occurs more than once in the source; pass `start` or `prefix` to choose one of `occurrences`.",
     "invalid-cursor": "The pagination cursor is not one this server issued; start again without it.",
     "already-retracted": "The statement was retracted; retracted statements can no longer be corrected or retracted.",
-    "body-too-large": "The request body exceeds the server's limit.",
+    "body-too-large": "The request body exceeds the server's limit (STANCEMAP_MAX_BODY_BYTES), whether its length "
+    "was declared or it was sent in chunks. Nothing was changed.",
     "unauthorized": "The request needs `Authorization: Bearer <token>` with a valid, unrevoked token.",
     "forbidden": "The token is valid but its scope does not allow this request.",
     "fetch-refused": "The server will not fetch `url`: it resolves to a private, loopback, link-local or otherwise "
@@ -66,8 +71,6 @@ PROBLEM_TYPES: dict[str, str] = {
     "import-refused": "A bulk import (POST /v1/imports) has lines that break the rules of the single writes; "
     "nothing was written. `errors` lists each problem with its `line` and `field` (at most 100: checking stops "
     "there), and `report` counts the lines per type: created (would be), already stored, refused.",
-    "unsupported-media-type": "The request body's Content-Type is not one this operation reads; `detail` names "
-    "those it does.",
     "internal-error": "The server failed unexpectedly; the error has been logged.",
 }
 
@@ -120,13 +123,17 @@ class AmbiguousQuote(ProblemError):
 REQUEST_LOCATIONS = frozenset({"body", "query", "path", "header"})
 
 
+# One title per problem type (RFC 9457: it does not change from occurrence to occurrence).
+VALIDATION_ERROR_TITLE = "Invalid request"
+
+
 class InvalidField(ProblemError):
     """A field that passed schema validation but makes no sense against stored data. Services name
     the field (`party`); routes name where the request carried it (`located_in("body")`)."""
 
     status = 422
     type_name = "validation-error"
-    title = "Invalid field"
+    title = VALIDATION_ERROR_TITLE
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail, errors=[{"loc": field.split("."), "field": field, "message": detail}])
@@ -160,6 +167,26 @@ class Forbidden(ProblemError):
         self.headers = {
             "WWW-Authenticate": f'Bearer realm="stancemap", error="insufficient_scope", scope="{needed_scope}"'
         }
+
+
+class BodyTooLarge(ProblemError):
+    status = 413
+    type_name = "body-too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(ProblemError):
+    """A body in a media type the route does not read; RFC 9110 asks a 415 to say which it does
+    (`Accept-Post`, or `Accept-Patch` as RFC 5789 names it for PATCH)."""
+
+    status = 415
+    type_name = "unsupported-media-type"
+    title = "Unsupported media type"
+
+    def __init__(self, detail: str, *, method: str = "POST", accepted: Sequence[str] = ()) -> None:
+        super().__init__(detail, **({"accepted": list(accepted)} if accepted else {}))
+        if accepted:
+            self.headers = {"Accept-Patch" if method == "PATCH" else "Accept-Post": ", ".join(accepted)}
 
 
 class InvalidCursor(ProblemError):
@@ -211,12 +238,6 @@ class ImportRefused(ProblemError):
     status = 422
     type_name = "import-refused"
     title = "Import refused"
-
-
-class UnsupportedMediaType(ProblemError):
-    status = 415
-    type_name = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 class FetchRefused(ProblemError):
@@ -290,14 +311,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
         if any(error["type"] == "json_invalid" for error in errors):
-            return problem_response(
-                request,
-                status=400,
-                type_name="malformed-json",
-                title="Malformed JSON",
-                detail="The request body is not valid JSON: " + errors[0]["message"],
-                errors=errors,
-            )
+            return _malformed_json(request, exc, errors)
         # The detail alone should tell a curl user what to fix; `errors` has the same per field.
         fields = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -305,7 +319,7 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
             status=422,
             type_name="validation-error",
-            title="Invalid request",
+            title=VALIDATION_ERROR_TITLE,
             detail=f"{len(errors)} invalid field(s): {fields}{more}",
             errors=errors,
         )
@@ -313,15 +327,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        type_name = {404: "not-found", 413: "body-too-large"}.get(exc.status_code, "http-error")
+        # Statuses that have a problem type of their own take its title: the same whoever raised it.
+        typed = _TYPED_HTTP_STATUSES.get(exc.status_code)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
         return problem_response(
             request,
             status=exc.status_code,
-            type_name=type_name,
-            title=_reason(exc.status_code),
+            type_name=typed.type_name if typed else "http-error",
+            title=typed.title if typed else _reason(exc.status_code),
             detail=detail,
             headers=headers or None,
         )
@@ -343,6 +358,31 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return _internal_error(request)
+
+
+_TYPED_HTTP_STATUSES: dict[int, type[ProblemError]] = {404: NotFound, 413: BodyTooLarge}
+
+
+def _malformed_json(request: Request, exc: RequestValidationError, errors: list[dict[str, Any]]) -> JSONResponse:
+    """400 saying where the body stops being JSON: line and column (1-based, as editors count them)
+    of the character offset FastAPI reports (`loc`: body, offset) in the document it tried."""
+    raw = exc.errors()[0]
+    offset = raw["loc"][-1] if isinstance(raw["loc"][-1], int) else 0
+    reason = (raw.get("ctx") or {}).get("error", "not JSON")
+    document = exc.body if isinstance(exc.body, str) else ""
+    line = document.count("\n", 0, offset) + 1
+    column = offset - (document.rfind("\n", 0, offset) + 1) + 1
+    message = f"{reason} at line {line}, column {column}"
+    return problem_response(
+        request,
+        status=400,
+        type_name="malformed-json",
+        title="Malformed JSON",
+        detail=f"The request body is not valid JSON: {message}.",
+        line=line,
+        column=column,
+        errors=[{**errors[0], "message": message}],
+    )
 
 
 def lock_wait_expired(error: BaseException | None) -> bool:

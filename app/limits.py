@@ -5,11 +5,12 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_MEDIA_TYPE, problem_type_uri
+from app.errors import PROBLEM_MEDIA_TYPE, BodyTooLarge, problem_type_uri
 
 
 def _too_large(max_bytes: int) -> HTTPException:
-    # An HTTPException passes through FastAPI's body parsing untouched and is rendered as a problem.
+    # An HTTPException passes through FastAPI's body parsing untouched (any other exception becomes
+    # a 400 there) and is rendered as the same body-too-large problem as a declared length's.
     return HTTPException(413, detail=f"The request body exceeds the limit of {max_bytes} bytes.")
 
 
@@ -48,9 +49,9 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
         body = json.dumps(
             {
-                "type": problem_type_uri("body-too-large"),
-                "title": "Request body too large",
-                "status": 413,
+                "type": problem_type_uri(BodyTooLarge.type_name),
+                "title": BodyTooLarge.title,
+                "status": BodyTooLarge.status,
                 "detail": _too_large(max_bytes).detail,
                 "instance": scope.get("path", ""),
             }

@@ -13,10 +13,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import docs
+from app.api import deps, docs
 from app.api.auth import read_access
 from app.api.caching import RepeatedViewsFromCache, ViewRenderer
-from app.api.deps import READ_PROBLEMS, single_valued_query
+from app.api.deps import READ_PROBLEMS, strict_request
 from app.api.head import HeadAsGet
 from app.api.idempotency import AnsweredBefore, StoreIdempotentAnswers, replay
 from app.api.routes import (
@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
+        # Every route, those added later included: unknown and repeated query parameters, non-JSON bodies.
+        dependencies=[Depends(strict_request)],
         # FastAPI's pages load their files from a CDN; app.api.docs serves the same pages with local ones.
         docs_url=None,
         redoc_url=None,
@@ -166,9 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(problems.router)
     for module in (matrix, diffs, timeline, compare, parties, issues, sources, statements, anchoring, imports, audit):
-        app.include_router(
-            module.router, dependencies=[Depends(read_access), Depends(single_valued_query)], responses=READ_PROBLEMS
-        )
+        app.include_router(module.router, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
     # A POST that only reads: its own token check (write scope) goes through the read engine, so
     # the routers' read check, which would open the write engine's session for a POST, is left out.
     app.include_router(candidates.router)
@@ -186,6 +186,15 @@ def openapi_json(app: FastAPI) -> str:
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
+def _document_strict_request(operation: dict[str, Any], responses: dict[str, Any], problem_ref: str) -> None:
+    """What app.api.deps.strict_request answers on every route: 422 for an unknown or repeated
+    query parameter, 415 for a body not sent as JSON."""
+    problem = {"content": {"application/json": {"schema": {"$ref": problem_ref}}}}
+    responses.setdefault("422", {"description": "An unknown or repeated query parameter", **problem})
+    if "requestBody" in operation:
+        responses.setdefault("415", {"description": deps.problems(415)[415]["description"], **problem})
+
+
 def _document_problems_as_problem_json(app: FastAPI) -> None:
     """Error responses are documented under their real media type, application/problem+json."""
     build = app.openapi
@@ -198,6 +207,7 @@ def _document_problems_as_problem_json(app: FastAPI) -> None:
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
                 responses = operation.get("responses", {})
+                _document_strict_request(operation, responses, problem_ref)
                 for status, response in responses.items():
                     refs = {media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()}
                     # Problems, and FastAPI's own validation error (rendered as a problem too), under

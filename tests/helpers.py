@@ -62,6 +62,21 @@ def world(client: TestClient) -> dict[str, Any]:
     return {"party": create_party(client), "issue": create_issue(client), "source": create_source(client)}
 
 
+def every_item(client: Any, path: str, *, limit: int = 200, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a cursor-paginated list, following next_cursor (`client`: a TestClient or an httpx.Client)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"limit": limit, **params, **({"cursor": cursor} if cursor else {})}
+        response = client.get(path, params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
 def table_counts(client: TestClient) -> dict[str, int]:
     """How many of each thing the API lists, to check a refused write changed nothing."""
     counts = {}

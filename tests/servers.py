@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import SEED_ISSUES, SEED_PARTIES
+from tests.helpers import SEED_ISSUES, SEED_PARTIES, every_item
 
 STANCEMAP = Path(sys.executable).parent / "stancemap"
 SEED_SOURCE = 1
@@ -252,18 +252,8 @@ def writer_client(base: str, token: str) -> httpx.Client:
 
 def list_all(base: str, path: str, *, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
     """Every item of a cursor-paginated list, following next_cursor."""
-    items: list[dict[str, Any]] = []
-    cursor = None
     with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
-        while True:
-            query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
-            response = client.get(path, params=query)
-            assert response.status_code == 200, response.text
-            page = response.json()
-            items += page["items"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return items
+        return every_item(client, path, **params)
 
 
 def list_statements(base: str, **params: Any) -> list[dict[str, Any]]:

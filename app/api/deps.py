@@ -6,13 +6,17 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from app.api.auth import ActorDep, AdminDep
 from app.config import Settings
 from app.db import SessionDep
-from app.errors import InvalidField
+from app.errors import InvalidField, UnsupportedMediaType
 from app.models.common import MAX_ID, SLUG_PATTERN
 from app.models.problem import Problem
+from app.services.pagination import Sorting
 
 __all__ = [
     "CREATED",
@@ -54,18 +58,83 @@ def fields_in(location: Literal["body", "query"]) -> Iterator[None]:
         raise error.located_in(location) from None
 
 
-def single_valued_query(request: Request) -> None:
-    """Refuses a query parameter given more than once. Lists are comma-separated (`parties=a,b`);
-    FastAPI would keep the last of repeated values without a word, and the client would get less
-    than it asked for (`parties=russia&parties=ukraine`: Ukraine only)."""
+async def strict_request(request: Request) -> None:
+    """What FastAPI lets pass without a word, refused on every route of the API (those in the
+    OpenAPI document; the viewer's page keeps its own query string), routes added later included:
+
+    - a query parameter the route does not take: a misspelt filter (`/v1/statements?partie=russia`)
+      would otherwise be ignored, and the answer silently hold every party's statements;
+    - a query parameter given more than once: lists are comma-separated (`parties=a,b`), and FastAPI
+      would keep the last of repeated values (`parties=russia&parties=ukraine`: Ukraine only);
+    - a body that is not sent as JSON (curl's `-d` sends a form), where the route reads a JSON body.
+
+    Async: it reads nothing but the request, so it needs no worker thread (/healthz answers even
+    when every one is busy)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    errors = _query_errors(request, _query_parameters(route.dependant))
+    if errors:
+        raise RequestValidationError(errors)
+    if route.body_field is not None and await request.body():
+        _require_json(request)
+
+
+def _query_parameters(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, in its own signature and its dependencies'."""
+    names = {field.alias for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_parameters(dependency)
+    return names
+
+
+def _query_errors(request: Request, declared: set[str]) -> list[dict[str, Any]]:
     # Counted in one pass: a query string can hold tens of thousands of names.
     counts = Counter(name for name, _ in request.query_params.multi_items())
+    taken = ", ".join(f"`{name}`" for name in sorted(declared))
+    errors = []
     for name, count in counts.items():
-        if count > 1:
-            raise InvalidField(
-                f"query.{name}",
-                f"`{name}` is given {count} times; give it once (lists are comma-separated: `{name}=a,b`).",
+        if name not in declared:
+            message = f"`{name}` is not a query parameter of this route; " + (
+                f"it takes {taken}" if declared else "it takes none"
             )
+            errors.append({"type": "extra_forbidden", "loc": ("query", name), "msg": message, "input": name})
+        elif count > 1:
+            message = f"`{name}` is given {count} times; give it once (lists are comma-separated: `{name}=a,b`)"
+            errors.append({"type": "repeated", "loc": ("query", name), "msg": message, "input": name})
+    return errors
+
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    # What FastAPI parses as JSON: application/json and the structured +json types.
+    if media_type == JSON_MEDIA_TYPE or (media_type.startswith("application/") and media_type.endswith("+json")):
+        return
+    sent = f"was sent as `{content_type}`" if content_type else "came without a Content-Type"
+    raise UnsupportedMediaType(
+        f"The body {sent}; send it as JSON with `Content-Type: {JSON_MEDIA_TYPE}` (curl: `--json '{{...}}'`, "
+        f"or `-H 'Content-Type: {JSON_MEDIA_TYPE}'` with `-d`, which alone sends a form).",
+        method=request.method,
+        accepted=[JSON_MEDIA_TYPE],
+    )
+
+
+def sort_query(sorting: Sorting, *, default: str, descending_example: str) -> Any:
+    """The `sort` query parameter of a list (`sort: Annotated[str | None, sort_query(...)]`): its keys
+    documented, and matched by a pattern in the schema; the service refuses another key naming the
+    valid ones, which says more than a pattern's message would."""
+    keys = ", ".join(f"`{name}`" for name in sorting.names)
+    return Query(
+        max_length=64,
+        description=f"Sort key: {keys}; `-` before it sorts descending (`{descending_example}`). Default: "
+        f"{default}. Ties are broken by id, in the same direction; text is compared by Unicode code point "
+        "(capitals before lower case). A cursor continues the sort it was issued for.",
+        json_schema_extra={"pattern": sorting.pattern},
+    )
 
 
 class Paging:
@@ -77,7 +146,8 @@ class Paging:
         ] = None,
         cursor: Annotated[
             str | None,
-            Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page."),
+            # Long enough for the longest sort key value a cursor carries (a 500-character title).
+            Query(max_length=4096, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page."),
         ] = None,
     ) -> None:
         settings: Settings = request.app.state.settings

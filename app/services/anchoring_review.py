@@ -8,6 +8,7 @@ explicit confirmation (the statement stands as it is, on the older version it st
 
 import enum
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,7 +29,7 @@ from app.models.source import Source
 from app.models.statement import Statement
 from app.services import unit_of_work
 from app.services.audit import AuditEntry
-from app.services.pagination import Window, paginate
+from app.services.pagination import Sorting, SortKey, Window, paginate
 
 
 def outcome_public(row: Anchoring, new_text: str) -> AnchoringPublic:
@@ -120,13 +121,27 @@ class ReviewState(enum.StrEnum):
     all = "all"
 
 
-def list_outcomes(session: Session, *, state: ReviewState, limit: int, cursor: str | None) -> Window[AnchoringPublic]:
+# Outcomes show no id of their own: their default order, the order they were recorded, is not a key.
+SORTING = Sorting(
+    with_id=False,
+    created_at=SortKey(col(Anchoring.created_at), datetime),
+    source=SortKey(col(Anchoring.source_id), int),
+    statement=SortKey(col(Anchoring.statement_id), int),
+)
+
+
+def list_outcomes(
+    session: Session, *, state: ReviewState, limit: int, cursor: str | None, sort: str | None = None
+) -> Window[AnchoringPublic]:
     """Re-anchoring outcomes across every source, oldest first: by default the editors' worklist
     of drifted and orphaned quotes nobody has resolved, including statements no cell shows any more."""
+    order = SORTING.order(sort)
     query = _with_passages()
     if state is ReviewState.pending:
         query = query.where(awaiting_review())
     elif state is ReviewState.resolved:
         query = query.where(col(Anchoring.resolution).is_not(None))
-    window = paginate(session, query, col(Anchoring.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id)
+    window = paginate(
+        session, query, col(Anchoring.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id, order=order
+    )
     return Window([_public(row, passage) for row, passage in window.rows], window.next_cursor)

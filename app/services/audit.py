@@ -1,6 +1,7 @@
 """The audit trail: every write is recorded in the transaction that makes it."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.models.audit import AuditAction, AuditEntity, AuditEvent
-from app.services.pagination import Window, paginate
+from app.services.pagination import Sorting, SortKey, Window, paginate
 
 Snapshot = BaseModel | dict[str, Any] | None
 
@@ -44,9 +45,24 @@ def record(session: Session, entry: AuditEntry) -> None:
     )
 
 
+SORTING = Sorting(
+    at=SortKey(col(AuditEvent.at), datetime),
+    actor=SortKey.text(col(AuditEvent.actor)),
+    entity=SortKey.text(col(AuditEvent.entity)),
+)
+
+
 def list_events(
-    session: Session, *, entity: str | None, entity_id: str | None, actor: str | None, limit: int, cursor: str | None
+    session: Session,
+    *,
+    entity: str | None,
+    entity_id: str | None,
+    actor: str | None,
+    limit: int,
+    cursor: str | None,
+    sort: str | None = None,
 ) -> Window[AuditEvent]:
+    order = SORTING.order(sort)
     query = select(AuditEvent)
     if entity is not None:
         query = query.where(col(AuditEvent.entity) == entity)
@@ -54,4 +70,4 @@ def list_events(
         query = query.where(col(AuditEvent.entity_id) == entity_id)
     if actor is not None:
         query = query.where(col(AuditEvent.actor) == actor)
-    return paginate(session, query, col(AuditEvent.id), limit=limit, cursor=cursor)
+    return paginate(session, query, col(AuditEvent.id), limit=limit, cursor=cursor, order=order)

@@ -13,7 +13,7 @@ from app.models.common import PatchModel, utcnow
 from app.models.statement import Statement
 from app.services import unit_of_work
 from app.services.audit import AuditEntry
-from app.services.pagination import Window, paginate
+from app.services.pagination import Sorting, Window, paginate
 from app.services.positions import CellKey
 
 Entry = TypeVar("Entry", bound=SQLModel)
@@ -29,11 +29,14 @@ class SlugCatalog(Generic[Entry]):
     statements they point from.
     """
 
-    def __init__(self, model: type[Entry], public: type[SQLModel], noun: str, referenced_by: list[Any]) -> None:
+    def __init__(
+        self, model: type[Entry], public: type[SQLModel], noun: str, referenced_by: list[Any], sorting: Sorting
+    ) -> None:
         self.model = model
         self.public = public
         self.noun = noun
         self.referenced_by = referenced_by
+        self.sorting = sorting
 
     def _audit_entry(self, actor: str, slug: str, action: AuditAction, before: Any, after: Any) -> AuditEntry:
         return AuditEntry(
@@ -68,8 +71,9 @@ class SlugCatalog(Generic[Entry]):
     def noun_plural(self) -> str:
         return "parties" if self.noun == "party" else f"{self.noun}s"
 
-    def list(self, session: Session, *, limit: int, cursor: str | None) -> Window[Entry]:
-        return paginate(session, select(self.model), self.model.id, limit=limit, cursor=cursor)  # type: ignore[attr-defined]  # every catalog's model has an id; SQLModel, Entry's bound, does not
+    def list(self, session: Session, *, limit: int, cursor: str | None, sort: str | None = None) -> Window[Entry]:
+        order = self.sorting.order(sort)
+        return paginate(session, select(self.model), self.model.id, limit=limit, cursor=cursor, order=order)  # type: ignore[attr-defined]  # every catalog's model has an id; SQLModel, Entry's bound, does not
 
     def create(self, session: Session, data: SQLModel, *, actor: str) -> Entry:
         values = data.model_dump()

@@ -1,6 +1,7 @@
 """Sources: stored documents whose text never changes once stored."""
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select
@@ -21,7 +22,7 @@ from app.models.source import (
 from app.models.statement import Statement, StatementRevision
 from app.services import unit_of_work
 from app.services.audit import AuditEntry, record
-from app.services.pagination import Window, paginate
+from app.services.pagination import Sorting, SortKey, Window, paginate
 
 
 def text_sha256(text: str) -> str:
@@ -42,11 +43,22 @@ def resolve_source(session: Session, source_id: int, field: str) -> Source:
     return source
 
 
-def list_sources(session: Session, *, limit: int, cursor: str | None) -> Window[SourceSummary]:
+SORTING = Sorting(
+    published_at=SortKey(col(Source.published_at), datetime),
+    title=SortKey.text(col(Source.title)),
+    created_at=SortKey(col(Source.created_at), datetime),
+    updated_at=SortKey(col(Source.updated_at), datetime),
+)
+
+
+def list_sources(session: Session, *, limit: int, cursor: str | None, sort: str | None = None) -> Window[SourceSummary]:
     """One page of sources as listed: the database measures each text, and no text is read."""
+    order = SORTING.order(sort)
     # raiseload: code that touched a listed source's text would fail here, not quietly load every text.
     query = select(Source, func.length(col(Source.text))).options(defer(Source.text, raiseload=True))  # type: ignore[arg-type]  # SQLModel types the mapped attribute defer() wants as str
-    window = paginate(session, query, col(Source.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id)
+    window = paginate(
+        session, query, col(Source.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id, order=order
+    )
     summaries = [source_summary(source, text_length=text_length) for source, text_length in window.rows]
     return Window(summaries, window.next_cursor)
 

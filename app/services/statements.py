@@ -5,7 +5,7 @@ verbatim never reaches the database.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,7 +35,7 @@ from app.services.anchoring_review import settle_pending
 from app.services.audit import AuditEntry, record
 from app.services.data_version import wait_for_other_writers
 from app.services.issues import issues
-from app.services.pagination import Window, paginate
+from app.services.pagination import Sorting, SortKey, Window, paginate
 from app.services.parties import parties
 from app.services.quotes import Anchor, locate_quote
 from app.services.sources import resolve_source
@@ -50,6 +50,7 @@ class StatementFilter:
     issue: str | None = None
     source: int | None = None
     stance: Stance | None = None
+    speaker: str | None = None
     stated_from: date | None = None
     stated_to: date | None = None
     include_retracted: bool = False
@@ -128,9 +129,20 @@ def get_statement(session: Session, statement_id: int) -> StatementPublic:
     return to_public(*_load(session, statement_id))
 
 
+SORTING = Sorting(
+    stated_on=SortKey(col(Statement.stated_on), date),
+    created_at=SortKey(col(Statement.created_at), datetime),
+    recorded_at=SortKey(col(Statement.recorded_at), datetime),
+    party=SortKey.text(col(Party.slug)),
+    issue=SortKey.text(col(Issue.slug)),
+    source=SortKey(col(Statement.source_id), int),
+)
+
+
 def list_statements(
-    session: Session, filters: StatementFilter, *, limit: int, cursor: str | None
+    session: Session, filters: StatementFilter, *, limit: int, cursor: str | None, sort: str | None = None
 ) -> tuple[list[StatementPublic], str | None]:
+    order = SORTING.order(sort)
     query = _with_slugs()
     if filters.party is not None:
         query = query.where(col(Statement.party_id) == parties.resolve(session, filters.party, "party").id)
@@ -140,6 +152,8 @@ def list_statements(
         query = query.where(col(Statement.source_id) == filters.source)
     if filters.stance is not None:
         query = query.where(col(Statement.stance) == filters.stance.value)
+    if filters.speaker is not None:
+        query = query.where(col(Statement.speaker) == filters.speaker)
     if filters.stated_from is not None:
         query = query.where(col(Statement.stated_on) >= filters.stated_from)
     if filters.stated_to is not None:
@@ -147,7 +161,7 @@ def list_statements(
     if not filters.include_retracted:
         query = query.where(col(Statement.retracted_at).is_(None))
     window: Window[Any] = paginate(
-        session, query, col(Statement.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id
+        session, query, col(Statement.id), limit=limit, cursor=cursor, id_of=lambda row: row[0].id, order=order
     )
     return [to_public(*row) for row in window.rows], window.next_cursor
 

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import LISTED, AdminDep, PagingDep, SessionDep, problems
+from app.api.deps import LISTED, AdminDep, PagingDep, SessionDep, fields_in, problems, sort_query
 from app.models.audit import AuditEventPublic
 from app.models.common import bounded
 from app.models.page import Page
@@ -13,6 +13,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 class AuditPage(Page[AuditEventPublic]):
     pass
+
+
+sort_parameter = sort_query(service.SORTING, default="`id`, the order of the writes", descending_example="-at")
 
 
 @router.get(
@@ -30,11 +33,20 @@ def list_audit_events(
     entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement|token)$")] = None,
     entity_id: Annotated[bounded(64, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]  # bounded() builds the type at run time
     actor: Annotated[bounded(100, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]  # bounded() builds the type at run time
+    sort: Annotated[str | None, sort_parameter] = None,
 ) -> AuditPage:
-    """Oldest first: who (the token's name), what (entity, id, action, before and after) and when."""
-    window = service.list_events(
-        session, entity=entity, entity_id=entity_id, actor=actor, limit=paging.limit, cursor=paging.cursor
-    )
+    """Oldest first (or by `sort`): who (the token's name), what (entity, id, action, before and
+    after) and when."""
+    with fields_in("query"):
+        window = service.list_events(
+            session,
+            entity=entity,
+            entity_id=entity_id,
+            actor=actor,
+            limit=paging.limit,
+            cursor=paging.cursor,
+            sort=sort,
+        )
     paging.link_next(response, window.next_cursor)
     return AuditPage(
         items=[AuditEventPublic.model_validate(event, from_attributes=True) for event in window.rows],

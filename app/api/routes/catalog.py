@@ -11,7 +11,9 @@ from app.api.deps import (
     PagingDep,
     SessionDep,
     SlugPath,
+    fields_in,
     problems,
+    sort_query,
 )
 from app.api.idempotency import IdempotentDep
 from app.models.page import Page
@@ -31,6 +33,7 @@ def catalog_router(
     plural = catalog.noun_plural
     a_noun = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
     router = APIRouter(prefix=f"/v1/{plural}", tags=[tag])
+    sort_parameter = sort_query(catalog.sorting, default="the order of creation", descending_example="-updated_at")
 
     @router.get(
         "",
@@ -38,12 +41,15 @@ def catalog_router(
         response_model=page_model,
         responses={200: LISTED, **problems(400, 422)},
         summary=f"List {plural}",
-        description=f"Every {noun}, in the order they were created, a page at a time: pass `next_cursor` as "
-        "`cursor` (or follow the `Link` header) until it is null.",
+        description=f"Every {noun}, in the order they were created or by `sort`, a page at a time: pass "
+        "`next_cursor` as `cursor` (or follow the `Link` header) until it is null.",
         response_description=f"One page of {plural}",
     )
-    def list_entries(session: SessionDep, paging: PagingDep, response: Response) -> Any:
-        window = catalog.list(session, limit=paging.limit, cursor=paging.cursor)
+    def list_entries(
+        session: SessionDep, paging: PagingDep, response: Response, sort: Annotated[str | None, sort_parameter] = None
+    ) -> Any:
+        with fields_in("query"):
+            window = catalog.list(session, limit=paging.limit, cursor=paging.cursor, sort=sort)
         paging.link_next(response, window.next_cursor)
         return page_model(items=window.rows, next_cursor=window.next_cursor)
 

@@ -1,16 +1,18 @@
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict
 
 from app.api.deps import problems
-from app.errors import PROBLEM_TYPES, problem_type_uri
+from app.errors import PROBLEM_TYPES, NotFound, problem_type_uri
 from app.models import examples
 
 router = APIRouter(prefix="/problems", tags=["problems"])
 
-ProblemTypeName = StrEnum("ProblemTypeName", {name.replace("-", "_"): name for name in PROBLEM_TYPES})  # type: ignore[misc]  # members built from PROBLEM_TYPES; mypy reads only literal ones
+# The names are listed in the schema for clients; another name is a 404, as any unknown resource.
+ProblemTypeName = Annotated[
+    str, Path(max_length=64, description="A problem type's name.", json_schema_extra={"enum": list(PROBLEM_TYPES)})
+]
 
 
 class ProblemType(BaseModel):
@@ -30,8 +32,10 @@ class ProblemType(BaseModel):
 
 
 @router.get(
-    "/{name}", name="get", response_model=ProblemType, responses=problems(422), summary="Describe a problem type"
+    "/{name}", name="get", response_model=ProblemType, responses=problems(404, 422), summary="Describe a problem type"
 )
-def describe_problem_type(name: Annotated[ProblemTypeName, Path()]) -> ProblemType:
+def describe_problem_type(name: ProblemTypeName) -> ProblemType:
     """The `type` of every error body points here."""
-    return ProblemType(type=problem_type_uri(name.value), name=name.value, description=PROBLEM_TYPES[name.value])
+    if name not in PROBLEM_TYPES:
+        raise NotFound(f"No problem type is named '{name}'; every error body's `type` links to one that is.")
+    return ProblemType(type=problem_type_uri(name), name=name, description=PROBLEM_TYPES[name])

@@ -15,6 +15,7 @@ from app.api.deps import (
     SessionDep,
     fields_in,
     problems,
+    sort_query,
 )
 from app.api.idempotency import IdempotentDep, claim_key
 from app.models.anchoring import AnchoringReport, TextDiff
@@ -36,6 +37,11 @@ class SourcePage(Page[SourceSummary]):
     pass
 
 
+sort_parameter = sort_query(
+    service.SORTING, default="`id`, the order they were stored", descending_example="-published_at"
+)
+
+
 @router.get(
     "",
     name="list",
@@ -44,9 +50,12 @@ class SourcePage(Page[SourceSummary]):
     summary="List sources",
     response_description="One page of sources",
 )
-def list_sources(session: SessionDep, paging: PagingDep, response: Response) -> SourcePage:
+def list_sources(
+    session: SessionDep, paging: PagingDep, response: Response, sort: Annotated[str | None, sort_parameter] = None
+) -> SourcePage:
     """Sources without their text (see `text_length`); GET one source for its text."""
-    window = service.list_sources(session, limit=paging.limit, cursor=paging.cursor)
+    with fields_in("query"):
+        window = service.list_sources(session, limit=paging.limit, cursor=paging.cursor, sort=sort)
     paging.link_next(response, window.next_cursor)
     return SourcePage(items=window.rows, next_cursor=window.next_cursor)
 

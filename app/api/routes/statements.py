@@ -12,10 +12,11 @@ from app.api.deps import (
     SessionDep,
     fields_in,
     problems,
+    sort_query,
 )
 from app.api.idempotency import IdempotentDep
 from app.models.anchoring import AnchoringReview
-from app.models.common import BoundedDate, Slug, Stance
+from app.models.common import BoundedDate, Slug, Speaker, Stance
 from app.models.page import Page
 from app.models.statement import (
     StatementCreate,
@@ -34,6 +35,11 @@ class StatementPage(Page[StatementPublic]):
     pass
 
 
+sort_parameter = sort_query(
+    service.SORTING, default="`id`, the order they were recorded", descending_example="-stated_on"
+)
+
+
 @router.get(
     "",
     name="list",
@@ -50,6 +56,9 @@ def list_statements(
     issue: Annotated[Slug | None, Query(description="Only statements on this issue (slug).")] = None,
     source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only statements quoting this source.")] = None,
     stance: Annotated[Stance | None, Query()] = None,
+    speaker: Annotated[
+        Speaker | None, Query(description="Only statements by this speaker, written exactly as recorded.")
+    ] = None,
     stated_from: Annotated[
         BoundedDate | None, Query(description="Only statements with `stated_on` on or after this date.")
     ] = None,
@@ -57,20 +66,25 @@ def list_statements(
         BoundedDate | None, Query(description="Only statements with `stated_on` on or before this date.")
     ] = None,
     include_retracted: Annotated[bool, Query(description="Also list retracted statements.")] = False,
+    sort: Annotated[str | None, sort_parameter] = None,
 ) -> StatementPage:
-    """Statements in the order they were recorded, filtered, a page at a time; retracted ones only
-    with `include_retracted`. Each carries its quote and the quote's exact place in the source."""
+    """Statements in the order they were recorded (or by `sort`), filtered, a page at a time;
+    retracted ones only with `include_retracted`. Each carries its quote and the quote's exact
+    place in the source."""
     filters = service.StatementFilter(
         party=party,
         issue=issue,
         source=source,
         stance=stance,
+        speaker=speaker,
         stated_from=stated_from,
         stated_to=stated_to,
         include_retracted=include_retracted,
     )
     with fields_in("query"):
-        items, next_cursor = service.list_statements(session, filters, limit=paging.limit, cursor=paging.cursor)
+        items, next_cursor = service.list_statements(
+            session, filters, limit=paging.limit, cursor=paging.cursor, sort=sort
+        )
     paging.link_next(response, next_cursor)
     return StatementPage(items=items, next_cursor=next_cursor)
 
