@@ -8,14 +8,15 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 from sqlalchemy import func, make_url, select
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlmodel import Session
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import WriteSession, dispose_engines, make_engine
 from app.errors import ImportRefused
 from app.models.imports import ImportKind
@@ -293,7 +294,7 @@ def _check() -> None:
     print(f"stancemap check: every invariant holds in {rows}", file=sys.stderr)
 
 
-def _cannot_run(command: str, reason: str) -> None:
+def _cannot_run(command: str, reason: str) -> NoReturn:
     print(f"stancemap {command}: {reason}", file=sys.stderr)
     sys.exit(EXIT_CANNOT_RUN)
 
@@ -318,7 +319,7 @@ def _openapi(args: argparse.Namespace) -> None:
         sys.stdout.buffer.write(document.encode("utf-8"))
         sys.stdout.flush()
         return
-    path = Path(args.output) if args.output else _default_openapi_path()
+    path = Path(args.output)
     try:
         path.write_text(document, encoding="utf-8")
     except OSError as error:
@@ -357,41 +358,66 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+DEFAULT_DATABASE_URL = Settings.model_fields["database_url"].default
+DATABASE_EPILOG = (
+    f"The database is STANCEMAP_DATABASE_URL (default: {DEFAULT_DATABASE_URL}, a SQLite file in the working "
+    "directory; or postgresql+psycopg://user@host/db). Exit status 2: the database cannot be reached or a "
+    "setting cannot be read."
+)
+
+
+def _command(commands: Any, name: str, help: str, *, database: bool = True) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and which database it uses (options name their defaults)."""
+    return commands.add_parser(
+        name, help=help, description=help[0].upper() + help[1:] + ".", epilog=DATABASE_EPILOG if database else None
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stancemap",
-        description="Stancemap: who stands where, every position backed by a verbatim quote. "
-        "The database is STANCEMAP_DATABASE_URL (default: ./stancemap.db, SQLite).",
+        description="Stancemap: who stands where, every position backed by a verbatim quote.",
+        epilog=DATABASE_EPILOG,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="migrate, load the seeds into an empty database, and serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log every request")
-    commands.add_parser("migrate", help="apply database migrations up to the newest")
-    seed = commands.add_parser("seed", help="load the seed data; running it again changes nothing")
+    serve = _command(commands, "serve", "migrate, load the seeds into an empty database, and serve the API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default: %(default)s)")
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="do not log every request (default: every request is logged)",
+    )
+    _command(commands, "migrate", "apply database migrations up to the newest")
+    seed = _command(commands, "seed", "load the seed data; running it again changes nothing")
     seed.add_argument(
         "--wahlomat",
         action="store_true",
         help="load the Wahl-O-Mat of the 2017 German federal election instead (32 parties, 38 theses, 1,216 answers)",
     )
-    token = commands.add_parser("token", help="manage API tokens (writes need one)")
+    token = _command(commands, "token", "manage API tokens (writes need one)")
     token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="create a token and print it once")
+    create = _command(token_commands, "create", "create a token and print it once")
     create.add_argument("--name", required=True, type=_token_name, help="who the token is for; recorded on every write")
-    create.add_argument("--scope", required=True, choices=["read", "write", "admin"])
-    token_commands.add_parser("list", help="list tokens (names, scopes, state; never the secrets)")
-    revoke = token_commands.add_parser("revoke", help="revoke a token by name")
-    revoke.add_argument("name")
-    commands.add_parser(
-        "export", help="write the whole database to stdout as JSON Lines: a header line, then a line per row (a backup)"
+    create.add_argument(
+        "--scope", required=True, choices=["read", "write", "admin"], help="what it may do (admin: also read the audit)"
     )
-    load = commands.add_parser("import", help="load a dump written by `stancemap export` into an empty database")
+    _command(token_commands, "list", "list tokens (names, scopes, state; never the secrets)")
+    revoke = _command(token_commands, "revoke", "revoke a token by name")
+    revoke.add_argument("name", help="the token's name, as given to `token create`")
+    _command(
+        commands,
+        "export",
+        "write the whole database to stdout as JSON Lines: a header line, then a line per row (a backup)",
+    )
+    load = _command(commands, "import", "load a dump written by `stancemap export` into an empty database")
     load.add_argument("path", help="the dump file, or - for stdin")
-    load = commands.add_parser(
+    load = _command(
+        commands,
         "load",
-        help="import parties, issues, sources and statements from JSON Lines or CSV files, all or nothing, as "
+        "import parties, issues, sources and statements from JSON Lines or CSV files, all or nothing, as "
         "POST /v1/imports does; running it again writes nothing",
     )
     load.add_argument(
@@ -408,17 +434,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--actor",
         default="cli",
         type=_token_name,
-        help="the name the audit trail records the writes under (default: cli)",
+        help="the name the audit trail records the writes under (default: %(default)s)",
     )
-    commands.add_parser(
+    _command(
+        commands,
         "check",
-        help="check every row of the database against the rules the API's writes keep, and the position history "
+        "check every row of the database against the rules the API's writes keep, and the position history "
         "against a rebuild; exits 1 naming every problem",
     )
-    openapi = commands.add_parser(
-        "openapi", help="write the OpenAPI document (default: openapi.json at the repository root)"
+    openapi = _command(commands, "openapi", "write the OpenAPI document; it needs no database", database=False)
+    openapi.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        default=str(_default_openapi_path()),
+        help="where to write it, or - for stdout (default: %(default)s)",
     )
-    openapi.add_argument("--output", "-o", metavar="PATH", help="where to write it, or - for stdout")
     return parser
 
 
@@ -431,6 +462,8 @@ def _token_name(value: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "openapi":
+            _usable_database_url(args.command)
         _run(args)
     except ValidationError as error:
         problem = error.errors()[0]
@@ -438,10 +471,32 @@ def main(argv: list[str] | None = None) -> None:
         _cannot_run(args.command, f"{setting} is invalid: {problem['msg']}")
     except (OperationalError, InterfaceError, ArgumentError) as error:
         _cannot_run(args.command, f"cannot use the database {_shown_url()}: {_first_line(error)}")
+    except DatabaseError as error:
+        if type(error) is not DatabaseError:
+            raise  # a constraint or a statement of ours failed: that traceback is for us
+        # The driver's generic error: a file that is not a database, or a damaged one.
+        _cannot_run(args.command, f"cannot use the database {_shown_url()}: {_first_line(error)}")
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] in ("app", "seeds", "migrations"):
             raise  # our own code is broken: that traceback is for us
         _cannot_run(args.command, f"cannot use the database {_shown_url()}: its driver {error.name} is not installed")
+
+
+def _usable_database_url(command: str) -> None:
+    """Stops with one line when STANCEMAP_DATABASE_URL cannot name a database a command can use,
+    before anything tries to connect (SQLAlchemy would raise from deep inside, or worse, not at all)."""
+    raw = os.environ.get("STANCEMAP_DATABASE_URL", DEFAULT_DATABASE_URL)
+    try:
+        url: URL = make_url(raw)
+    except (ArgumentError, ValueError) as error:
+        # The value itself is not shown: it may hold a password.
+        _cannot_run(command, f"STANCEMAP_DATABASE_URL is not a database URL: {_first_line(error)}")
+    # An in-memory SQLite database would be gone when the command ends, and fits no connection pool.
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        _cannot_run(
+            command,
+            "STANCEMAP_DATABASE_URL names an in-memory SQLite database; give a file, as sqlite:///./stancemap.db",
+        )
 
 
 def _shown_url() -> str:
