@@ -44,8 +44,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "ambiguous-quote": "The quote occurs more than once in the source; pass `start` or `prefix` to choose one of `occurrences`.",
     "invalid-cursor": "The pagination cursor is not one this server issued; start again without it.",
     "already-retracted": "The statement was retracted; retracted statements can no longer be corrected or retracted.",
-    "body-too-large": "The request body exceeds the server's limit (STANCEMAP_MAX_BODY_BYTES), whether its length "
-    "was declared or it was sent in chunks. Nothing was changed.",
+    "body-too-large": "The request body exceeds the server's limit (STANCEMAP_MAX_BODY_BYTES; for a bulk import, "
+    "STANCEMAP_MAX_IMPORT_BYTES), whether its length was declared or it was sent in chunks. Nothing was changed.",
     "unauthorized": "The request needs `Authorization: Bearer <token>` with a valid, unrevoked token.",
     "forbidden": "The token is valid but its scope does not allow this request.",
     "fetch-refused": "The server will not fetch `url`: it resolves to a private, loopback, link-local or otherwise "

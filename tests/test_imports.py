@@ -307,7 +307,9 @@ def test_csv_files_one_per_type_with_the_field_names_as_columns(client):
 
 def test_a_body_that_is_not_json_lines_or_csv_is_415(client):
     for headers in ({"content-type": "application/json"}, {}):
-        assert_problem(post(client, small_file(), headers), 415, "unsupported-media-type")
+        response = post(client, small_file(), headers)
+        assert_problem(response, 415, "unsupported-media-type")
+        assert response.headers["Accept-Post"] == "application/x-ndjson, application/jsonl, text/csv"
     problem = assert_problem(post(client, small_file(), type="party"), 422, "validation-error")
     assert problem["errors"][0]["field"] == "query.type"
 

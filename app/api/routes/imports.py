@@ -73,7 +73,8 @@ async def create_import(
     else:
         raise UnsupportedMediaType(
             f"Send JSON Lines as {JSON_LINES_TYPES[0]}, or one CSV file as {CSV_TYPE} with ?type=; "
-            f"this request's Content-Type is {media_type or 'missing'}."
+            f"this request's Content-Type is {media_type or 'missing'}.",
+            accepted=[*JSON_LINES_TYPES, CSV_TYPE],
         )
     # Checking the token began a transaction (on SQLite, holding the write lock): end it while the
     # body arrives, which may take long; the import begins its own.
