@@ -204,14 +204,19 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
+def add_data_set_arguments(parser: argparse.ArgumentParser) -> None:
+    """The size and seed of the data set, as every script generating it takes them."""
     parser.add_argument("--parties", type=int, default=50)
     parser.add_argument("--issues", type=int, default=40)
     parser.add_argument("--statements", type=int, default=500_000)
     parser.add_argument("--per-source", type=int, default=250, help="statements quoting each source")
     parser.add_argument("--seed", type=int, default=20250818)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True)
+    add_data_set_arguments(parser)
     args = parser.parse_args()
     generate(args.database_url, args.parties, args.issues, args.statements, args.per_source, args.seed)
 
