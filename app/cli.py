@@ -26,6 +26,8 @@ from app.services import backup, imports, integrity, schema
 # Exit statuses: 1 for data that is refused or broken, 2 when the command cannot run at all
 # (a database it cannot reach, a setting it cannot read), as argparse does for bad usage.
 EXIT_CANNOT_RUN = 2
+# As shells report a command ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def _migrate() -> None:
@@ -243,6 +245,11 @@ def _load(args: argparse.Namespace) -> None:
     except OSError as error:
         _end_bar(meter)
         sys.exit(f"stancemap load: cannot read {error.filename or 'the input'}: {error.strerror or error}")
+    except KeyboardInterrupt:
+        # Ctrl-C: the transaction was rolled back as the session closed.
+        _end_bar(meter)
+        print("stancemap load: interrupted; nothing was written", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         _end_bar(meter)
         engine.dispose()

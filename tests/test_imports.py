@@ -1,7 +1,9 @@
 """Bulk import: POST /v1/imports and `stancemap load`, all or nothing, idempotent, streamed."""
 
 import json
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -495,3 +497,31 @@ def test_stancemap_load_draws_progress_on_a_terminal_only(database_url, tmp_path
     assert "stancemap load: checked (dry run, nothing written) 4 lines" in shown
     piped = load(database_url, lines, "--dry-run", cwd=tmp_path)
     assert "loading [" not in piped.stderr and piped.returncode == 0
+
+
+def test_stancemap_load_interrupted_writes_nothing_and_says_so_in_one_line(database_url, engine, tmp_path):
+    process = subprocess.Popen(
+        [STANCEMAP, "load", "-"],
+        env=cli_env(STANCEMAP_DATABASE_URL=database_url),
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write(jsonl(PARTY, ISSUE).decode("utf-8"))
+    process.stdin.flush()
+    # Wait until it has read those lines and waits for more: blocked in read(2) on stdin.
+    deadline = time.monotonic() + 60
+    while not Path(f"/proc/{process.pid}/syscall").read_text().startswith("0 0x0 "):
+        assert time.monotonic() < deadline, "stancemap load never waited for input"
+        time.sleep(0.05)
+    time.sleep(0.2)  # the lines read before are checked and inserted, not yet committed
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "stancemap load: interrupted; nothing was written"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM party")).scalar_one() == 0
