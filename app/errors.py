@@ -254,6 +254,17 @@ class FetchFailed(ProblemError):
     title = "Page could not be fetched"
 
 
+class SlugRenamed(Exception):
+    """A party or issue addressed by a slug it had before a rename: not an error, a new address.
+    Rendered as 308 Permanent Redirect to the same request with the current slug."""
+
+    def __init__(self, noun: str, old: str, new: str) -> None:
+        super().__init__(f"The {noun} '{old}' is now '{new}'.")
+        self.noun = noun
+        self.old = old
+        self.new = new
+
+
 def problem_response(
     request: Request,
     *,
@@ -341,6 +352,20 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers or None,
         )
 
+    @app.exception_handler(SlugRenamed)
+    async def _renamed(request: Request, exc: SlugRenamed) -> JSONResponse:
+        location = _renamed_location(request, exc)
+        if location is None:  # a former slug where no path segment names one: nothing to redirect to
+            return problem_response(
+                request, status=404, type_name=NotFound.type_name, title=NotFound.title, detail=str(exc)
+            )
+        # 308, not 301: a client that follows it repeats the method and the body (a PATCH stays a PATCH).
+        return JSONResponse(
+            {"detail": f"{exc} Use its current address.", "location": location},
+            status_code=308,
+            headers={"Location": location},
+        )
+
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         logger.warning("no database connection free for %s %s", request.method, request.url.path)
@@ -383,6 +408,21 @@ def _malformed_json(request: Request, exc: RequestValidationError, errors: list[
         column=column,
         errors=[{**errors[0], "message": message}],
     )
+
+
+def _renamed_location(request: Request, exc: SlugRenamed) -> str | None:
+    """The request's path and query with the former slug replaced by the current one, in the path
+    segment that names the entry (`{slug}`, or `{party}`/`{issue}`) and holds the former slug."""
+    template = str(getattr(request.scope.get("route"), "path_format", ""))
+    names = template.split("/")
+    # Counted from the end: the path may carry a prefix the template does not (a root path).
+    segments = request.url.path.split("/")
+    for offset, name in enumerate(reversed(names), start=1):
+        if name in ("{slug}", "{" + exc.noun + "}") and len(segments) >= offset and segments[-offset] == exc.old:
+            segments[-offset] = exc.new
+            query = request.url.query
+            return "/".join(segments) + (f"?{query}" if query else "")
+    return None
 
 
 def lock_wait_expired(error: BaseException | None) -> bool:

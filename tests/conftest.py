@@ -47,6 +47,8 @@ TABLES_CHILD_FIRST = [
     "statement_revision",
     "statement",
     "source",
+    "party_former_slug",
+    "issue_former_slug",
     "issue",
     "party",
 ]

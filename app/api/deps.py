@@ -15,12 +15,13 @@ from app.config import Settings
 from app.db import SessionDep
 from app.errors import InvalidField, UnsupportedMediaType
 from app.models.common import MAX_ID, SLUG_PATTERN
-from app.models.problem import Problem
+from app.models.problem import Moved, Problem
 from app.services.pagination import Sorting
 
 __all__ = [
     "CREATED",
     "LISTED",
+    "MOVED",
     "NOT_MODIFIED",
     "READ_PROBLEMS",
     "VIEW_HEADERS",
@@ -199,6 +200,21 @@ _ETAG = {
 VIEW_HEADERS: dict[str, Any] = {"ETag": _ETAG}
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the `If-None-Match` ETag is still current; no body", "headers": VIEW_HEADERS}
+}
+# A party or issue addressed by a former slug (app.errors.SlugRenamed).
+MOVED: dict[int | str, dict[str, Any]] = {
+    308: {
+        "model": Moved,
+        "description": "Renamed: the slug in the path is a former one. The same request with the current slug is at "
+        "`Location`; following it repeats the method and the body.",
+        "headers": {
+            "Location": {
+                "description": "The request's path with the current slug, and its query.",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    }
 }
 CREATED: dict[str, Any] = {
     "headers": {

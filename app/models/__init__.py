@@ -3,6 +3,7 @@
 from app.models.anchoring import Anchoring
 from app.models.audit import AuditEvent
 from app.models.data_version import DataVersion
+from app.models.former_slug import IssueFormerSlug, PartyFormerSlug
 from app.models.idempotency import IdempotencyRecord
 from app.models.issue import Issue
 from app.models.party import Party
@@ -18,7 +19,9 @@ __all__ = [
     "DataVersion",
     "IdempotencyRecord",
     "Issue",
+    "IssueFormerSlug",
     "Party",
+    "PartyFormerSlug",
     "PositionCell",
     "PositionSpan",
     "Projection",

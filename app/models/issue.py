@@ -39,7 +39,11 @@ class Issue(IssueBase, table=True):
 class IssueCreate(IssueBase):
     model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.ISSUE_CREATE))
 
-    slug: Slug = Field(description="URL-safe identifier, e.g. `cede-donbas`.")
+    slug: Slug | None = Field(
+        default=None,
+        description="URL-safe identifier, e.g. `cede-donbas`. Left out: made from `title` (`Tempolimit auf "
+        "Autobahnen` -> `tempolimit-auf-autobahnen`), with `-2`, `-3`, ... when another issue has or had it.",
+    )
     keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
 
 

@@ -46,7 +46,11 @@ class Party(PartyBase, table=True):
 class PartyCreate(PartyBase):
     model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(examples.PARTY_CREATE))
 
-    slug: Slug = Field(description="URL-safe identifier, e.g. `ukraine`.")
+    slug: Slug | None = Field(
+        default=None,
+        description="URL-safe identifier, e.g. `ukraine`. Left out: made from `name` (`Bündnis 90/Die Grünen` -> "
+        "`buendnis-90-die-gruenen`), with `-2`, `-3`, ... when another party has or had it.",
+    )
     aliases: list[Alias] = Field(
         default_factory=list,
         max_length=MAX_ALIASES,

@@ -54,3 +54,19 @@ class Problem(BaseModel):
     report: ImportReport | None = Field(
         default=None, description="On import-refused: the lines read and what each type's lines would have done."
     )
+
+
+class Moved(BaseModel):
+    """The answer at a former slug's address: where the party or issue is now."""
+
+    model_config = ConfigDict(
+        json_schema_extra=examples.shown(
+            {
+                "detail": "The party 'afd' is now 'alternative-fuer-deutschland'. Use its current address.",
+                "location": "/v1/parties/alternative-fuer-deutschland",
+            }
+        )
+    )
+
+    detail: str
+    location: str = Field(description="The same as the `Location` header: the request with the current slug.")

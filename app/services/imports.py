@@ -44,6 +44,7 @@ from app.services.issues import issues
 from app.services.parties import parties
 from app.services.positions import CellKey
 from app.services.quotes import locate_quote
+from app.services.slugs import slug_from_name, slug_text
 from app.services.sources import add_source, resolve_source, text_sha256
 from app.services.statements import IDENTITY, REVISED_FIELDS, anchor_fields
 
@@ -355,6 +356,15 @@ class Importer:
     def _catalog_entry(self, kind: ImportKind, values: dict[str, Any]) -> None:
         catalog: SlugCatalog[Any] = parties if kind is ImportKind.party else issues
         data = _validated(_MODELS[kind], values)
+        if data.slug is None:
+            # The entry whose slug its name makes (app/services/slugs.py), now or before a rename, is
+            # the one the line names: an import run again finds it. Else a new one, its slug made so.
+            name = getattr(data, catalog.name_field)
+            made = slug_text(name) or str(catalog.model.__tablename__)
+            if self._entry_id(kind, catalog, made) is not None:
+                self.state.counts[kind].existing += 1
+                return
+            data = data.model_copy(update={"slug": slug_from_name(self.session, catalog.model, name)})
         if self._entry_id(kind, catalog, data.slug) is not None:
             self.state.counts[kind].existing += 1
             return
@@ -372,8 +382,9 @@ class Importer:
         known = self._ids[kind].get_kept(slug)
         if known is None:
             entry = catalog.find(self.session, slug)
-            if entry is not None:
-                known = entry.id
+            # A former slug names its entry too: a file imported before a rename imports again as it was.
+            known = entry.id if entry is not None else catalog.formerly_id(self.session, slug)
+            if known is not None:
                 self._ids[kind].keep(slug, known)
         return known
 

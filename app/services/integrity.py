@@ -24,7 +24,7 @@ from sqlmodel import SQLModel, col
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.models.anchoring import AnchoringOutcome, AnchoringResolution
 from app.models.audit import AuditAction, AuditEntity, AuditSnapshot
-from app.models.common import MAX_ID, bounded
+from app.models.common import MAX_ID, Slug, bounded
 from app.models.data_version import DataVersion
 from app.models.issue import IssueCreate
 from app.models.party import PartyCreate
@@ -43,6 +43,8 @@ from app.services.sources import text_sha256
 TABLES = (
     "party",
     "issue",
+    "party_former_slug",
+    "issue_former_slug",
     "source",
     "statement",
     "statement_revision",
@@ -136,6 +138,9 @@ _API_FIELDS: dict[str, _ApiFields] = {
     "statement": _ApiFields(StatementUpdate, _REVISED, frozenset({"summary"})),
     "statement_revision": _ApiFields(StatementUpdate, {**_REVISED, "note": "note"}, frozenset({"summary"})),
 }
+# Former slugs, and the table whose current slugs they must not be.
+_FORMER_SLUG_OF = {"party_former_slug": "party", "issue_former_slug": "issue"}
+_SLUG = TypeAdapter(Slug)
 _RETRACTION = ("retracted_at", "retracted_on", "retracted_by", "retraction_reason")
 _RESOLUTION = ("resolution", "resolved_at", "resolved_by")
 _SNAPSHOT = TypeAdapter(AuditSnapshot | None)  # the type of AuditEventPublic.after
@@ -305,6 +310,15 @@ class RowChecker:
                     _SNAPSHOT.validate_python(row[name])
                 except ValidationError as error:
                     yield name, f"must be an object or null: {_error_rule(error)[1]}"
+        elif table in _FORMER_SLUG_OF:
+            try:
+                _SLUG.validate_python(row["slug"])
+            except ValidationError as error:
+                yield "slug", f"{_error_rule(error)[1]} (stored value {_shown(row['slug'])})"
+                return
+            owner = _FORMER_SLUG_OF[table]
+            if row["slug"] in self._seen.unique.get((owner, "slug"), set()):
+                yield "slug", f"is the current slug of a {owner}: a former slug is no other {owner}'s, nor its own"
         elif table == "api_token":
             if len(row["token_sha256"]) != 64 or set(row["token_sha256"]) - set("0123456789abcdef"):
                 yield "token_sha256", "is not a SHA-256 (64 lowercase hex digits)"

@@ -16,4 +16,6 @@ SORTING = Sorting(
     updated_at=SortKey(col(Issue.updated_at), datetime),
 )
 
-issues = SlugCatalog(Issue, IssuePublic, "issue", referenced_by=[Statement.issue_id], sorting=SORTING)
+issues = SlugCatalog(
+    Issue, IssuePublic, "issue", referenced_by=[Statement.issue_id], sorting=SORTING, name_field="title"
+)

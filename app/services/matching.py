@@ -18,10 +18,12 @@ import orjson
 from sqlmodel import Session
 
 from app.errors import InvalidField
+from app.models.issue import Issue
 from app.models.match import MatchAnswer, MatchRequest
 from app.services.agreement import agreement
 from app.services.matrix import Grid, resolve_grid
 from app.services.positions import empty_cell, stored_cells
+from app.services.slugs import current_slugs
 
 POINTS_PER_ISSUE = 2  # the Wahl-O-Mat's, for the same answer
 # Agreement depends on the two stances alone, and a ranking asks for it once per party and issue.
@@ -37,14 +39,23 @@ def score(points: float, max_points: float) -> float:
     return math.floor(1000 * points / max_points + 0.5) / 10
 
 
-def _weights(request: MatchRequest) -> dict[str, float]:
-    return {} if request.weights is None else request.weights.root
+def _answers_and_weights(session: Session, request: MatchRequest) -> tuple[dict[str, MatchAnswer], dict[str, float]]:
+    """The answers and weights by the issues' current slugs: a former slug names its issue too."""
+    answers, weights = request.answers.root, {} if request.weights is None else request.weights.root
+    current = current_slugs(session, Issue, [*answers, *weights])
+    twice = [slug for slug in answers if slug != current[slug] and current[slug] in answers]
+    if twice:
+        raise InvalidField(
+            "answers", f"Issues answered twice, by a former slug and the current one: {', '.join(twice)}."
+        )
+    return {current[slug]: answer for slug, answer in answers.items()}, {
+        current[slug]: weight for slug, weight in weights.items()
+    }
 
 
-def _grid(session: Session, request: MatchRequest) -> Grid:
+def _grid(session: Session, request: MatchRequest, answers: dict[str, MatchAnswer], weights: dict[str, float]) -> Grid:
     """The parties to rank and the issues answered (skipped ones too: an unknown slug is refused
     whatever its answer), in the request's order."""
-    answers, weights = request.answers.root, _weights(request)
     unweighable = [slug for slug in weights if slug not in answers]
     if unweighable:
         raise InvalidField("weights", f"Weights given for issues not in `answers`: {', '.join(unweighable)}.")
@@ -58,8 +69,8 @@ def _grid(session: Session, request: MatchRequest) -> Grid:
 def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, Any]:
     """The ranking, shaped like app.models.match.MatchResult, for orjson to serialise; each issue
     carries the party's matrix cell as stored."""
-    grid = _grid(session, request)
-    answers, weights = request.answers.root, _weights(request)
+    answers, weights = _answers_and_weights(session, request)
+    grid = _grid(session, request, answers, weights)
     answered = [issue for issue in grid.issues if answers[issue.slug] is not MatchAnswer.skip]
     grid = Grid(parties=grid.parties, issues=answered)
     filled = stored_cells(session, [party.id for party in grid.parties], [issue.id for issue in answered], as_of)

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from app.errors import InvalidField
 from app.models.issue import Issue
@@ -19,6 +19,7 @@ from app.services.positions import (
     standing_statements,
     with_citation,
 )
+from app.services.slugs import former_owners
 from app.services.statements import to_public
 
 MAX_SLUGS = 500
@@ -72,7 +73,7 @@ _ISSUE_COLUMNS = (col(Issue.id), col(Issue.slug), col(Issue.title), col(Issue.pr
 
 
 def _select_ordered(
-    session: Session, columns: tuple[Any, ...], slugs: list[str] | None, field: str, noun: str
+    session: Session, model: type[SQLModel], columns: tuple[Any, ...], slugs: list[str] | None, field: str, noun: str
 ) -> list[Any]:
     id_column, slug_column = columns[0], columns[1]
     if slugs is None:
@@ -80,14 +81,20 @@ def _select_ordered(
     found = {row.slug: row for row in session.execute(select(*columns).where(slug_column.in_(slugs))).all()}
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
-        raise InvalidField(field, f"Unknown {noun} slug(s): {', '.join(unknown)}.")
-    return [found[slug] for slug in slugs]
+        # A former slug still names its party or issue, shown under its current slug.
+        owners = former_owners(session, model, unknown)
+        renamed = {row.id: row for row in session.execute(select(*columns).where(id_column.in_(owners.values())))}
+        found |= {slug: renamed[owner] for slug, owner in owners.items()}
+        if unknown := [slug for slug in unknown if slug not in found]:
+            raise InvalidField(field, f"Unknown {noun} slug(s): {', '.join(unknown)}.")
+    # A party named twice (by its slug and a former one) is listed once.
+    return list({row.id: row for row in (found[slug] for slug in slugs)}.values())
 
 
 def resolve_grid(session: Session, party_slugs: list[str] | None, issue_slugs: list[str] | None) -> Grid:
     return Grid(
-        parties=_select_ordered(session, _PARTY_COLUMNS, party_slugs, "parties", "party"),
-        issues=_select_ordered(session, _ISSUE_COLUMNS, issue_slugs, "issues", "issue"),
+        parties=_select_ordered(session, Party, _PARTY_COLUMNS, party_slugs, "parties", "party"),
+        issues=_select_ordered(session, Issue, _ISSUE_COLUMNS, issue_slugs, "issues", "issue"),
     )
 
 

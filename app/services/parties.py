@@ -17,4 +17,6 @@ SORTING = Sorting(
     updated_at=SortKey(col(Party.updated_at), datetime),
 )
 
-parties = SlugCatalog(Party, PartyPublic, "party", referenced_by=[Statement.party_id], sorting=SORTING)
+parties = SlugCatalog(
+    Party, PartyPublic, "party", referenced_by=[Statement.party_id], sorting=SORTING, name_field="name"
+)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Response, status
 from app.api.deps import (
     CREATED,
     LISTED,
+    MOVED,
     ActorDep,
     PagingDep,
     SessionDep,
@@ -61,8 +62,10 @@ def catalog_router(
         responses={201: CREATED, **problems(400, 401, 403, 409, 413, 422)},
         dependencies=[IdempotentDep],
         summary=f"Create {a_noun}",
-        description=f"Needs a token with the write scope. A slug that another {noun} has is refused with 409; "
-        "the write is recorded in the audit trail under the token's name.",
+        description=f"Needs a token with the write scope. Without a `slug`, one is made from the {noun}'s "
+        f"{catalog.name_field}: readable ASCII (ä -> ae, ß -> ss, other accents dropped), with `-2`, `-3` when taken. "
+        f"A slug that another {noun} has, or had before a rename, is refused with 409; the write is recorded in the "
+        "audit trail under the token's name.",
         response_description=f"The created {noun}",
     )
     def create_entry(
@@ -79,9 +82,10 @@ def catalog_router(
         "/{slug}",
         name="get",
         response_model=public_model,
-        responses=problems(404, 422),
+        responses={**MOVED, **problems(404, 422)},
         summary=f"Get {a_noun}",
-        description=f"The {noun} with this slug; 404 when there is none.",
+        description=f"The {noun} with this slug; 404 when there is none, 308 to its current address when it is a "
+        f"slug the {noun} had before it was renamed.",
         response_description=f"The {noun}",
     )
     def get_entry(session: SessionDep, slug: SlugPath) -> Any:
@@ -91,9 +95,12 @@ def catalog_router(
         "/{slug}",
         name="update",
         response_model=public_model,
-        responses=problems(400, 401, 403, 404, 409, 413, 422),
+        responses={**MOVED, **problems(400, 401, 403, 404, 409, 413, 422)},
         summary=f"Update {a_noun}",
-        description="Changes the given fields; omitted fields keep their value. Needs the write scope.",
+        description="Changes the given fields; omitted fields keep their value. Needs the write scope. A new `slug` "
+        f"keeps the old one answering: its address redirects (308) to the new one, and as a value (a filter, a "
+        f"statement's `{noun}`) it still names this {noun}. It stays reserved for it: another {noun} taking it is "
+        "409.",
         response_description=f"The {noun} as it is now",
     )
     def update_entry(
@@ -108,7 +115,7 @@ def catalog_router(
         "/{slug}",
         name="delete",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=problems(401, 403, 404, 409, 422),
+        responses={**MOVED, **problems(401, 403, 404, 409, 422)},
         summary=f"Delete {a_noun}",
         description=f"Refused with 409 while statements reference the {noun}. Needs the write scope.",
         response_description="Deleted; no body",

@@ -5,6 +5,7 @@ from sqlmodel import Session
 
 from app.api.caching import conditional_view
 from app.api.deps import (
+    MOVED,
     NOT_MODIFIED,
     VIEW_HEADERS,
     IfNoneMatch,
@@ -26,7 +27,7 @@ router = APIRouter(tags=["timeline"])
     "/v1/parties/{party}/issues/{issue}/timeline",
     name="get",
     response_model=Timeline,
-    responses={200: {"headers": VIEW_HEADERS}, **NOT_MODIFIED, **problems(404, 422, 503)},
+    responses={200: {"headers": VIEW_HEADERS}, **NOT_MODIFIED, **MOVED, **problems(404, 422, 503)},
     summary="Every statement of a party on an issue, with how each changed the position",
 )
 def get_timeline(
