@@ -7,9 +7,6 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-# The browser and a `stancemap serve` on the seeded SQLite database, as the viewer's tests use them.
-from tests.test_viewer import browser, server  # noqa: F401
-
 ASSET_REFERENCE = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"')
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 # ReDoc's sidebar credit shows Redocly's logo from their CDN; unreachable, ReDoc drops the image.
@@ -82,15 +79,17 @@ def open_offline(chromium: Any, base: str, path: str) -> tuple[Any, list[str], l
     return page, elsewhere, errors
 
 
-def test_swagger_ui_and_redoc_render_the_api_offline_in_a_browser(browser, server):  # noqa: F811
-    page, elsewhere, errors = open_offline(browser, server.base, "/docs")
+# `browser` and `viewer_server` (a `stancemap serve` on the seeded SQLite database) come from the
+# viewer's test plugin, tests/viewer_browser.py.
+def test_swagger_ui_and_redoc_render_the_api_offline_in_a_browser(browser, viewer_server):
+    page, elsewhere, errors = open_offline(browser, viewer_server.base, "/docs")
     # Swagger UI before 5.0 says "Unable to render this definition" to an OpenAPI 3.1 document.
     page.wait_for_selector("#operations-sources-sources-list")
     assert "OAS 3.1" in page.inner_text(".info")
     assert (elsewhere, errors) == ([], [])
     page.close()
 
-    page, elsewhere, errors = open_offline(browser, server.base, "/redoc")
+    page, elsewhere, errors = open_offline(browser, viewer_server.base, "/redoc")
     page.wait_for_selector("#tag\\/sources\\/operation\\/sources-list", state="attached")
     assert set(elsewhere) <= {REDOC_CREDIT_LOGO}
     assert errors == []
