@@ -4,6 +4,7 @@ score them, every point backed by the party's quote."""
 import json
 import logging
 import random
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -102,6 +103,24 @@ def test_points_follow_the_scale_and_add_up_to_the_score(client):
     assert (amber["score"], birch["score"]) == (86.1, 16.7)  # 7.75 / 9 and 1.5 / 9
 
 
+def test_one_issue_answered_or_weighed_under_two_of_its_slugs_is_refused(client):
+    positions(client, {"amber": {"tax": "support"}})
+    for old, new in (("tax", "levy"), ("levy", "duty")):
+        response = client.patch(f"/v1/issues/{old}", json={"slug": new})
+        assert response.status_code == 200, response.text
+    # Any former slug still names the issue, alone: answered as `duty`.
+    assert by_party(run(client, answers={"tax": "oppose"}))["amber"]["issues"][0]["issue"] == "duty"
+    for body, field in [
+        ({"answers": {"tax": "support", "levy": "oppose"}}, "body.answers"),
+        ({"answers": {"levy": "support", "duty": "oppose"}}, "body.answers"),
+        ({"answers": {"duty": "support"}, "weights": {"tax": 2, "levy": 3}}, "body.weights"),
+    ]:
+        problem = assert_problem(client.post("/v1/match", json=body), 422, "validation-error")
+        assert [error["field"] for error in problem["errors"]] == [field], problem
+        slugs = [*body.get("weights", body["answers"])]
+        assert all(slug in problem["detail"] for slug in slugs), problem
+
+
 def test_the_score_has_one_decimal_rounded_half_up(client):
     positions(client, {"amber": {"tax": "neutral"}, "birch": {"tax": "support", "rail": "support", "army": "oppose"}})
     # amber: 1 point of 16 (6.25 %); birch: 4 of 6 (66.67 %).
@@ -110,6 +129,26 @@ def test_the_score_has_one_decimal_rounded_half_up(client):
     assert (amber["points"], amber["max_points"], amber["score"]) == (1.0, 16.0, 6.3)
     birch = by_party(run(client, answers={"tax": "support", "rail": "support", "army": "support"}))["birch"]
     assert (birch["points"], birch["max_points"], birch["score"]) == (4.0, 6.0, 66.7)
+
+
+def test_decimal_weights_score_as_written_and_their_points_read_as_written(client):
+    positions(client, {"amber": {"tax": "neutral", "rail": "oppose"}})
+    # 3.3 × 0.5 × 2 + 1.1 × 0.25 × 2 = 3.85 of 8.8 points: 43.75 %, half up 43.8 (in binary
+    # floating point 3.85 / 8.8 comes out just under 43.75).
+    answers = {"tax": "support", "rail": "lean_support"}
+    result = run(client, answers=answers, weights={"tax": 3.3, "rail": 1.1})
+    amber = by_party(result)["amber"]
+    assert (amber["points"], amber["max_points"], amber["score"]) == (3.85, 8.8, 43.8)
+    assert [(issue["points"], issue["max_points"]) for issue in amber["issues"]] == [(3.3, 6.6), (0.55, 2.2)]
+    # The numbers as written add up, without binary remainders such as 0.30000000000000004.
+    response = client.post(
+        "/v1/match", json={"answers": {"tax": "support", "rail": "support"}, "weights": {"tax": 0.1, "rail": 0.2}}
+    )
+    assert '"max_points":0.6,' in response.text and "0000000" not in response.text
+    decimals = json.loads(response.text, parse_float=Decimal)
+    for entry in decimals["results"]:
+        assert entry["points"] == sum(issue["points"] for issue in entry["issues"])
+        assert entry["max_points"] == sum(issue["max_points"] for issue in entry["issues"]) == Decimal("0.6")
 
 
 def test_ranking_ties_and_competition_ranks(client):
@@ -228,6 +267,17 @@ def test_unknown_slugs_are_named(client, seeded):
 def test_invalid_bodies_are_refused_naming_the_field(client, seeded, body, field):
     problem = assert_problem(client.post("/v1/match", json=body), 422)
     assert field in [error["field"] for error in problem["errors"]], problem
+
+
+@pytest.mark.parametrize("weight", ["NaN", "Infinity", "-Infinity"])
+def test_a_weight_that_is_not_a_finite_number_is_refused_as_such(client, seeded, weight):
+    # Python's JSON reader takes these words; a weight must still be a number in (0, 10].
+    body = '{"answers": {"crimea": "support"}, "weights": {"crimea": ' + weight + "}}"
+    response = client.post("/v1/match", content=body, headers={"content-type": "application/json"})
+    problem = assert_problem(response, 422, "validation-error")
+    assert [(error["field"], error["type"]) for error in problem["errors"]] == [
+        ("body.weights.crimea", "finite_number")
+    ]
 
 
 def test_a_body_that_is_not_json_or_too_large_is_refused(client, seeded):

@@ -27,7 +27,7 @@ class MatchAnswer(enum.StrEnum):
     skip = "skip"
 
 
-Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT)]
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
 
 
 # Named, so that generated clients get a type of their own rather than an anonymous object.

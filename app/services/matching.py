@@ -11,7 +11,8 @@ Nothing of the answers is kept: they are read, scored and answered.
 
 import math
 from datetime import date
-from functools import cache
+from fractions import Fraction
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -32,25 +33,47 @@ _agreement = cache(agreement)
 _BODY_FIELDS = {"parties": "parties", "issues": "answers"}
 
 
-def score(points: float, max_points: float) -> float:
-    """100 × points / max_points to one decimal, half up (6.25 -> 6.3); 0.0 without a maximum."""
+def score(points: int, max_points: int) -> float:
+    """100 × points / max_points to one decimal, half up (6.25 -> 6.3), from points counted in whole
+    units (see `_units`) so that no binary remainder decides the rounding; 0.0 without a maximum."""
     if max_points == 0:
         return 0.0
-    return math.floor(1000 * points / max_points + 0.5) / 10
+    return (2000 * points + max_points) // (2 * max_points) / 10
+
+
+@lru_cache(maxsize=256)  # bounded: the weights are the clients' to choose
+def _as_written(weight: float) -> Fraction:
+    # Readers' weights are mostly the same few (1, 2), and reading a decimal into a Fraction is slow.
+    return Fraction(repr(weight))
+
+
+def _units(weights: list[float]) -> tuple[list[int], int]:
+    """The weights as whole numbers of 1 / D (D: their common denominator), and how many units make
+    a point (4 × D). A weight counts as the decimal the client wrote (its shortest form: 1.1, not
+    the binary 1.100000000000000088…); agreements are quarters, so weight × agreement × 2 points is
+    a whole number of units, and sums and the score are exact."""
+    exact = [_as_written(weight) for weight in weights]
+    denominator = math.lcm(*(weight.denominator for weight in exact))
+    return [int(weight * denominator) for weight in exact], 4 * denominator
+
+
+def _by_current_slug(given: dict[str, Any], current: dict[str, str], field: str) -> dict[str, Any]:
+    """`given` keyed by the issues' current slugs; two of its slugs naming one issue (a former slug
+    and the current one, or two former ones) is a 422 naming them."""
+    named: dict[str, list[str]] = {}
+    for slug in given:
+        named.setdefault(current[slug], []).append(slug)
+    twice = [" and ".join(slugs) for slugs in named.values() if len(slugs) > 1]
+    if twice:
+        raise InvalidField(field, f"One issue given twice, by its former and current slugs: {'; '.join(twice)}.")
+    return {current[slug]: value for slug, value in given.items()}
 
 
 def _answers_and_weights(session: Session, request: MatchRequest) -> tuple[dict[str, MatchAnswer], dict[str, float]]:
     """The answers and weights by the issues' current slugs: a former slug names its issue too."""
     answers, weights = request.answers.root, {} if request.weights is None else request.weights.root
     current = current_slugs(session, Issue, [*answers, *weights])
-    twice = [slug for slug in answers if slug != current[slug] and current[slug] in answers]
-    if twice:
-        raise InvalidField(
-            "answers", f"Issues answered twice, by a former slug and the current one: {', '.join(twice)}."
-        )
-    return {current[slug]: answer for slug, answer in answers.items()}, {
-        current[slug]: weight for slug, weight in weights.items()
-    }
+    return _by_current_slug(answers, current, "answers"), _by_current_slug(weights, current, "weights")
 
 
 def _grid(session: Session, request: MatchRequest, answers: dict[str, MatchAnswer], weights: dict[str, float]) -> Grid:
@@ -74,25 +97,28 @@ def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, 
     answered = [issue for issue in grid.issues if answers[issue.slug] is not MatchAnswer.skip]
     grid = Grid(parties=grid.parties, issues=answered)
     filled = stored_cells(session, [party.id for party in grid.parties], [issue.id for issue in answered], as_of)
-    # Per issue: (id, slug, answer, weight, maximum), the same for every party.
-    scored = []
-    for issue in answered:
-        weight = float(weights.get(issue.slug, 1))
-        scored.append((issue.id, issue.slug, answers[issue.slug].value, weight, weight * POINTS_PER_ISSUE))
-    max_points = sum(entry[4] for entry in scored)
+    weighed = [float(weights.get(issue.slug, 1)) for issue in answered]
+    wholes, per_point = _units(weighed)
+    # Per issue: (id, slug, answer, weight, weight in 1 / D, maximum), the same for every party.
+    # Its points in units: weight in 1 / D × agreement in quarters (0 to 4) × 2.
+    scored = [
+        (issue.id, issue.slug, answers[issue.slug].value, weight, whole, 4 * whole * POINTS_PER_ISSUE / per_point)
+        for issue, weight, whole in zip(answered, weighed, wholes, strict=True)
+    ]
+    max_units = 4 * sum(wholes) * POINTS_PER_ISSUE
 
     party_refs = grid.party_refs()
     results = []
     for order, (party_id, party_slug) in enumerate(grid.party_keys()):
-        points = 0.0
+        units = 0
         with_position = 0
         issues = []
-        for issue_id, issue_slug, answer, weight, issue_max in scored:
+        for issue_id, issue_slug, answer, weight, whole, issue_max in scored:
             stored = filled.get((party_id, issue_id))
             stance = None if stored is None else stored.stance
             value = _agreement(answer, stance)
-            issue_points = 0.0 if value is None else weight * value * POINTS_PER_ISSUE
-            points += issue_points
+            issue_units = 0 if value is None else whole * int(4 * value) * POINTS_PER_ISSUE
+            units += issue_units
             with_position += value is not None
             issues.append(
                 {
@@ -101,16 +127,16 @@ def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, 
                     "weight": weight,
                     "stance": stance,
                     "agreement": value,
-                    "points": issue_points,
+                    "points": issue_units / per_point,
                     "max_points": issue_max,
                     "cell": empty_cell(party_slug, issue_slug) if stored is None else orjson.Fragment(stored.json),
                 }
             )
         result = {
             "party": party_refs[order],
-            "score": score(points, max_points),
-            "points": points,
-            "max_points": max_points,
+            "score": score(units, max_units),
+            "points": units / per_point,
+            "max_points": max_units / per_point,
             "issues_with_position": with_position,
             "issues": issues,
         }
@@ -119,7 +145,7 @@ def match(session: Session, request: MatchRequest, *, as_of: date) -> dict[str, 
         "as_of": as_of,
         "answered": len(answered),
         "skipped": len(answers) - len(answered),
-        "max_points": max_points,
+        "max_points": max_units / per_point,
         "issues": grid.issue_refs(),
         "results": _ranked(results),
     }
