@@ -464,6 +464,19 @@ def test_refused_requests_are_422_problems_naming_the_field(client, positions, p
     assert words in problem["detail"], problem
 
 
+def test_a_party_named_by_its_former_and_current_slug_is_one_party(client, positions):
+    response = client.patch("/v1/parties/north", json={"slug": "northern"})
+    assert response.status_code == 200, response.text
+    # Two slugs, one party: fewer than two parties to compare, as `north,north` is.
+    for params in ({"parties": "north,northern"}, {"parties": "north,northern", "from": BEFORE, "to": AFTER}):
+        problem = assert_problem(client.get("/v1/compare", params=params), 422, "validation-error")
+        assert [error["field"] for error in problem["errors"]] == ["query.parties"], problem
+        assert "2 to 50" in problem["detail"], problem
+    # With a third party, the two slugs are compared once, as the party's current slug.
+    pairs = client.get("/v1/compare", params={"parties": "north,northern,south"}).json()["pairs"]
+    assert [pair["parties"] for pair in pairs] == [["northern", "south"]]
+
+
 def test_a_missing_or_malformed_parameter_is_a_422_problem(client, positions):
     assert_problem(client.get("/v1/compare"), 422)
     assert_problem(client.get("/v1/compare", params={"parties": "north,south", "as_of": "yesterday"}), 422)

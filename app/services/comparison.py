@@ -31,6 +31,13 @@ AGREEMENT: dict[str | None, dict[str | None, float | None]] = {
 }
 
 
+def _wrong_count(given: str) -> InvalidField:
+    return InvalidField(
+        "parties",
+        f"Give {MIN_PARTIES} to {MAX_PARTIES} distinct party slugs to compare, comma-separated ({given}).",
+    )
+
+
 def parties_to_compare(raw: str) -> list[str]:
     """The slugs of the parties to compare: 2 to 50 distinct ones, comma-separated."""
     try:
@@ -38,12 +45,16 @@ def parties_to_compare(raw: str) -> list[str]:
     except InvalidField:  # none given, or more than any grid takes: the same advice for both
         slugs = []
     if not MIN_PARTIES <= len(slugs) <= MAX_PARTIES:
-        given = f"{len(slugs)} given" if slugs else "none or too many given"
-        raise InvalidField(
-            "parties",
-            f"Give {MIN_PARTIES} to {MAX_PARTIES} distinct party slugs to compare, comma-separated ({given}).",
-        )
+        raise _wrong_count(f"{len(slugs)} given" if slugs else "none or too many given")
     return slugs
+
+
+def _party_slugs(grid: Grid) -> list[str]:
+    """The grid's parties' slugs; a former slug and the current one resolve to one party, which
+    leaves too few to compare when they were all there was."""
+    if len(grid.parties) < MIN_PARTIES:
+        raise _wrong_count(f"the slugs given name {len(grid.parties)} party")
+    return [party.slug for party in grid.parties]
 
 
 def _stances(grid: Grid, stance_of: Mapping[CellKey, str]) -> list[list[str | None]]:
@@ -81,7 +92,7 @@ def compare(session: Session, grid: Grid, *, as_of: date, as_dicts: bool = False
     party_ids, issue_ids = [party.id for party in grid.parties], [issue.id for issue in grid.issues]
     filled = stored_cells(session, party_ids, issue_ids, as_of)
     stances = _stances(grid, {key: cell.stance for key, cell in filled.items()})
-    slugs = [party.slug for party in grid.parties]
+    slugs = _party_slugs(grid)
     pairs = []
     for a, b in combinations(range(len(slugs)), 2):
         agreements = _agreements(stances[a], stances[b])
@@ -119,7 +130,7 @@ def compare_drift(
     after = {key: cell for key, (_, cell) in found.items() if cell is not None}
     stances_before = _stances(grid, {key: cell.stance for key, cell in before.items()})
     stances_after = _stances(grid, {key: cell.stance for key, cell in after.items()})
-    slugs, issue_slugs = [party.slug for party in grid.parties], [issue.slug for issue in grid.issues]
+    slugs, issue_slugs = _party_slugs(grid), [issue.slug for issue in grid.issues]
     pairs = []
     for a, b in combinations(range(len(slugs)), 2):
         agreements_before = _agreements(stances_before[a], stances_before[b])
