@@ -255,6 +255,9 @@ def test_unknown_slugs_are_named(client, seeded):
         ({"answers": {"crimea": "support"}, "weights": {"crimea": 0}}, "body.weights.crimea"),
         ({"answers": {"crimea": "support"}, "weights": {"crimea": -1}}, "body.weights.crimea"),
         ({"answers": {"crimea": "support"}, "weights": {"crimea": 10.5}}, "body.weights.crimea"),
+        # Not numbers: `true` ("counts double"?) would otherwise count once, and "2" is text.
+        ({"answers": {"crimea": "support"}, "weights": {"crimea": True}}, "body.weights.crimea"),
+        ({"answers": {"crimea": "support"}, "weights": {"crimea": "2"}}, "body.weights.crimea"),
         ({"answers": {"crimea": "support"}, "weights": {"nato-membership": 2}}, "body.weights"),
         ({"answers": {"crimea": "support"}, "as_of": "18.08.2025"}, "body.as_of"),
         ({"answers": {"crimea": "support"}, "as_of": None}, "body.as_of"),

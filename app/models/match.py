@@ -27,7 +27,8 @@ class MatchAnswer(enum.StrEnum):
     skip = "skip"
 
 
-Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+# A JSON number: strict, so that `true` or "2" is refused rather than read as 1.0 or 2.0.
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False, strict=True)]
 
 
 # Named, so that generated clients get a type of their own rather than an anonymous object.
