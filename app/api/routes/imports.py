@@ -19,12 +19,14 @@ CSV_TYPE = "text/csv"
 # Written to the spool file in pieces of about this size, off the event loop.
 _SPOOL_CHUNK_BYTES = 1024 * 1024
 
+_FILE = {"type": "string", "format": "binary"}
 _BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/x-ndjson": {"schema": {"type": "string"}, "example": examples.IMPORT_LINES},
-            CSV_TYPE: {"schema": {"type": "string"}, "example": examples.IMPORT_CSV},
+            # A file's bytes, streamed as sent: generated clients take it as a file, not a string.
+            "application/x-ndjson": {"schema": _FILE, "example": examples.IMPORT_LINES},
+            CSV_TYPE: {"schema": _FILE, "example": examples.IMPORT_CSV},
         },
     }
 }
