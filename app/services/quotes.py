@@ -53,18 +53,20 @@ def _single(char: str) -> str | None:
 
 
 # Latin, Greek and Cyrillic letters, digits and punctuation that match as one character each
-# (straight for curly quotation marks, the rest as they are), with single spaces between words:
-# most of a text. Such runs are matched with one translation, the rest character by character.
+# (straight for curly quotation marks, the rest as they are), with a single space, tab or line
+# break between words (one space where it matches): most of a text. Such runs are matched with one
+# translation, the rest character by character.
 _SINGLES = {
     char: single
     for code in (*range(0x21, 0x7F), *range(0xA0, 0x250), *range(0x370, 0x530), *range(0x2010, 0x2060))
     if (single := _single(char := chr(code))) is not None
 }
 _RUN_CHARS = "".join(re.escape(char) for char in _SINGLES)
-_PLAIN_RUN = re.compile(f"[{_RUN_CHARS}]+(?: [{_RUN_CHARS}]+)*")
-# Those of them that match as another character: few, so replaced where found rather than by
-# str.translate, which looks every character of a non-ASCII text up in its table.
-_REPLACED = {char: single for char, single in _SINGLES.items() if char != single}
+_LONE_SPACES = " \t\n\r\x0b\x0c"
+_PLAIN_RUN = re.compile(f"[{_RUN_CHARS}]+(?:[{re.escape(_LONE_SPACES)}][{_RUN_CHARS}]+)*")
+# Those that match as another character: few, so replaced where found rather than by str.translate,
+# which looks every character of a non-ASCII text up in its table.
+_REPLACED = {char: single for char, single in _SINGLES.items() if char != single} | dict.fromkeys(_LONE_SPACES[1:], " ")
 _TO_REPLACE = re.compile("[" + "".join(re.escape(char) for char in _REPLACED) + "]")
 
 
