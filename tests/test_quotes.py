@@ -1,9 +1,20 @@
 """Quote anchoring without a database: what counts as the same text, and what does not."""
 
+import random
+import unicodedata
+from bisect import bisect_left
+from typing import Any
+
 import pytest
 
 from app.errors import AmbiguousQuote, QuoteNotFound
-from app.services.quotes import closest_passage, find_occurrences, locate_quote
+from app.services.quotes import (
+    NormalizedText,
+    closest_passage,
+    find_occurrences,
+    locate_quote,
+    normalize,
+)
 
 TEXT = "He said “we won’t   go”\nand left. Café au lait — “we won’t go” again."
 
@@ -58,22 +69,61 @@ def test_closest_passage_points_at_the_typo():
     assert "Café au lait" in closest["text"]
 
 
-def test_runs_translated_whole_give_what_the_character_by_character_path_gives():
-    import random
+def _as_seen(normalized: NormalizedText, text: str) -> tuple[Any, ...]:
+    """What matching reads of a normalized text: its characters, where each came from, which
+    stretches begin and end on whole source characters, and where each source offset lands."""
+    length = len(normalized.chars)
+    return (
+        normalized.chars,
+        [normalized.origin(index) for index in range(length)],
+        [
+            normalized.whole_chars(first, last)
+            for first in range(length)
+            for last in range(first, min(length, first + 3))
+        ],
+        [normalized.index_from(offset) for offset in range(len(text) + 1)],
+    )
 
-    from app.services.quotes import NormalizedText, _normalize_chars, normalize
 
+def _reference(text: str) -> tuple[Any, ...]:
+    """The same, by the rules written out one character at a time: whitespace runs become one space
+    (none at the start), format characters vanish, every other character becomes its compatibility
+    decomposition with typographic quotation marks and apostrophes made straight."""
+    straight = {**dict.fromkeys("“”„‟«»″〝〞＂", '"'), **dict.fromkeys("‘’‚‛′`´＇", "'")}
+    chars, origin, starts, ends = [], [], [], []
+    in_space = True
+    for index, char in enumerate(text):
+        if char.isspace():
+            if not in_space:
+                chars.append(" ")
+                origin.append(index)
+                starts.append(True)
+                ends.append(True)
+            in_space = True
+        elif unicodedata.category(char) != "Cf":
+            parts = [straight.get(part, part) for part in unicodedata.normalize("NFKD", straight.get(char, char))]
+            for position, part in enumerate(parts):
+                chars.append(part)
+                origin.append(index)
+                starts.append(position == 0)
+                ends.append(position == len(parts) - 1)
+            in_space = in_space and not parts
+    length = len(chars)
+    return (
+        "".join(chars),
+        origin,
+        [starts[first] and ends[last] for first in range(length) for last in range(first, min(length, first + 3))],
+        [bisect_left(origin, offset) for offset in range(len(text) + 1)],
+    )
+
+
+def test_runs_taken_whole_read_as_the_rules_read_one_character_at_a_time():
     pieces = [
         *("ab", "Z", "9", "-", ".", "~", "`", "'", '"', "“", "”", "’", "‚", "—", "…", "′"),  # ASCII and punctuation
         *("é", "e\u0301", "ß", "ĳ", "ſ", "ά", "д", "й", "ﬁ", "½", "²", "µ"),  # letters, some decomposed
-        *(" ", "  ", "\n", "\t", "\u00a0", "\u2009", "\u200b", "\u00ad", "\u2060"),  # spaces, invisible ones
+        *(" ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u2009", "\u200b", "\u00ad", "\u2060"),  # spaces, invisible ones
     ]
     generator = random.Random(20250818)
-    for _ in range(5000):
+    for _ in range(3000):
         text = "".join(generator.choice(pieces) for _ in range(generator.randrange(0, 25)))
-        chars: list[str] = []
-        origin: list[int] = []
-        starts: list[bool] = []
-        ends: list[bool] = []
-        _normalize_chars(text, 0, len(text), True, chars, origin, starts, ends)
-        assert normalize(text) == NormalizedText("".join(chars), origin, starts, ends), repr(text)
+        assert _as_seen(normalize(text), text) == _reference(text), repr(text)

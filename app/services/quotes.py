@@ -8,7 +8,7 @@ Whatever matched, the anchor holds the exact characters of the source, so
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,13 +29,67 @@ _TYPOGRAPHIC = {
 
 @dataclass(frozen=True)
 class NormalizedText:
-    """Text in matching form, with the source offset every matching-form character came from."""
+    """Text in matching form, and where in the source text each of its characters came from.
+
+    The matching form is a sequence of pieces: a stretch copied one for one (its k-th character
+    came from the k-th character after the piece's origin), or one source character's expansion
+    into several (all of them came from it). Runs of text make few pieces, not a list entry per
+    character: a long source is normalized once and then searched for many quotes.
+    """
 
     chars: str
-    origin: list[int]
-    # True where a matching-form character is the first / last one produced by its source character.
-    starts_char: list[bool]
-    ends_char: list[bool]
+    piece_starts: list[int]  # where each piece begins in `chars`
+    piece_origins: list[int]  # the source offset its first character came from
+    piece_expanded: list[bool]  # one character's expansion, not a one-for-one stretch
+
+    def _piece(self, index: int) -> int:
+        return bisect_right(self.piece_starts, index) - 1
+
+    def _piece_end(self, piece: int) -> int:
+        return self.piece_starts[piece + 1] if piece + 1 < len(self.piece_starts) else len(self.chars)
+
+    def origin(self, index: int) -> int:
+        """The source offset the character at `index` came from."""
+        piece = self._piece(index)
+        offset = 0 if self.piece_expanded[piece] else index - self.piece_starts[piece]
+        return self.piece_origins[piece] + offset
+
+    def whole_chars(self, first: int, last: int) -> bool:
+        """Whether chars[first:last + 1] begins and ends on whole source characters, not on part of
+        one's expansion (half of a decomposed "é")."""
+        first_piece, last_piece = self._piece(first), self._piece(last)
+        starts = not self.piece_expanded[first_piece] or first == self.piece_starts[first_piece]
+        ends = not self.piece_expanded[last_piece] or last == self._piece_end(last_piece) - 1
+        return starts and ends
+
+    def index_from(self, original: int) -> int:
+        """The first index whose character came from source offset `original` or after it."""
+        piece = bisect_right(self.piece_origins, original) - 1
+        if piece < 0:
+            return 0
+        start, end = self.piece_starts[piece], self._piece_end(piece)
+        offset = original - self.piece_origins[piece]
+        if self.piece_expanded[piece]:
+            return start if offset == 0 else end
+        return start + offset if offset < end - start else end
+
+
+class _Pieces:
+    """Builds a NormalizedText piece by piece."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.starts: list[int] = []
+        self.origins: list[int] = []
+        self.expanded: list[bool] = []
+        self.length = 0
+
+    def add(self, part: str, origin: int, *, expanded: bool = False) -> None:
+        self.parts.append(part)
+        self.starts.append(self.length)
+        self.origins.append(origin)
+        self.expanded.append(expanded)
+        self.length += len(part)
 
 
 def _expansion(char: str) -> list[str]:
@@ -72,46 +126,28 @@ _TO_REPLACE = re.compile("[" + "".join(re.escape(char) for char in _REPLACED) + 
 
 @lru_cache(maxsize=32)  # one source usually receives many quotes in a row
 def normalize(text: str) -> NormalizedText:
-    chars: list[str] = []
-    origin: list[int] = []
-    starts: list[bool] = []
-    ends: list[bool] = []
+    pieces = _Pieces()
     in_space = True  # leading whitespace vanishes
     done = 0
     for run in _PLAIN_RUN.finditer(text):
         start, end = run.span()
-        in_space = _normalize_chars(text, done, start, in_space, chars, origin, starts, ends)
-        chars.append(run.group())
-        origin.extend(range(start, end))
-        starts.extend([True] * (end - start))
-        ends.extend([True] * (end - start))
+        in_space = _normalize_chars(text, done, start, in_space, pieces)
+        pieces.add(run.group(), start)
         in_space, done = False, end
-    _normalize_chars(text, done, len(text), in_space, chars, origin, starts, ends)
+    _normalize_chars(text, done, len(text), in_space, pieces)
     # One for one, so offsets hold; what the other path made never needs replacing again.
-    matching = _TO_REPLACE.sub(lambda found: _REPLACED[found.group()], "".join(chars))
-    return NormalizedText(matching, origin, starts, ends)
+    matching = _TO_REPLACE.sub(lambda found: _REPLACED[found.group()], "".join(pieces.parts))
+    return NormalizedText(matching, pieces.starts, pieces.origins, pieces.expanded)
 
 
-def _normalize_chars(
-    text: str,
-    first: int,
-    last: int,
-    in_space: bool,
-    chars: list[str],
-    origin: list[int],
-    starts: list[bool],
-    ends: list[bool],
-) -> bool:
-    """Appends the matching form of text[first:last], one character at a time; returns whether it
+def _normalize_chars(text: str, first: int, last: int, in_space: bool, pieces: _Pieces) -> bool:
+    """Adds the matching form of text[first:last], one character at a time; returns whether it
     ended in whitespace."""
     for index in range(first, last):
         char = text[index]
         if char.isspace():
             if not in_space:
-                chars.append(" ")
-                origin.append(index)
-                starts.append(True)
-                ends.append(True)
+                pieces.add(" ", index)
                 in_space = True
             continue
         if unicodedata.category(char) == "Cf":  # zero-width spaces, soft hyphens, BOMs
@@ -120,12 +156,7 @@ def _normalize_chars(
         if not expansion:
             continue
         in_space = False
-        last_part = len(expansion) - 1
-        for position, part in enumerate(expansion):
-            chars.append(part)
-            origin.append(index)
-            starts.append(position == 0)
-            ends.append(position == last_part)
+        pieces.add("".join(expansion), index, expanded=len(expansion) > 1)
     return in_space
 
 
@@ -168,8 +199,8 @@ def find_occurrences(text: str, quote: str, normalized: NormalizedText | None = 
     while position != -1:
         last = position + len(needle) - 1
         # A match must cover whole source characters, not half of a decomposed "é".
-        if source.starts_char[position] and source.ends_char[last]:
-            found.append(anchor_at(text, source.origin[position], source.origin[last] + 1))
+        if source.whole_chars(position, last):
+            found.append(anchor_at(text, source.origin(position), source.origin(last) + 1))
         position = source.chars.find(needle, position + 1)
     return found
 
@@ -183,8 +214,8 @@ def closest_passage(text: str, quote: str, normalized: NormalizedText | None = N
     alignment = fuzz.partial_ratio_alignment(needle, source.chars)
     if alignment is None or alignment.dest_end <= alignment.dest_start:
         return None
-    start = source.origin[alignment.dest_start]
-    end = source.origin[alignment.dest_end - 1] + 1
+    start = source.origin(alignment.dest_start)
+    end = source.origin(alignment.dest_end - 1) + 1
     # Widen to whole words: a partial alignment often clips the first or last letters.
     while start > 0 and text[start - 1].isalnum():
         start -= 1
@@ -198,12 +229,8 @@ def closest_passage(text: str, quote: str, normalized: NormalizedText | None = N
 
 
 def _ends_with_prefix(source: NormalizedText, anchor: Anchor, wanted: str) -> bool:
-    before = source.chars[: _normalized_index(source, anchor.start)].rstrip()
+    before = source.chars[: source.index_from(anchor.start)].rstrip()
     return before.endswith(wanted)
-
-
-def _normalized_index(source: NormalizedText, original_index: int) -> int:
-    return bisect_left(source.origin, original_index)
 
 
 def locate_quote(
