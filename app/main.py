@@ -32,6 +32,7 @@ from app.api.routes import (
     matrix,
     parties,
     problems,
+    search,
     sources,
     statements,
     timeline,
@@ -70,6 +71,7 @@ TAGS = [
     {"name": "issues", "description": "The propositions stances are taken on."},
     {"name": "sources", "description": "Stored documents, immutable text, that quotes are taken from."},
     {"name": "statements", "description": "Stances backed by a verbatim quote, with revisions and retractions."},
+    {"name": "search", "description": "Finding what was said: statements, parties and issues by their words."},
     {
         "name": "anchoring",
         "description": "Where quotes landed when their source was revised, and what awaits an editor.",
@@ -167,7 +169,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(problems.router)
-    for module in (matrix, diffs, timeline, compare, parties, issues, sources, statements, anchoring, imports, audit):
+    for module in (
+        matrix,
+        diffs,
+        timeline,
+        compare,
+        parties,
+        issues,
+        sources,
+        statements,
+        search,
+        anchoring,
+        imports,
+        audit,
+    ):
         app.include_router(module.router, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
     # A POST that only reads: its own token check (write scope) goes through the read engine, so
     # the routers' read check, which would open the write engine's session for a POST, is left out.

@@ -26,6 +26,7 @@ from app.models.issue import IssueCreate, IssuePublic, IssueUpdate
 from app.models.matrix import Diff, Matrix, Timeline
 from app.models.party import PartyCreate, PartyPublic, PartyUpdate
 from app.models.problem import Problem
+from app.models.search import SearchPage
 from app.models.source import (
     SourceCreate,
     SourceCreated,
@@ -84,6 +85,7 @@ OPERATION_IDS = [
     "POST /v1/statements/{statement_id}/retract -> statements-retract",
     "POST /v1/statements/{statement_id}/confirm -> statements-confirm",
     "GET /v1/statements/{statement_id}/history -> statements-history",
+    "GET /v1/search -> search-list",
     "GET /v1/anchoring -> anchoring-list",
     "POST /v1/imports -> imports-create",
     "GET /v1/audit -> audit-list",
@@ -242,8 +244,8 @@ MODEL_EXAMPLES: list[tuple[type[BaseModel], str]] = [
     (AnchoringReport, "ANCHORING_REPORT"), (TextDiff, "TEXT_DIFF"),
     (StatementCreate, "STATEMENT_CREATE"), (StatementUpdate, "STATEMENT_UPDATE"),
     (StatementRetract, "STATEMENT_RETRACT"), (StatementPublic, "STATEMENT_PUBLIC"),
-    (StatementHistory, "STATEMENT_HISTORY"), (Matrix, "MATRIX"), (Diff, "DIFF"), (Timeline, "TIMELINE"),
-    (Comparison, "COMPARISON"), (ComparisonDrift, "COMPARISON_DRIFT"),
+    (StatementHistory, "STATEMENT_HISTORY"), (SearchPage, "SEARCH_PAGE"), (Matrix, "MATRIX"), (Diff, "DIFF"),
+    (Timeline, "TIMELINE"), (Comparison, "COMPARISON"), (ComparisonDrift, "COMPARISON_DRIFT"),
     (Problem, "PROBLEM_QUOTE_NOT_FOUND"), (Problem, "PROBLEM_NOT_FOUND"), (AuditEventPublic, "AUDIT_EVENT"),
 ]  # fmt: skip
 

@@ -14,9 +14,10 @@ from app.api.auth import ActorDep, AdminDep
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import InvalidField, UnsupportedMediaType
-from app.models.common import MAX_ID, SLUG_PATTERN
+from app.models.common import MAX_ID, SLUG_PATTERN, BoundedDate, Slug, Speaker, Stance
 from app.models.problem import Moved, Problem
 from app.services.pagination import Sorting
+from app.services.statements import StatementFilter
 
 __all__ = [
     "CREATED",
@@ -32,6 +33,7 @@ __all__ = [
     "Paging",
     "PagingDep",
     "SessionDep",
+    "StatementFilterDep",
     "fields_in",
     "problems",
 ]
@@ -47,6 +49,38 @@ SlugListQuery = Annotated[
         description="Comma-separated slugs; the order given is the order returned. Default: all.",
     ),
 ]
+
+
+def statement_filter(
+    party: Annotated[Slug | None, Query(description="Only this party's statements (slug).")] = None,
+    issue: Annotated[Slug | None, Query(description="Only statements on this issue (slug).")] = None,
+    source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only statements quoting this source.")] = None,
+    stance: Annotated[Stance | None, Query(description="Only statements with this stance.")] = None,
+    speaker: Annotated[
+        Speaker | None, Query(description="Only statements by this speaker, written exactly as recorded.")
+    ] = None,
+    stated_from: Annotated[
+        BoundedDate | None, Query(description="Only statements with `stated_on` on or after this date.")
+    ] = None,
+    stated_to: Annotated[
+        BoundedDate | None, Query(description="Only statements with `stated_on` on or before this date.")
+    ] = None,
+    include_retracted: Annotated[bool, Query(description="Also include retracted statements.")] = False,
+) -> StatementFilter:
+    """The statement filters, as the statement list and search take them."""
+    return StatementFilter(
+        party=party,
+        issue=issue,
+        source=source,
+        stance=stance,
+        speaker=speaker,
+        stated_from=stated_from,
+        stated_to=stated_to,
+        include_retracted=include_retracted,
+    )
+
+
+StatementFilterDep = Annotated[StatementFilter, Depends(statement_filter)]
 
 
 @contextmanager

@@ -232,6 +232,25 @@ STATEMENT_13 = _statement(
     "Steve Witkoff",
     "2025-08-15",
 )
+# GET /v1/search?q=Witkoff conceded (the score is SQLite's; PostgreSQL's ts_rank differs).
+SEARCH_PAGE: dict[str, Any] = {
+    "items": [
+        {
+            "kind": "statement",
+            "score": 3.3846153846153846,
+            "snippet": {
+                "field": "summary",
+                "text": STATEMENT_12["summary"],
+                "highlights": [{"start": 4, "end": 11}, {"start": 41, "end": 49}],
+            },
+            "statement": STATEMENT_12,
+            "quote_matches": [{"start": 7, "end": 15}],
+            "party": None,
+            "issue": None,
+        }
+    ],
+    "next_cursor": None,
+}
 STATEMENT_HISTORY: dict[str, Any] = {
     "statement": 12,
     "party": "russia",

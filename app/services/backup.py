@@ -12,7 +12,7 @@ and every other line is one row, named by its table:
 Tables come in foreign-key order (TABLE_ORDER), each table's rows together and in primary-key
 order, ids included; a table without rows has no line, and the header's row counts say how many
 each has. Dates are ISO 8601, timestamps in UTC with a trailing Z. The derived position history
-and the transient idempotency keys are left out.
+and search index, and the transient idempotency keys, are left out.
 
 Both directions stream: export writes a row at a time as it reads it, and import reads a line at a
 time with `json.loads`. Import holds every row to the rules the API's writes keep
@@ -53,7 +53,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.models.common import MAX_DATE, MIN_DATE, utcnow
 from app.models.data_version import DataVersion
-from app.services import integrity, position_history, schema
+from app.services import integrity, position_history, schema, search_index
 
 FORMAT = "stancemap-dump"
 FORMAT_VERSION = 2
@@ -505,6 +505,7 @@ def import_dump(engine: Engine, stream: IO[bytes], *, progress: Progress | None 
             _reset_sequences(connection)
             # Derived, so not in the dump: built from what was just loaded.
             position_history.rebuild_all(connection)
+            search_index.rebuild_all(connection)
             version = _advance_data_version(connection, dumped_version)
     except (DBAPIError, StatementError) as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]

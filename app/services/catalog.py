@@ -155,13 +155,18 @@ class SlugCatalog(Generic[Entry]):
         audit = self._audit_entry(actor, slug, AuditAction.delete, entry, None)
         session.execute(delete(self.former.table).where(self.former.owner == entry_id))
         session.delete(entry)
-        unit_of_work.commit(session, audit=audit)
+        parties, issues = self._searched(entry_id)
+        unit_of_work.commit(session, audit=audit, parties=parties, issues=issues)
 
     def _cells_of(self, session: Session, entry_id: int) -> set[CellKey]:
         """The (party, issue) cells of the statements that point at the entry."""
         points_at_entry = or_(*(column == entry_id for column in self.referenced_by))
         query = select(col(Statement.party_id), col(Statement.issue_id)).distinct().where(points_at_entry)
         return {(party_id, issue_id) for party_id, issue_id in session.execute(query).all()}
+
+    def _searched(self, entry_id: int) -> tuple[Iterable[int], Iterable[int]]:
+        """The entry as the unit of work names it for the search index: (parties, issues)."""
+        return ([entry_id], []) if self.noun == "party" else ([], [entry_id])
 
     def _ensure_slug_free(self, session: Session, slug: str, *, renaming: int | None = None) -> None:
         """Refuses a slug another entry has, or had: a former slug keeps leading to its entry, which
@@ -187,7 +192,9 @@ class SlugCatalog(Generic[Entry]):
         self, session: Session, audit: AuditEntry, entry: Entry, slug: str, *, cells: Iterable[CellKey] = ()
     ) -> None:
         try:
-            unit_of_work.commit(session, audit=audit, refresh=[entry], cells=cells)
+            session.flush()  # a new entry's id, which its search document is keyed by
+            parties, issues = self._searched(entry.id)  # type: ignore[attr-defined]  # every catalog's model has an id; SQLModel, Entry's bound, does not
+            unit_of_work.commit(session, audit=audit, refresh=[entry], cells=cells, parties=parties, issues=issues)
         except IntegrityError as error:  # a concurrent writer took the slug between check and commit
             session.rollback()
             raise Conflict(f"A {self.noun} with the slug '{slug}' already exists.") from error

@@ -54,6 +54,7 @@ TABLES = (
     "data_version",
 )
 # Derived from the tables above and rebuilt from them, so never dumped nor checked row by row.
+# So is the search index (app/services/search_index.py), which no model describes.
 DERIVED_TABLES = ("position_span", "position_cell", "projection")
 # Answers kept for a day to replay retried POSTs: not part of the record, so never dumped.
 TRANSIENT_TABLES = ("idempotency_key",)

@@ -8,6 +8,7 @@ after that row whatever was written meanwhile.
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -102,8 +103,19 @@ def encode_cursor(last_id: int, order: SortOrder | None = None, key_value: Any =
         position["sort"] = order.name
     if order is not None and order.key is not None:
         position["key"] = key_value.isoformat() if isinstance(key_value, date) else key_value
-    raw = json.dumps(position, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encoded(position)
+
+
+def _encoded(value: dict[str, Any]) -> str:
+    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decoded(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")))
+    except (ValueError, UnicodeEncodeError, binascii.Error) as error:
+        raise InvalidCursor(_NOT_OURS) from error
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,11 @@ def decode_cursor(cursor: str, order: SortOrder | None = None) -> Position:
     """The position a cursor holds, for a list in `order` (by id when None). A cursor of another
     order is refused: its position means nothing in this one."""
     order = order or SortOrder(DEFAULT_SORT, None, descending=False)
+    value = _decoded(cursor)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         after = value["after"]
         sort = value.get("sort", DEFAULT_SORT)
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError, binascii.Error) as error:
+    except (KeyError, TypeError, AttributeError) as error:
         raise InvalidCursor(_NOT_OURS) from error
     if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**31:
         raise InvalidCursor(_NOT_OURS)
@@ -199,3 +210,33 @@ def paginate(
     last = rows[-1]
     last_id = id_of(last) if id_of else last.id
     return Window(rows, encode_cursor(last_id, order, result[limit - 1][-1] if key is not None else None))
+
+
+@dataclass(frozen=True)
+class RankedPosition:
+    """Where a ranked list (search) continues: after the item with this score and key, in the
+    window of candidates below `window` it was ranked in."""
+
+    window: int
+    score: float
+    after: int
+
+
+def encode_ranked_cursor(position: RankedPosition) -> str:
+    return _encoded({"window": position.window, "score": position.score, "after": position.after})
+
+
+def decode_ranked_cursor(cursor: str) -> RankedPosition:
+    value = _decoded(cursor)
+    try:
+        window, score, after = value["window"], value["score"], value["after"]
+    except (KeyError, TypeError) as error:
+        raise InvalidCursor(_NOT_OURS) from error
+    keys = (window, after)
+    if not isinstance(score, float) or not math.isfinite(score) or not all(_is_key(key) for key in keys):
+        raise InvalidCursor(_NOT_OURS)
+    return RankedPosition(window, score, after)
+
+
+def _is_key(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**62) < value < 2**62

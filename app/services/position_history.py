@@ -57,6 +57,7 @@ from app.models.position_span import (
 )
 from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
+from app.services import projections
 from app.services.data_version import bump
 from app.services.positions import (
     CELL_COLUMNS,
@@ -325,9 +326,7 @@ def cells_changed(connection: Connection, changes: Changes) -> set[CellKey]:
 
 
 def stored_format(connection: Connection) -> int | None:
-    return connection.execute(
-        select(col(Projection.format)).where(col(Projection.name) == PROJECTION)
-    ).scalar_one_or_none()
+    return projections.stored_format(connection, PROJECTION)
 
 
 def is_current(engine: Engine) -> bool:

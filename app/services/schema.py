@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 import migrations
-from app.services import position_history
+from app.services import position_history, search_index
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
@@ -37,6 +37,7 @@ def build_derived_tables(engine: Engine) -> None:
     that is not is left alone: /readyz reports it)."""
     if current_revision(engine) == head_revision():
         position_history.ensure_current(engine)
+        search_index.ensure_current(engine)
 
 
 def downgrade(database_url: str, revision: str) -> None:

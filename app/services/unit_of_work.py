@@ -3,7 +3,8 @@
 What is derived from the stored rows is brought up to date in the write's own transaction, in
 this order: the audit event joins it, the data version is bumped (views cached under the old
 version are not served again), the position history of the cells the write changed is rebuilt
-(a server older than that history's format refuses, 503), and everything commits together; a
+(a server older than that history's format refuses, 503), the search documents of the
+statements, parties and issues it changed are replaced, and everything commits together; a
 failure at any step leaves all of it as it was.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session
 
-from app.services import position_history
+from app.services import position_history, search_index
 from app.services.audit import AuditEntry, record
 from app.services.data_version import bump
 from app.services.positions import CellKey
@@ -24,6 +25,8 @@ def commit(
     statements: Iterable[int] = (),
     sources: Iterable[int] = (),
     cells: Iterable[CellKey] = (),
+    parties: Iterable[int] = (),
+    issues: Iterable[int] = (),
     refresh: Iterable[object] = (),
 ) -> None:
     """Commits the session's write with its effects.
@@ -31,8 +34,9 @@ def commit(
     `statements`, `sources` and `cells` name what changed in a way the matrix shows: the cells of
     those statements, the cells quoting or having quoted those sources (their titles and dates are
     shown), and cells named outright (one a statement moved out of) are rebuilt. A write that
-    changes none of them (a party, an issue, a token) still bumps the version. `refresh` reloads
-    what the caller returns, which the commit expired.
+    changes none of them (a party, an issue, a token) still bumps the version. The search index
+    follows `statements`, `parties` and `issues` (their ids; one deleted loses its document).
+    `refresh` reloads what the caller returns, which the commit expired.
     """
     if audit is not None:
         record(session, audit)
@@ -40,9 +44,13 @@ def commit(
     # First: on PostgreSQL the bump locks the version row until the commit, so no two writers
     # rebuild the same cell at once, and each rebuild reads every write committed before it.
     bump(session)
-    changed = position_history.Changes(statements=set(statements), sources=set(sources), cells=set(cells))
+    statement_ids = set(statements)
+    changed = position_history.Changes(statements=statement_ids, sources=set(sources), cells=set(cells))
     if changed:
         position_history.rebuild_changed(session.connection(), changed)
+    searchable = search_index.Changes(statements=statement_ids, parties=set(parties), issues=set(issues))
+    if searchable:
+        search_index.update_documents(session.connection(), searchable)
     session.commit()
     for instance in refresh:
         session.refresh(instance)

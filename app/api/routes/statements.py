@@ -1,22 +1,21 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.api.deps import (
     CREATED,
     LISTED,
-    MAX_ID,
     ActorDep,
     EntityId,
     PagingDep,
     SessionDep,
+    StatementFilterDep,
     fields_in,
     problems,
     sort_query,
 )
 from app.api.idempotency import IdempotentDep
 from app.models.anchoring import AnchoringReview
-from app.models.common import BoundedDate, Slug, Speaker, Stance
 from app.models.page import Page
 from app.models.statement import (
     StatementCreate,
@@ -52,35 +51,12 @@ def list_statements(
     session: SessionDep,
     paging: PagingDep,
     response: Response,
-    party: Annotated[Slug | None, Query(description="Only this party's statements (slug).")] = None,
-    issue: Annotated[Slug | None, Query(description="Only statements on this issue (slug).")] = None,
-    source: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only statements quoting this source.")] = None,
-    stance: Annotated[Stance | None, Query()] = None,
-    speaker: Annotated[
-        Speaker | None, Query(description="Only statements by this speaker, written exactly as recorded.")
-    ] = None,
-    stated_from: Annotated[
-        BoundedDate | None, Query(description="Only statements with `stated_on` on or after this date.")
-    ] = None,
-    stated_to: Annotated[
-        BoundedDate | None, Query(description="Only statements with `stated_on` on or before this date.")
-    ] = None,
-    include_retracted: Annotated[bool, Query(description="Also list retracted statements.")] = False,
+    filters: StatementFilterDep,
     sort: Annotated[str | None, sort_parameter] = None,
 ) -> StatementPage:
     """Statements in the order they were recorded (or by `sort`), filtered, a page at a time;
     retracted ones only with `include_retracted`. Each carries its quote and the quote's exact
     place in the source."""
-    filters = service.StatementFilter(
-        party=party,
-        issue=issue,
-        source=source,
-        stance=stance,
-        speaker=speaker,
-        stated_from=stated_from,
-        stated_to=stated_to,
-        include_retracted=include_retracted,
-    )
     with fields_in("query"):
         items, next_cursor = service.list_statements(
             session, filters, limit=paging.limit, cursor=paging.cursor, sort=sort
