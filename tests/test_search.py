@@ -4,6 +4,7 @@ write's own request, is rebuilt when missing, and no query string is a server er
 runs on both engines, with the same expected results."""
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -434,3 +435,38 @@ def test_a_search_costs_the_same_queries_whatever_the_page_size(client, seeded, 
     with counter:
         body = search(client, "Ukraine", limit=50)
     assert {item["kind"] for item in body["items"]} == {"statement", "party", "issue"} and counter.count <= few
+
+
+def test_a_bulk_import_is_searchable_once_it_answers_and_a_refused_one_leaves_nothing(client):
+    lines = [
+        {"type": "party", "slug": "northland", "name": "Northland", "kind": "country", "aliases": ["the Northerners"]},
+        {"type": "issue", "slug": "cede-fjords", "title": "Ceding the fjords", "proposition": "Northland cedes them"},
+        {"type": "source", "ref": "minister", "title": "On the fjords", "published_at": "2025-08-18",
+         "text": "The minister said the fjords were never negotiable. Talks went on."},
+        {"type": "statement", "party": "northland", "issue": "cede-fjords", "source_ref": "minister",
+         "stance": "oppose", "quote": "the fjords were never negotiable", "summary": "Refuses"},
+    ]  # fmt: skip
+    refused = [*lines, {**lines[3], "quote": "a quote that is not in the source"}]
+    body = "".join(json.dumps(line) + "\n" for line in refused).encode()
+    assert client.post("/v1/imports", content=body, headers={"content-type": "application/x-ndjson"}).status_code == 422
+    assert found(client, "fjords") == set() and found(client, "Northerners") == set()
+
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    response = client.post("/v1/imports", content=body, headers={"content-type": "application/x-ndjson"})
+    assert response.status_code == 200, response.text
+    assert found(client, "fjord negotiable") == {("statement", "the fjords were never negotiable")}
+    assert found(client, "fjords", kind="issue") == {("issue", "cede-fjords")}
+    assert found(client, "Northerners") == {("party", "northland")}
+    assert found(client, "refuses", party="northland", stance="oppose") == {
+        ("statement", "the fjords were never negotiable")
+    }
+
+
+def test_the_speaker_filter_reads_the_speaker_as_recorded(client, seeded):
+    by_zelensky = {
+        ("statement", "That is why reliable security guarantees are required."),
+        ("statement", "I am confident that we will defend Ukraine, effectively guarantee security"),
+    }
+    assert found(client, "guarantees", speaker="Volodymyr Zelensky") == by_zelensky
+    assert found(client, "guarantees", speaker="volodymyr zelensky") == set()
+    assert by_zelensky < found(client, "guarantees")

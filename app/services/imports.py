@@ -264,6 +264,8 @@ class _State:
     # Refs of refused source lines, so a statement naming one says why it is unknown (at most MAX_PROBLEMS).
     refused_refs: dict[str, int] = field(default_factory=dict)
     cells: set[CellKey] = field(default_factory=set)
+    # New parties and issues, for the search index (statements are indexed batch by batch).
+    created: dict[ImportKind, list[int]] = field(default_factory=lambda: {ImportKind.party: [], ImportKind.issue: []})
 
 
 class Importer:
@@ -318,7 +320,12 @@ class Importer:
                 raise _refusal(self.state, report)
             return report
         # Each created statement's cell is rebuilt; new parties, issues and sources change no cell.
-        unit_of_work.commit(self.session, cells=self.state.cells)
+        unit_of_work.commit(
+            self.session,
+            cells=self.state.cells,
+            parties=self.state.created[ImportKind.party],
+            issues=self.state.created[ImportKind.issue],
+        )
         return report.model_copy(update={"written": True})
 
     def _report(self, *, dry_run: bool) -> ImportReport:
@@ -376,6 +383,7 @@ class Importer:
             self.session, AuditEntry(self.actor, AuditEntity(kind.value), entry.slug, AuditAction.create, after=public)
         )
         self._ids[kind].keep(entry.slug, entry.id)
+        self.state.created[kind].append(entry.id)
         self.state.counts[kind].created += 1
 
     def _entry_id(self, kind: ImportKind, catalog: SlugCatalog[Any], slug: str) -> int | None:
@@ -573,6 +581,7 @@ class Importer:
             {"statement_ids": statement_ids, "recorded_at": self._now_json, "actor": self.actor},
         )
         self.state.cells.update((item.row["party_id"], item.row["issue_id"]) for item in new)
+        unit_of_work.statements_inserted(self.session, zip(statement_ids, (item.row for item in new), strict=True))
         counts.created += len(new)
 
     def _new_statement_ids(self, count: int) -> list[int]:

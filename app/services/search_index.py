@@ -30,7 +30,7 @@ after migrations and at start-up, and an import rebuilds it. Backups leave it ou
 """
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -171,10 +171,18 @@ _PARTY_ROWS = select(col(Party.id), col(Party.name), col(Party.aliases))
 _ISSUE_ROWS = select(col(Issue.id), col(Issue.title), col(Issue.proposition))
 
 
+def statement_document(statement_id: int, values: Mapping[Any, Any]) -> Document:
+    """A statement's document from its column values (`quote`, `summary`, `speaker`, `party_id`,
+    `issue_id`, `source_id`, `stance`, `retracted_at`)."""
+    facets = [facet(name, values[f"{name}_id"]) for name in ("party", "issue", "source")]
+    facets.append(facet("stance", values["stance"]))
+    if values["retracted_at"] is not None:
+        facets.append(RETRACTED)
+    return Document(statement_id, (values["quote"], values["summary"], values["speaker"] or ""), tuple(facets))
+
+
 def _statement_document(row: Row[Any]) -> Document:
-    statement_id, quote, summary, speaker, party_id, issue_id, source_id, stance, retracted_at = tuple(row)
-    facets = (facet("party", party_id), facet("issue", issue_id), facet("source", source_id), facet("stance", stance))
-    return Document(statement_id, (quote, summary, speaker or ""), facets + ((RETRACTED,) if retracted_at else ()))
+    return statement_document(row.id, row._mapping)
 
 
 def _party_document(row: Row[Any]) -> Document:
@@ -257,6 +265,12 @@ def update_documents(connection: Connection, changes: Changes) -> None:
         for chunk in _chunks(ids):
             _delete_keys(connection, [document_key(source.kind, object_id) for object_id in chunk])
             _insert(connection, source.of(connection, chunk))
+
+
+def add_statements(connection: Connection, statements: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """Adds the documents of statements just inserted (id, column values), in their transaction."""
+    _refuse_a_newer_format(projections.stored_format(connection, PROJECTION))
+    _insert(connection, (statement_document(statement_id, values) for statement_id, values in statements))
 
 
 def rebuild_all(connection: Connection) -> int:

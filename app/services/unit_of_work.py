@@ -8,7 +8,8 @@ statements, parties and issues it changed are replaced, and everything commits t
 failure at any step leaves all of it as it was.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlmodel import Session
 
@@ -54,3 +55,10 @@ def commit(
     session.commit()
     for instance in refresh:
         session.refresh(instance)
+
+
+def statements_inserted(session: Session, statements: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """For a write too large to name its statements at `commit` (a bulk import, whose memory must
+    not grow with the file): adds the search documents of statements just inserted (id, column
+    values) to the transaction now, batch by batch. `commit` still ends the write."""
+    search_index.add_statements(session.connection(), statements)
