@@ -178,8 +178,11 @@ def test_a_document_holding_the_words_more_often_ranks_higher(client):
     for quote in ("Talks went on.", "The north is ours.", "The north, the north and again the north: nothing else."):
         body = {"party": "northland", "issue": "cede-north", "source": source["id"], "quote": quote, "stance": "oppose"}
         assert client.post("/v1/statements", json=body).status_code == 201
-    ranked = [item["statement"]["quote"] for item in search(client, "north", kind="statement")["items"]]
-    assert ranked == ["The north, the north and again the north: nothing else.", "The north is ours."]
+    expected = ["The north, the north and again the north: nothing else.", "The north is ours."]
+    for filters in ({"kind": "statement"}, {"party": "northland"}, {"stance": "oppose", "issue": "cede-north"}):
+        ranked = search(client, "north", **filters)["items"]
+        assert [item["statement"]["quote"] for item in ranked] == expected, filters
+        assert ranked[0]["score"] > ranked[1]["score"] > 0
 
 
 def test_results_carry_their_object(client, seeded):

@@ -54,8 +54,6 @@ SNIPPET_LEAD = 60
 # BM25's term-frequency saturation and length normalisation, at their usual values.
 _K1 = 1.2
 _B = 0.75
-# ts_rank's weights for labels D, C, B, A: words are A; the filter tokens, D, count for nothing.
-_TS_RANK_WEIGHTS: ColumnClause[Any] = literal_column("'{0, 0, 0, 1}'::real[]")
 
 
 @dataclass(frozen=True)
@@ -167,17 +165,23 @@ def _sqlite_window(session: Session, match: _Match, conditions: list[Any]) -> li
 
 def _postgresql_window(session: Session, match: _Match, conditions: list[Any]) -> list[tuple[int, float]]:
     index = POSTGRESQL_INDEX
+
+    def tsquery(literal: str, name: str) -> Any:
+        return cast(bindparam(name, literal, type_=String), TSQUERY)
+
     literal = tsquery_literal(match.clauses, match.facets, include_retracted=match.include_retracted)
-    query = cast(bindparam("tsquery", literal, type_=String), TSQUERY)
     candidates = (
         select(index.c.key, index.c.document)
-        .where(index.c.document.op("@@")(query), *conditions)
+        .where(index.c.document.op("@@")(tsquery(literal, "tsquery")), *conditions)
         .order_by(index.c.key.desc())
         .limit(WINDOW)
     )
     window = _with_statement_columns(candidates, index.c.key, match).subquery("window")
-    # As double precision, exactly: a cursor compares the score it carries with the next page's.
-    score = cast(func.ts_rank(_TS_RANK_WEIGHTS, window.c.document, query), Double)
+    # Ranked by the words alone: ts_rank scores an AND with a term of no weight as 0, and the
+    # filter tokens are no evidence of relevance anyway. As double precision, exactly: a cursor
+    # compares the score it carries with the next page's.
+    words = tsquery(tsquery_literal(match.clauses), "words")
+    score = cast(func.ts_rank(window.c.document, words), Double)
     return [(row[0], row[1]) for row in session.execute(select(window.c.key, score).order_by(window.c.key.desc()))]
 
 

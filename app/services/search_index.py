@@ -15,11 +15,11 @@ the field gap `_`: query words are made of letters and digits only.
 
 On SQLite it is an FTS5 table (`search_index`) with the two readings as columns `en` and `de` and
 the filter tokens in `facets`. On PostgreSQL it is a table of `tsvector`s with a GIN index, written
-as tsvector literals: the English stems, then the German ones, each lexeme at its word's position
-(weight A), positions skipped between fields and between the two readings (a phrase needs
-consecutive positions), then the filter tokens (weight D, which ranking gives no weight). The stems
-are indexed as they are, without either engine's own dictionaries, so both engines find the same
-documents for the same query: that is what the tests hold them to.
+as tsvector literals: the English stems, then the German ones, each lexeme at its word's position,
+positions skipped between fields and between the two readings (a phrase needs consecutive
+positions), then the filter tokens. The stems are indexed as they are, without either engine's own
+dictionaries, so both engines find the same documents for the same query: that is what the tests
+hold them to.
 
 Documents are keyed so that a search reads each kind as a range: a statement by its id, a party by
 `-2 * id` and an issue by `-2 * id - 1`.
@@ -122,32 +122,27 @@ class Document:
 
 
 def _sqlite_row(document: Document) -> dict[str, Any]:
-    english: list[str] = []
-    german: list[str] = []
-    for text_of_field in document.fields:
-        if english:
-            english.append(FIELD_GAP)
-            german.append(FIELD_GAP)
-        for word in stem_sequence(text_of_field):
-            english.append(word.english)
-            german.append(word.german)
-    return {"rowid": document.key, "en": " ".join(english), "de": " ".join(german), "facets": " ".join(document.facets)}
+    found = [stem_sequence(text_of_field) for text_of_field in document.fields]
+    gap = f" {FIELD_GAP} "
+    english = gap.join([" ".join([word.english for word in field_words]) for field_words in found])
+    german = gap.join([" ".join([word.german for word in field_words]) for field_words in found])
+    return {"rowid": document.key, "en": english, "de": german, "facets": " ".join(document.facets)}
 
 
 def _postgresql_row(document: Document) -> dict[str, Any]:
     found = [stem_sequence(text_of_field) for text_of_field in document.fields]
-    positions: dict[str, list[str]] = {}
+    positions: dict[str, list[int]] = {}
     position = 0
     for reading in (0, 1):  # the English stems, then the German ones
         for field_words in found:
             position += 1  # an unused position: no phrase spans a field's end
             for word in field_words:
                 position += 1
-                positions.setdefault(word[reading], []).append(f"{position}A")
+                positions.setdefault(word[reading], []).append(position)
     for token in document.facets:
         position += 1
-        positions.setdefault(token, []).append(f"{position}D")
-    literal = " ".join(f"'{_quoted(lexeme)}':{','.join(at)}" for lexeme, at in positions.items())
+        positions.setdefault(token, []).append(position)
+    literal = " ".join(f"'{_quoted(lexeme)}':{','.join(map(str, at))}" for lexeme, at in positions.items())
     return {"key": document.key, "document": literal}
 
 

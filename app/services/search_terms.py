@@ -3,12 +3,11 @@
 Neither engine's own stemming serves both languages (FTS5's porter tokenizer stems English only;
 a PostgreSQL configuration stems one language), so the words are stemmed here, the same way for
 both engines, and the engines index and match the stems verbatim. Every word gets its English and
-its German Snowball stem; a query word matches a document word when a stem of one is a stem of
-the other, so
-`guarantees` finds `guarantee` and `Tempolimits` finds `Tempolimit` whatever language a text is
-in, and nothing has to guess it. Folding first (compatibility decomposition, combining marks
-dropped, case folded) makes accents and case not matter: `Straße`, `STRASSE` and `strasse` are one
-word, and so are `Zelenskyy` with or without its accents.
+its German Snowball stem; a query word matches a document word when a stem of one is a stem of the
+other, so `guarantees` finds `guarantee` and `Tempolimits` finds `Tempolimit` whatever language a
+text is in, and nothing has to guess it. Folding first (compatibility decomposition, combining
+marks dropped, case folded) makes accents and case not matter: `Straße`, `STRASSE` and `strasse`
+are one word, and so are `ÖDP` and `odp`.
 
 The same functions find the matched words in the stored text again, with their offsets, for
 snippets and highlights: no engine is asked to highlight a text it only holds stems of.
@@ -26,9 +25,10 @@ import snowballstemmer  # type: ignore[import-untyped]  # the package ships no t
 from app.errors import InvalidField
 
 # A word: letters and digits, with the combining marks of a decomposed accent kept inside it.
-# The underscore, which `\w` includes, is not a word character here; the index uses it on its own
-# as the gap between a document's fields (app/services/search_index.py).
-_WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])*")
+# The underscore, which `\w` includes, is not a word character here (texts are read with it
+# replaced by a space, which keeps every offset): the index uses it in tokens no word can be
+# (app/services/search_index.py).
+_WORD = re.compile(r"\w[\w\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*")
 # Longer words are cut, alike in documents and queries: PostgreSQL refuses lexemes over 2 KB.
 MAX_WORD_CHARS = 100
 # Straight and typographic double quotation marks delimit a phrase in a query.
@@ -54,9 +54,16 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()[:MAX_WORD_CHARS]
 
 
-@lru_cache(maxsize=100_000)
 def stems(word: str) -> Stems:
-    """The stems of a word as it stands in a text (cached: texts repeat most of their words)."""
+    """The stems of a word as it stands in a text."""
+    if word.isascii() and word.isdigit():  # numbers, often each in one text only, stay out of the cache
+        return Stems(word, word)
+    return _stems_of_word(word)
+
+
+@lru_cache(maxsize=50_000)
+def _stems_of_word(word: str) -> Stems:
+    """Cached: texts repeat most of their words."""
     folded = fold(word)
     if not hasattr(_stemmers, "english"):
         _stemmers.english = snowballstemmer.stemmer("english")
@@ -65,12 +72,13 @@ def stems(word: str) -> Stems:
 
 
 def words(text: str) -> list[Word]:
-    return [Word(match.start(), match.end(), stems(match.group())) for match in _WORD.finditer(text)]
+    found = _WORD.finditer(text.replace("_", " "))
+    return [Word(match.start(), match.end(), stems(match.group())) for match in found]
 
 
 def stem_sequence(text: str) -> list[Stems]:
     """The stems of the words of `text`, in order: what the index holds of it."""
-    return [stems(word) for word in _WORD.findall(text)]
+    return [stems(word) for word in _WORD.findall(text.replace("_", " "))]
 
 
 @dataclass(frozen=True)
