@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.models import Issue, Party, Source, Statement, StatementRevision
-from app.services import position_history, schema
+from app.services import position_history, schema, search_index
 from app.services.data_version import bump
 from app.services.sources import text_sha256
 from seeds.loader import SEEDS_DIR
@@ -62,7 +62,8 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
     engine = create_engine(database_url)
     now = datetime.now(UTC).replace(tzinfo=None) if database_url.startswith("sqlite") else datetime.now(UTC)
     with engine.begin() as connection:
-        for table in ("position_span", "position_cell", "statement_revision", "statement", "source", "issue", "party"):
+        tables = ("search_index", "position_span", "position_cell", "statement_revision", "statement", "source")
+        for table in (*tables, "issue", "party"):
             connection.execute(text(f"DELETE FROM {table}"))
         connection.execute(
             insert(Party),
@@ -186,6 +187,8 @@ def generate(database_url: str, parties: int, issues: int, statements: int, per_
                 print(f"  {statement_id} statements, {time.perf_counter() - started:.0f} s", file=sys.stderr)
         spans = position_history.rebuild_all(connection)
         print(f"  {spans} position spans, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        documents = search_index.rebuild_all(connection)
+        print(f"  {documents} search documents, {time.perf_counter() - started:.0f} s", file=sys.stderr)
         bump(connection)
         if engine.dialect.name == "postgresql":
             for table in ("party", "issue", "source", "statement", "statement_revision"):
