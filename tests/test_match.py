@@ -331,7 +331,7 @@ def test_it_needs_a_read_token_where_every_read_does(settings, tokens, seeded):
 
 def test_it_waits_for_a_position_history_being_rebuilt(client, engine, seeded):
     with engine.begin() as connection:
-        connection.execute(update(Projection).values(format=0))
+        connection.execute(update(Projection).where(Projection.name == position_history.PROJECTION).values(format=0))
     try:
         refused = client.post("/v1/match", json={"answers": {"crimea": "oppose"}})
         assert_problem(refused, 503, "rebuilding")

@@ -161,7 +161,7 @@ def test_a_cell_left_without_statements_is_dropped_and_its_party_and_issue_can_b
 def test_spans_of_a_stale_format_are_rebuilt_when_the_server_starts(settings, seeded, engine):
     expected = spans(engine)
     with engine.begin() as connection:
-        connection.execute(update(Projection).values(format=0))
+        connection.execute(update(Projection).where(Projection.name == position_history.PROJECTION).values(format=0))
         connection.execute(PositionSpan.__table__.delete())
     version = read_version(engine)
 
@@ -378,7 +378,11 @@ def test_a_span_holds_its_stance_in_its_own_column_and_the_whole_cell_as_served(
 def test_a_server_of_an_older_release_refuses_writes_and_changes_nothing(client, seeded, engine):
     before = spans(engine)
     with engine.begin() as connection:
-        connection.execute(update(Projection).values(format=position_history.FORMAT + 1))
+        connection.execute(
+            update(Projection)
+            .where(Projection.name == position_history.PROJECTION)
+            .values(format=position_history.FORMAT + 1)
+        )
     try:
         statement = client.get("/v1/statements", params={"limit": 1}).json()["items"][0]
         response = client.patch(f"/v1/statements/{statement['id']}", json={"stance": "unclear"})
@@ -391,12 +395,16 @@ def test_a_server_of_an_older_release_refuses_writes_and_changes_nothing(client,
         assert_problem(client.get("/v1/matrix", params={"as_of": "2025-08-10"}), 503, "outdated-server")
     finally:
         with engine.begin() as connection:
-            connection.execute(update(Projection).values(format=position_history.FORMAT))
+            connection.execute(
+                update(Projection)
+                .where(Projection.name == position_history.PROJECTION)
+                .values(format=position_history.FORMAT)
+            )
 
 
 def test_readiness_reports_a_position_history_not_built_for_this_release(client, seeded, engine):
     with engine.begin() as connection:
-        connection.execute(update(Projection).values(format=0))
+        connection.execute(update(Projection).where(Projection.name == position_history.PROJECTION).values(format=0))
     try:
         response = client.get("/readyz")
         assert response.status_code == 503
