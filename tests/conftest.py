@@ -38,6 +38,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "STANCEMAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 TABLES_CHILD_FIRST = [
+    "webhook_delivery",
+    "webhook",
+    "change_event",
     "search_index",
     "idempotency_key",
     "position_span",

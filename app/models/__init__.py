@@ -2,6 +2,7 @@
 
 from app.models.anchoring import Anchoring
 from app.models.audit import AuditEvent
+from app.models.change_event import ChangeEvent
 from app.models.data_version import DataVersion
 from app.models.former_slug import IssueFormerSlug, PartyFormerSlug
 from app.models.idempotency import IdempotencyRecord
@@ -11,11 +12,13 @@ from app.models.position_span import PositionCell, PositionSpan, Projection
 from app.models.source import Source
 from app.models.statement import Statement, StatementRevision
 from app.models.token import ApiToken
+from app.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "Anchoring",
     "ApiToken",
     "AuditEvent",
+    "ChangeEvent",
     "DataVersion",
     "IdempotencyRecord",
     "Issue",
@@ -28,4 +31,6 @@ __all__ = [
     "Source",
     "Statement",
     "StatementRevision",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -58,6 +58,9 @@ TABLES = (
 DERIVED_TABLES = ("position_span", "position_cell", "projection")
 # Answers kept for a day to replay retried POSTs: not part of the record, so never dumped.
 TRANSIENT_TABLES = ("idempotency_key",)
+# The change feed and the webhooks sending it describe this database's writes, not the record:
+# never dumped, so a restored database starts a feed of its own.
+FEED_TABLES = ("change_event", "webhook", "webhook_delivery")
 
 # Columns stored as plain strings that the API fills only from an enumeration, where no request
 # model checks them (the models check stances and kinds).
