@@ -31,18 +31,33 @@ def _as_json(snapshot: Snapshot) -> dict[str, Any] | None:
     return snapshot.model_dump(mode="json") if isinstance(snapshot, BaseModel) else snapshot
 
 
+_FIRST_OF_WRITE = "first_audit_event"
+
+
 def record(session: Session, entry: AuditEntry) -> None:
-    """Adds the event to the session; it commits, or rolls back, with the write it describes."""
-    session.add(
-        AuditEvent(
-            actor=entry.actor,
-            entity=str(entry.entity),
-            entity_id=str(entry.entity_id),
-            action=str(entry.action),
-            before=_as_json(entry.before),
-            after=_as_json(entry.after),
-        )
+    """Adds the event to the session; it commits, or rolls back, with the write it describes. The
+    write's first event is kept on the session: the change feed names it as the cause."""
+    event = AuditEvent(
+        actor=entry.actor,
+        entity=str(entry.entity),
+        entity_id=str(entry.entity_id),
+        action=str(entry.action),
+        before=_as_json(entry.before),
+        after=_as_json(entry.after),
     )
+    session.add(event)
+    session.info.setdefault(_FIRST_OF_WRITE, event)
+
+
+def first_of_write(session: Session) -> AuditEvent | None:
+    """The first event the session's current write recorded, None if it recorded none."""
+    event: AuditEvent | None = session.info.get(_FIRST_OF_WRITE)
+    # One recorded by a write that was rolled back has left the session with it.
+    return event if event is not None and event in session else None
+
+
+def forget_write(session: Session) -> None:
+    session.info.pop(_FIRST_OF_WRITE, None)
 
 
 SORTING = Sorting(

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.errors import InvalidField
 from app.models.common import ISO_DATE, MAX_DATE, MAX_ID, MIN_DATE, Stance
 from app.models.matrix import ChangeClass, DiffEnd, Timeline, TimelineEntry
+from app.services.change_classes import classify
 from app.services.matrix import Grid
 from app.services.positions import (
     Scope,
@@ -23,19 +24,6 @@ from app.services.sources import resolve_source
 from app.services.statements import to_public
 
 _ASCII_ID = re.compile(r"[0-9]{1,10}")  # str.isdigit() would also accept "²" and "١"
-_SUPPORT_SIDE = {Stance.support, Stance.lean_support}
-_OPPOSE_SIDE = {Stance.oppose, Stance.lean_oppose}
-
-
-def classify(before: Stance | None, after: Stance | None) -> ChangeClass:
-    if before is None:
-        return ChangeClass.new
-    if after is None:
-        return ChangeClass.withdrawn
-    if before == after:
-        return ChangeClass.unchanged
-    crossed = (before in _SUPPORT_SIDE and after in _OPPOSE_SIDE) or (before in _OPPOSE_SIDE and after in _SUPPORT_SIDE)
-    return ChangeClass.reversed if crossed else ChangeClass.shifted
 
 
 # Every pair of stances (None: no position) and its class, looked up by the strings as stored (Stance

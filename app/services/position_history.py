@@ -375,10 +375,10 @@ def ensure_current(engine: Engine) -> bool:
 # --- rebuilding what a write changed -----------------------------------------------------------
 
 
-def rebuild_changed(connection: Connection, changes: Changes) -> None:
-    """Rebuilds the cells a write changed, in its transaction, before it commits."""
+def cells_to_rebuild(connection: Connection, changes: Changes) -> set[CellKey]:
+    """The cells a write changed, which it rebuilds in its transaction before it commits."""
     _refuse_a_newer_format(stored_format(connection), "writes", " nothing was changed.")
-    rebuild_cells(connection, cells_changed(connection, changes))
+    return cells_changed(connection, changes)
 
 
 def _refuse_a_newer_format(stored: int | None, action: str, outcome: str) -> None:

@@ -3,9 +3,10 @@
 What is derived from the stored rows is brought up to date in the write's own transaction, in
 this order: the audit event joins it, the data version is bumped (views cached under the old
 version are not served again), the position history of the cells the write changed is rebuilt
-(a server older than that history's format refuses, 503), the search documents of the
-statements, parties and issues it changed are replaced, and everything commits together; a
-failure at any step leaves all of it as it was.
+(a server older than that history's format refuses, 503), an event is recorded in the change feed
+for each of those cells whose position changed, with a delivery for every webhook wanting it, the
+search documents of the statements, parties and issues it changed are replaced, and everything
+commits together; a failure at any step leaves all of it as it was.
 """
 
 from collections.abc import Iterable, Mapping
@@ -13,8 +14,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.services import position_history, search_index
-from app.services.audit import AuditEntry, record
+from app.services import change_feed, position_history, search_index, webhook_outbox
+from app.services.audit import AuditEntry, first_of_write, forget_write, record
 from app.services.data_version import bump
 from app.services.positions import CellKey
 
@@ -48,11 +49,19 @@ def commit(
     statement_ids = set(statements)
     changed = position_history.Changes(statements=statement_ids, sources=set(sources), cells=set(cells))
     if changed:
-        position_history.rebuild_changed(session.connection(), changed)
+        connection = session.connection()
+        rebuilt = position_history.cells_to_rebuild(connection, changed)
+        before = change_feed.positions(connection, rebuilt)
+        position_history.rebuild_cells(connection, rebuilt)
+        after = change_feed.positions(connection, rebuilt)
+        cause = change_feed.Cause.of(first_of_write(session))
+        events = change_feed.record_changes(connection, before, after, rebuilt, cause)
+        webhook_outbox.enqueue(connection, events)
     searchable = search_index.Changes(statements=statement_ids, parties=set(parties), issues=set(issues))
     if searchable:
         search_index.update_documents(session.connection(), searchable)
     session.commit()
+    forget_write(session)
     for instance in refresh:
         session.refresh(instance)
 
