@@ -206,13 +206,23 @@ def wahlomat_client(wahlomat_app) -> Iterator[TestClient]:
         yield test_client
 
 
+# The sequences of the emptied tables' columns, restarted so that ids start at 1 again on PostgreSQL.
+OWNED_SEQUENCES = text(
+    "SELECT sequence.relname FROM pg_depend JOIN pg_class sequence ON sequence.oid = pg_depend.objid"
+    " JOIN pg_class owner ON owner.oid = pg_depend.refobjid"
+    " WHERE sequence.relkind = 'S' AND pg_depend.refclassid = 'pg_class'::regclass AND owner.relname = ANY(:tables)"
+)
+
+
 def _empty_tables(engine: Engine) -> None:
+    # DELETE rather than TRUNCATE on PostgreSQL too: TRUNCATE gives every table new files, about 0.2 s
+    # per test for tables that hold a test's few rows, which DELETE removes in a hundredth of that.
     with engine.begin() as connection:
+        for table in TABLES_CHILD_FIRST:
+            connection.execute(text(f"DELETE FROM {table}"))
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(TABLES_CHILD_FIRST)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in TABLES_CHILD_FIRST:
-                connection.execute(text(f"DELETE FROM {table}"))
+            for sequence in connection.execute(OWNED_SEQUENCES, {"tables": TABLES_CHILD_FIRST}).scalars():
+                connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
