@@ -1,6 +1,6 @@
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,28 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
     # Sent with every fetch, so publishers can tell who reads their pages; add a contact if you can.
     fetch_user_agent: str = Field(default="Stancemap/0.1 (source fetcher)", min_length=1, max_length=300)
+    # Each server process runs a thread that sends pending webhook deliveries; false: this one sends none.
+    webhook_delivery: bool = True
+    # How often an idle delivery thread looks for due deliveries.
+    webhook_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # Budget for one delivery: connecting, sending and the receiver's answer.
+    webhook_timeout_s: float = Field(default=10, gt=0, le=120)
+    # A claimed delivery is another process's to retry once this has passed (its sender died); longer
+    # than the timeout, so a live sender is never overtaken.
+    webhook_lease_s: float = Field(default=60, gt=0, le=3600)
+    # The first retry waits this long, each next one twice as long (with jitter), up to an hour.
+    webhook_retry_base_s: float = Field(default=10, ge=0, le=3600)
+    # A delivery still failing this long after its event is given up (status failed).
+    webhook_retry_window_s: float = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
+    # A webhook whose deliveries were given up this many times in a row, none delivered between, is disabled.
+    webhook_disable_after: int = Field(default=5, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_delivery(self) -> "Settings":
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("STANCEMAP_WEBHOOK_LEASE_S must be longer than STANCEMAP_WEBHOOK_TIMEOUT_S")
+        return self
+
 
     @property
     def cors_origin_list(self) -> list[str]:

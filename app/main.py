@@ -37,6 +37,7 @@ from app.api.routes import (
     statements,
     timeline,
     viewer,
+    webhooks,
 )
 from app.config import Settings, get_settings
 from app.db import dispose_engines, make_engine, make_view_engine
@@ -79,6 +80,7 @@ TAGS = [
     {"name": "candidates", "description": "Statements proposed from a source's text, for an editor to accept."},
     {"name": "imports", "description": "Parties, issues, sources and statements in bulk, all or nothing."},
     {"name": "audit", "description": "Every write: who, what and when (admin scope)."},
+    {"name": "webhooks", "description": "Change events POSTed to receivers' URLs, signed (admin scope)."},
     {"name": "problems", "description": "Descriptions of the problem types that errors refer to."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -182,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anchoring,
         imports,
         audit,
+        webhooks,
     ):
         app.include_router(module.router, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
     # A POST that only reads: its own token check (write scope) goes through the read engine, so

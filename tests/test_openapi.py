@@ -89,6 +89,12 @@ OPERATION_IDS = [
     "GET /v1/anchoring -> anchoring-list",
     "POST /v1/imports -> imports-create",
     "GET /v1/audit -> audit-list",
+    "POST /v1/webhooks -> webhooks-create",
+    "GET /v1/webhooks -> webhooks-list",
+    "GET /v1/webhooks/{webhook_id} -> webhooks-get",
+    "PATCH /v1/webhooks/{webhook_id} -> webhooks-update",
+    "DELETE /v1/webhooks/{webhook_id} -> webhooks-delete",
+    "GET /v1/webhooks/{webhook_id}/deliveries -> webhooks-deliveries",
     "POST /v1/sources/{source_id}/candidates -> candidates-propose",
     "POST /v1/match -> match-run",
 ]

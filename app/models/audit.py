@@ -18,6 +18,7 @@ class AuditEntity(enum.StrEnum):
     source = "source"
     statement = "statement"
     token = "token"
+    webhook = "webhook"
 
 
 class AuditAction(enum.StrEnum):
@@ -61,8 +62,10 @@ class AuditEventPublic(SQLModel):
     actor: str = Field(
         description="Name of the token that made the write (`seed` for the seed loader, `cli` for token commands)."
     )
-    entity: str = Field(description="party, issue, source, statement or token.")
-    entity_id: str = Field(description="Slug of a party or issue, id of a source or statement, name of a token.")
+    entity: str = Field(description="party, issue, source, statement, token or webhook.")
+    entity_id: str = Field(
+        description="Slug of a party or issue, id of a source, statement or webhook, name of a token."
+    )
     action: str = Field(
         description="create, update, delete, correct, retract, revoke, or anchor (a new version of a source re-anchored the quotes of the one it supersedes)."
     )

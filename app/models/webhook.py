@@ -2,11 +2,20 @@
 
 import enum
 from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
+from pydantic import Field as PydanticField
+from pydantic import StrictBool
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.common import UTCDateTime, utcnow
+from app.models import examples
+from app.models.change_event import PositionChange
+from app.models.common import ModelConfig, Omittable, PatchModel, Slug, UTCDateTime, utcnow
+from app.models.source import Url
+
+# More would be a filter better left out (null: every one).
+MAX_FILTER_SLUGS = 500
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -71,3 +80,132 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- the API's view of webhooks (app/api/routes/webhooks.py) ------------------------------------
+
+WebhookUrl = Annotated[Url, Field(max_length=2048)]
+# Given as slugs; a former slug names the party or issue it names now.
+SlugFilter = Annotated[list[Slug], PydanticField(min_length=1, max_length=MAX_FILTER_SLUGS)]
+ChangeFilter = Annotated[list[PositionChange], PydanticField(min_length=1, max_length=len(PositionChange))]
+
+_EXAMPLE_URL = "https://newsroom.example.org/hooks/stancemap"
+_EXAMPLE_FILTERS: dict[str, Any] = {
+    "parties": ["russia", "ukraine"],
+    "issues": ["security-guarantees"],
+    "changes": ["shifted", "reversed"],
+}
+WEBHOOK_CREATE: dict[str, Any] = {"url": _EXAMPLE_URL, **_EXAMPLE_FILTERS}
+WEBHOOK_UPDATE: dict[str, Any] = {"issues": None, "enabled": True}
+WEBHOOK_PUBLIC: dict[str, Any] = {
+    "id": 1,
+    "url": _EXAMPLE_URL,
+    **_EXAMPLE_FILTERS,
+    "enabled": True,
+    "disabled_reason": None,
+    "disabled_at": None,
+    "consecutive_failures": 0,
+    "created_by": "editor",
+    "created_at": "2025-08-18T09:30:00Z",
+    "updated_at": "2025-08-18T09:30:00Z",
+}
+_EXAMPLE_SECRET = "whsec_Jq3uV0m1c8XkQpZr7bT2nL5sW9yE4aHdG6fK0oIjRxM"
+WEBHOOK_WITH_SECRET: dict[str, Any] = {**WEBHOOK_PUBLIC, "secret": _EXAMPLE_SECRET}
+WEBHOOK_UPDATED: dict[str, Any] = {**WEBHOOK_PUBLIC, "secret": None}
+DELIVERY_PUBLIC: dict[str, Any] = {
+    "id": 7,
+    "event": 17,
+    "status": "pending",
+    "attempts": 2,
+    "next_attempt_at": "2025-08-18T09:31:10Z",
+    "last_attempt_at": "2025-08-18T09:30:50Z",
+    "last_status_code": 503,
+    "last_error": "The receiver answered 503 Service Unavailable.",
+    "delivered_at": None,
+    "created_at": "2025-08-18T09:30:00Z",
+}
+
+
+class WebhookCreate(SQLModel):
+    model_config = ModelConfig(extra="forbid", json_schema_extra=examples.shown(WEBHOOK_CREATE))
+
+    url: WebhookUrl = Field(
+        description="Where events are POSTed: http or https, no user name or password, at a public address "
+        "(others only on a server run with STANCEMAP_FETCH_ALLOW_PRIVATE=true)."
+    )
+    parties: SlugFilter | None = Field(default=None, description="Only events of these parties (slugs); null: all.")
+    issues: SlugFilter | None = Field(default=None, description="Only events on these issues (slugs); null: all.")
+    changes: ChangeFilter | None = Field(default=None, description="Only these classes of change; null: all.")
+
+
+class WebhookUpdate(PatchModel):
+    """Fields to change; omitted fields keep their value. A filter set to null takes every event."""
+
+    model_config = ModelConfig(json_schema_extra=examples.shown(WEBHOOK_UPDATE))
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"parties", "issues", "change_classes"})
+
+    url: Omittable[WebhookUrl] = None
+    parties: SlugFilter | None = None
+    issues: SlugFilter | None = None
+    # Named `changes` in the API; PatchModel has a method of that name.
+    change_classes: ChangeFilter | None = Field(default=None, alias="changes")
+    enabled: Omittable[StrictBool] = Field(
+        default=None,
+        description="true re-enables a disabled webhook and resets its failure count; false stops its deliveries.",
+    )
+    rotate_secret: Omittable[StrictBool] = Field(
+        default=None, description="true replaces the secret; the answer shows the new one, this once."
+    )
+
+
+class WebhookPublic(SQLModel):
+    model_config = ModelConfig(json_schema_extra=examples.shown(WEBHOOK_PUBLIC))
+
+    id: int
+    url: str
+    parties: list[str] | None = Field(description="Current slugs of the parties followed; null: all.")
+    issues: list[str] | None = Field(description="Current slugs of the issues followed; null: all.")
+    changes: list[PositionChange] | None = Field(description="Classes of change sent; null: all.")
+    enabled: bool = Field(description="False: no deliveries are sent, and no new ones are queued.")
+    disabled_reason: str | None = Field(description="Why it was disabled: by whom, or after which failures.")
+    disabled_at: datetime | None
+    consecutive_failures: int = Field(
+        description="Deliveries given up in a row (each retried for STANCEMAP_WEBHOOK_RETRY_WINDOW_S), none "
+        "delivered since; at STANCEMAP_WEBHOOK_DISABLE_AFTER the webhook is disabled."
+    )
+    created_by: str = Field(description="Name of the token that created it.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(WebhookPublic):
+    """A webhook just created, with the secret its deliveries are signed with: shown this once."""
+
+    model_config = ModelConfig(json_schema_extra=examples.shown(WEBHOOK_WITH_SECRET))
+
+    secret: str = Field(description="Signs every delivery (`Stancemap-Signature`); keep it, it is not shown again.")
+
+
+class WebhookUpdated(WebhookPublic):
+    model_config = ModelConfig(json_schema_extra=examples.shown(WEBHOOK_UPDATED))
+
+    secret: str | None = Field(
+        description="The new secret when the request rotated it (`rotate_secret: true`), shown this once; else null."
+    )
+
+
+class DeliveryPublic(SQLModel):
+    """One event sent, or to send, to one webhook."""
+
+    model_config = ModelConfig(json_schema_extra=examples.shown(DELIVERY_PUBLIC))
+
+    id: int = Field(description="Sent as `Stancemap-Delivery`.")
+    event: int = Field(description="The change event's id, sent as `Stancemap-Event-Id`; GET /v1/changes has it.")
+    status: DeliveryStatus = Field(description="pending (to send, or to retry), delivered, or failed (given up).")
+    attempts: int
+    next_attempt_at: datetime = Field(description="When a pending delivery is sent next.")
+    last_attempt_at: datetime | None
+    last_status_code: int | None = Field(description="The receiver's HTTP status at the last attempt, if it answered.")
+    last_error: str | None = Field(description="Why the last attempt failed; null after a success.")
+    delivered_at: datetime | None
+    created_at: datetime

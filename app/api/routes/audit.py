@@ -30,7 +30,7 @@ def list_audit_events(
     paging: PagingDep,
     response: Response,
     _admin: AdminDep,
-    entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement|token)$")] = None,
+    entity: Annotated[str | None, Query(pattern="^(party|issue|source|statement|token|webhook)$")] = None,
     entity_id: Annotated[bounded(64, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]  # bounded() builds the type at run time
     actor: Annotated[bounded(100, min_length=1) | None, Query()] = None,  # type: ignore[valid-type]  # bounded() builds the type at run time
     sort: Annotated[str | None, sort_parameter] = None,
