@@ -46,6 +46,7 @@ from app.limits import BodySizeLimit
 from app.models.examples import SHOWN
 from app.services.data_version import version_probe
 from app.services.schema import build_derived_tables
+from app.services.webhook_delivery import DeliveryWorker
 
 logger = logging.getLogger("stancemap")
 
@@ -122,7 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except SQLAlchemyError as error:
             logger.error("could not check the position history at start-up: %s", error)
         freeze_startup_heap()
+        # Every server process sends due webhook deliveries; leases keep two from sending the same one.
+        delivery = DeliveryWorker(app.state.write_engine, settings).start() if settings.webhook_delivery else None
         yield
+        if delivery is not None:
+            await anyio.to_thread.run_sync(delivery.stop)  # off the event loop, like the probe below
         if app.state.version_probe is not None:
             # Joins the probe's thread: off the event loop, which other apps in the process may share.
             await anyio.to_thread.run_sync(app.state.version_probe.close)
