@@ -15,8 +15,10 @@ after the event; then the delivery is given up (failed). A webhook with
 STANCEMAP_WEBHOOK_DISABLE_AFTER deliveries given up in a row, none delivered between, is disabled.
 """
 
+import functools
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -201,6 +203,7 @@ def send(delivery: Claimed, body: bytes, *, settings: Settings) -> Outcome:
         "Stancemap-Signature": webhook_signing.signature(delivery.secret, timestamp, body),
     }
     client = httpx.Client(
+        verify=_tls_context(),
         follow_redirects=False,
         trust_env=False,  # a proxy from the environment would connect to an address never checked
         limits=httpx.Limits(max_keepalive_connections=0),  # each connection to the address just checked
@@ -236,6 +239,12 @@ def send(delivery: Claimed, body: bytes, *, settings: Settings) -> Outcome:
     finally:
         watchdog.cancel()
     return Outcome(None, _clipped(f"No connection to {url.host} could be made: {last_error}."))
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One per process: building it (loading the CA certificates) costs more than a local delivery."""
+    return httpx.create_ssl_context()
 
 
 def _answered(response: httpx.Response) -> Outcome:
