@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     view_cache_mb: int = Field(default=16, ge=0, le=4096)
     # Matrices and diffs built at the same time per process; more requests wait their turn.
     max_concurrent_builds: int = Field(default=2, ge=1, le=64)
+    # An open change stream (GET /v1/changes as text/event-stream) sends a comment after this many
+    # idle seconds, so proxies keep the connection open.
+    sse_heartbeat_s: float = Field(default=15, gt=0, le=3600)
+    # How often an open change stream looks for new events in the database, where every server
+    # process writes them.
+    sse_poll_s: float = Field(default=1.0, gt=0, le=60)
     # When true, reads need a token too (any scope).
     read_requires_token: bool = False
     # Origins allowed to call the API from a browser, comma-separated; none by default.

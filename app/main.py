@@ -23,6 +23,7 @@ from app.api.routes import (
     anchoring,
     audit,
     candidates,
+    changes,
     compare,
     diffs,
     health,
@@ -39,6 +40,7 @@ from app.api.routes import (
     viewer,
     webhooks,
 )
+from app.api.stop_notice import StopNotice
 from app.config import Settings, get_settings
 from app.db import dispose_engines, make_engine, make_view_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -62,6 +64,10 @@ follow `next_cursor` (or the `Link: rel="next"` header) until it is null.
 TAGS = [
     {"name": "matrix", "description": "Who stands where: one cell per party × issue as of a date."},
     {"name": "diffs", "description": "How positions changed between two moments, or since a source."},
+    {
+        "name": "changes",
+        "description": "Every change of a position as it is recorded: a list, a live event stream, Atom feeds.",
+    },
     {"name": "timeline", "description": "One party's statements on one issue, each classified against the one before."},
     {"name": "compare", "description": "How close parties stand: agreement between every pair, issue by issue."},
     {
@@ -125,7 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         freeze_startup_heap()
         # Every server process sends due webhook deliveries; leases keep two from sending the same one.
         delivery = DeliveryWorker(app.state.write_engine, settings).start() if settings.webhook_delivery else None
-        yield
+        # Open event streams end when the server is asked to stop, which would otherwise wait for them.
+        with app.state.stop_notice.watching_signals():
+            yield
         if delivery is not None:
             await anyio.to_thread.run_sync(delivery.stop)  # off the event loop, like the probe below
         if app.state.version_probe is not None:
@@ -147,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.stop_notice = StopNotice()
     app.state.engine = make_engine(settings)
     app.state.version_probe = version_probe(app.state.engine)
     # A pool of its own: writers waiting for the write lock must not hold the connections readers need.
@@ -179,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         matrix,
         diffs,
+        changes,
         timeline,
         compare,
         parties,

@@ -39,10 +39,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The generated package, imported: `generated.api`, `generated.models`, `generated.client`."""
     _require_generator()
     where = tmp_path_factory.mktemp("generated")
-    # The generator knows no JSON Lines or CSV; both bodies of POST /v1/imports are files to it.
+    # The generator knows no JSON Lines, CSV or Atom: the bodies of POST /v1/imports and the Atom feeds
+    # are files to it.
     config = where / "config.yml"
     config.write_text(
         "content_type_overrides:\n  application/x-ndjson: application/octet-stream\n  text/csv: application/octet-stream\n"
+        "  application/atom+xml: application/octet-stream\n"
     )
     # The generator formats its output with ruff, installed beside it in this environment.
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

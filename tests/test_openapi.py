@@ -58,6 +58,9 @@ OPERATION_IDS = [
     "GET /v1/matrix -> matrix-get",
     "GET /v1/diff -> diffs-get",
     "GET /v1/sources/{source_id}/diff -> diffs-since-source",
+    "GET /v1/changes -> changes-list",
+    "GET /v1/parties/{slug}/changes.atom -> changes-party-atom",
+    "GET /v1/issues/{slug}/changes.atom -> changes-issue-atom",
     "GET /v1/parties/{party}/issues/{issue}/timeline -> timeline-get",
     "GET /v1/compare -> compare-get",
     "GET /v1/parties -> parties-list",
@@ -199,6 +202,8 @@ def test_every_response_is_typed(document):
                 assert content == {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}}, (where, status)
             elif path.endswith("/text"):
                 assert content == {"text/plain": {"schema": {"type": "string"}}}, where
+            elif path.endswith(".atom") and status == "200":
+                assert content == {"application/atom+xml": {"schema": {"type": "string"}}}, where
             else:
                 assert content["application/json"]["schema"]["$ref"].startswith("#/components/schemas/"), where
         if method == "POST" and "201" in responses:

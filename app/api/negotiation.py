@@ -33,6 +33,17 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return named if named is not None else bool(wildcard)
 
 
+def media_range_weights(accept: str) -> dict[str, float]:
+    """Each media range Accept names (lower-cased, without parameters) with its weight; the
+    highest where one is named twice."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        media_range, _, parameters = item.partition(";")
+        name = media_range.strip().lower()
+        weights[name] = max(weights.get(name, 0.0), _weight(parameters))
+    return weights
+
+
 # Media ranges matching each representation of a view, the most specific first.
 _CSV_RANGES = ("text/csv", "text/*", "*/*")
 _JSON_RANGES = ("application/json", "application/*", "*/*")
