@@ -23,7 +23,7 @@ VIEWER_DIR = Path(__file__).resolve().parent.parent / "app" / "viewer"
 # What a page may fetch: the viewer's pages and files, and the public JSON API.
 ALLOWED_PATHS = re.compile(
     r"^/(?:|compare|match|viewer/[a-z]+\.(?:js|css)"
-    r"|v1/(?:matrix|diff|compare|match|parties|issues|sources(?:/[0-9]+(?:/text)?)?))$"
+    r"|v1/(?:matrix|diff|changes|compare|match|parties|issues|sources(?:/[0-9]+(?:/text)?)?))$"
 )
 
 

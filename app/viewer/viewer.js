@@ -1,6 +1,7 @@
 // Stancemap viewer: the party × issue matrix as of a date, and what changed since an earlier moment.
-// It reads only the public JSON API (v1/matrix, v1/diff, v1/sources), with paths relative to the
-// page, so the viewer works wherever the API is served.
+// It reads only the public JSON API (v1/matrix, v1/diff, v1/sources, v1/changes), with paths
+// relative to the page, so the viewer works wherever the API is served. Today's matrix follows the
+// change feed live: each change of a position replaces its cell in place.
 
 import {
   $, STANCES, STANCE_LABEL, clearError as clearAlert, clearGrid, day, el, evidenceText, getJSON, key, listAll, loader,
@@ -14,6 +15,8 @@ const CHANGES = [
   ["reversed", "crossed between the support and oppose sides"],
 ];
 const CHANGED = new Set(CHANGES.map(([value]) => value));
+// How long a cell changed by the live feed stays highlighted.
+const HIGHLIGHT_MS = 4000;
 
 const ui = {
   asOf: $("#as-of"),
@@ -32,6 +35,7 @@ const ui = {
   detailTitle: $("#detail-title"),
   detailBody: $("#detail-body"),
   detailClose: $("#detail-close"),
+  liveStatus: $("#live-status"),
 };
 
 const state = {
@@ -40,6 +44,7 @@ const state = {
   sources: new Map(), // id -> source summary
   selected: null, // {party, issue}
   controller: null,
+  live: null, // the EventSource following the change feed, while today's matrix is shown
 };
 
 // --- API ---------------------------------------------------------------------------------------
@@ -119,6 +124,12 @@ async function load() {
 
   const asOf = ui.asOf.value || null;
   const from = ui.diffToggle.checked ? fromMoment() : null;
+  stopLive();
+  // Only today's plain matrix follows the feed. The newest event id is read before the matrix: an
+  // event committed in between is then sent again, and applying it twice changes nothing.
+  const follow = !asOf && !ui.diffToggle.checked;
+  const since = follow ? await latestEventId(controller.signal) : null;
+  if (controller.signal.aborted) return;
   const requests = [getJSON("v1/matrix", { as_of: asOf }, controller.signal)];
   const waitingForFrom = ui.diffToggle.checked && !from;
   if (from) requests.push(getJSON("v1/diff", { from, to: asOf, only: "changed" }, controller.signal));
@@ -136,6 +147,66 @@ async function load() {
     document.body.dataset.state = "error";
   } else {
     document.body.dataset.state = "ready";
+    if (since !== null) startLive(since);
+  }
+}
+
+// --- live updates ------------------------------------------------------------------------------
+
+async function latestEventId(signal) {
+  try {
+    return (await getJSON("v1/changes", { limit: 1 }, signal)).last_id;
+  } catch (error) {
+    return null; // the matrix still shows; it only does not follow the feed
+  }
+}
+
+function startLive(after) {
+  const url = new URL("v1/changes", document.baseURI);
+  url.searchParams.set("after", after);
+  // The browser reconnects by itself, resuming after the last event id it received.
+  const source = new EventSource(url);
+  source.addEventListener("open", () => { document.body.dataset.live = "open"; });
+  source.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
+  source.addEventListener("change", (message) => applyChange(JSON.parse(message.data)));
+  state.live = source;
+}
+
+function stopLive() {
+  state.live?.close();
+  state.live = null;
+  delete document.body.dataset.live;
+}
+
+function emptyCell(party, issue) {
+  return {
+    party, issue, stance: null, summary: null, stated_on: null, statement: null, quote: null, selector: null,
+    speaker: null, source: null, evidence_count: 0, evidence_since: null, flag: null,
+  };
+}
+
+/** Replaces the event's cell in the matrix shown, in place, and highlights it for a moment. */
+function applyChange(event) {
+  const { matrix } = state;
+  const index = matrix?.cells.findIndex((cell) => cell.party === event.party && cell.issue === event.issue) ?? -1;
+  const { party, issue } = matrix ? names(event.party, event.issue) : {};
+  if (index < 0 || !party || !issue) return; // a party or issue added since the page loaded
+  const cell = event.after || emptyCell(event.party, event.issue);
+  matrix.cells[index] = cell;
+  const button = cellButtonAt(event.party, event.issue);
+  // Updated in place, not replaced: the button keeps the focus, its tab stop and aria-current.
+  const fresh = cellButton(party, issue, cell, null);
+  button.className = fresh.className;
+  button.dataset.stance = fresh.dataset.stance;
+  button.setAttribute("aria-label", fresh.getAttribute("aria-label"));
+  button.replaceChildren(...fresh.childNodes);
+  button.classList.add("updated");
+  clearTimeout(button.updatedTimer);
+  button.updatedTimer = setTimeout(() => button.classList.remove("updated"), HIGHLIGHT_MS);
+  ui.status.textContent = matrixStatus(matrix);
+  ui.liveStatus.textContent = `${party.name} on ${issue.title}: now ${STANCE_LABEL[cell.stance || "none"]} (${event.change}).`;
+  if (state.selected?.party === event.party && state.selected?.issue === event.issue) {
+    showDetail(event.party, event.issue, { focus: false });
   }
 }
 
@@ -190,12 +261,11 @@ function render() {
     ),
   );
 
-  const positions = matrix.cells.filter((cell) => cell.stance).length;
   if (diff) {
     const counts = CHANGES.map(([value]) => `${diff.summary[value]} ${value}`).join(", ");
     ui.status.textContent = `From ${describeEnd(diff.from)} to ${diff.to.as_of}: ${counts}; ${diff.summary.unchanged} unchanged.`;
   } else {
-    ui.status.textContent = `${plural(matrix.parties.length, "party", "parties")} × ${plural(matrix.issues.length, "issue")} as of ${matrix.as_of}: ${plural(positions, "position")}.`;
+    ui.status.textContent = matrixStatus(matrix);
   }
 
   if (state.selected && cells.has(key(state.selected.party, state.selected.issue))) {
@@ -203,6 +273,11 @@ function render() {
   } else {
     closeDetail();
   }
+}
+
+function matrixStatus(matrix) {
+  const positions = matrix.cells.filter((cell) => cell.stance).length;
+  return `${plural(matrix.parties.length, "party", "parties")} × ${plural(matrix.issues.length, "issue")} as of ${matrix.as_of}: ${plural(positions, "position")}.`;
 }
 
 function cellButton(party, issue, cell, change) {
