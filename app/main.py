@@ -130,7 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.error("could not check the position history at start-up: %s", error)
         freeze_startup_heap()
         # Every server process sends due webhook deliveries; leases keep two from sending the same one.
-        delivery = DeliveryWorker(app.state.write_engine, settings).start() if settings.webhook_delivery else None
+        delivery = None
+        if settings.webhook_delivery:
+            poll_engine = make_engine(settings.model_copy(update={"pool_size": 1}))
+            delivery = DeliveryWorker(app.state.write_engine, poll_engine, settings).start()
         # Open event streams end when the server is asked to stop, which would otherwise wait for them.
         with app.state.stop_notice.watching_signals():
             yield

@@ -34,7 +34,7 @@ from sqlmodel import Session, col
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import Settings
-from app.db import dispose_engines
+from app.db import dispose_engines, make_engine
 from app.main import create_app
 from app.models.token import TokenScope
 from app.models.webhook import DeliveryStatus, Webhook, WebhookCreate, WebhookDelivery
@@ -179,7 +179,8 @@ def _throughput(app: Any, client: TestClient, settings: Settings, *, events: int
         queued = connection.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one()
     worker_settings = settings.model_copy(update={"webhook_poll_s": 0.01})
     started = time.perf_counter()
-    worker = DeliveryWorker(app.state.write_engine, worker_settings).start()
+    poll_engine = make_engine(worker_settings.model_copy(update={"pool_size": 1}))
+    worker = DeliveryWorker(app.state.write_engine, poll_engine, worker_settings).start()
     try:
         while _pending(app) > 0:
             time.sleep(0.01)

@@ -33,7 +33,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
 from app.config import Settings
-from app.db import make_engine
 from app.models.common import utcnow
 from app.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 from app.services import change_feed, webhook_signing
@@ -316,13 +315,14 @@ def _disable_if_failing(connection: Connection, webhook_id: int, *, settings: Se
 
 class DeliveryWorker:
     """The thread of a server process that sends due deliveries, a round at a time; idle, it polls
-    every STANCEMAP_WEBHOOK_POLL_S. Its polls read through an engine of its own (one connection);
-    claims and outcomes are writes, through the application's write engine."""
+    every STANCEMAP_WEBHOOK_POLL_S. Claims and outcomes are writes, through the application's write
+    engine; polls and events are read through `read_engine`, one of its own (the requests' pool
+    stays theirs), which it disposes when it stops."""
 
-    def __init__(self, write_engine: Engine, settings: Settings) -> None:
+    def __init__(self, write_engine: Engine, read_engine: Engine, settings: Settings) -> None:
         self.settings = settings
         self.write_engine = write_engine
-        self.read_engine = make_engine(settings.model_copy(update={"pool_size": 1}))
+        self.read_engine = read_engine
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stancemap-webhook-delivery", daemon=True)
 
