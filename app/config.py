@@ -81,7 +81,6 @@ class Settings(BaseSettings):
             raise ValueError("STANCEMAP_WEBHOOK_LEASE_S must be longer than STANCEMAP_WEBHOOK_TIMEOUT_S")
         return self
 
-
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
