@@ -88,6 +88,14 @@ def test_an_issue_feed_holds_every_party_and_each_class_in_words(client, source_
     assert [entry.title for entry in feed(client, "/v1/issues/ceasefire/changes.atom", limit=2).entries] == titles[:2]
 
 
+def test_a_restatement_says_so(client, source_id):
+    state(client, source_id, "Sentence 1 was said.", "oppose", "2025-08-01")
+    state(client, source_id, "Sentence 2 was said.", "oppose", "2025-08-02")
+    entry = feed(client, "/v1/parties/russia/changes.atom").entries[0]
+    assert entry.title == "Russia restated its position on Ceasefire: oppose, on a newer statement"
+    assert entry.tags[0].term == "restated"
+
+
 def test_characters_xml_cannot_carry_are_replaced_and_the_feed_stays_well_formed(client, source_id):
     state(client, source_id, CONTROL, "neutral", "2025-08-01")
     content = feed(client, "/v1/parties/russia/changes.atom").entries[0].content[0].value

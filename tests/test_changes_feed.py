@@ -69,6 +69,15 @@ def test_each_change_of_a_cell_is_listed_once_in_commit_order(client, source_id)
     assert items[2]["caused_by"]["actor"] == "admin" and items[2]["caused_by"]["at"].endswith("Z")
 
 
+def test_a_newer_statement_of_the_same_stance_is_a_restatement(client, source_id):
+    first = state(client, source_id, 1, "support", "2025-08-01")
+    second = state(client, source_id, 2, "support", "2025-08-02")
+    restated = changes(client)["items"][-1]
+    assert restated["change"] == "restated"
+    assert (restated["before"]["statement"], restated["after"]["statement"]) == (first["id"], second["id"])
+    assert restated["after"]["evidence_count"] == 2
+
+
 def test_an_event_holds_the_cell_as_the_matrix_serves_it(client, source_id):
     state(client, source_id, 1, "oppose", "2025-08-01")
     state(client, source_id, 2, "neutral", "2025-08-02", party="southland", issue="open-border")
