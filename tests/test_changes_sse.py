@@ -11,9 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+from sqlalchemy import create_engine
 
+from app.api.routes.changes import _event_stream
+from app.api.stop_notice import StopNotice
+from app.config import Settings
+from app.services.change_reading import ChangeFilter
 from tests.conftest import ENGINES
 from tests.servers import Server, create_token, list_all, running_server, server_env, source_text
 
@@ -187,3 +193,23 @@ def test_ids_continue_across_a_restart_and_a_stop_ends_open_streams(make_databas
         assert [event["after"]["statement"] for event in after_restart] == [statement["id"]]
         everything = list_all(restarted.base, "/v1/changes")
     assert everything == before + after_restart
+
+
+def test_a_stream_outlives_an_unreadable_database_and_ends_on_the_stop_notice(tmp_path: Path):
+    """No server: the stream itself, on a database file that cannot be opened."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'stancemap.db'}")
+    settings = Settings(database_url=str(engine.url), sse_heartbeat_s=0.05, sse_poll_s=0.01)
+    notice = StopNotice()
+
+    async def read() -> list[bytes]:
+        chunks = []
+        with anyio.fail_after(WAIT_S):
+            async for chunk in _event_stream(engine, settings, notice, ChangeFilter(), 0):
+                chunks.append(chunk)
+                notice.stopping = chunks.count(b": heartbeat\n\n") == 2
+        return chunks
+
+    try:
+        assert anyio.run(read) == [b"retry: 3000\n\n", b": heartbeat\n\n", b": heartbeat\n\n"]
+    finally:
+        engine.dispose()

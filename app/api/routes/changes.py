@@ -1,6 +1,7 @@
 """The change feed: every change of a cell's position, as a JSON list, a live event stream, and
 Atom feeds per party and per issue."""
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.api.deps import LISTED, MOVED, PagingDep, SessionDep, SlugPath, fields_in, problems
@@ -22,6 +24,7 @@ from app.services import change_atom, change_reading
 from app.services.change_reading import ChangeFilter
 
 router = APIRouter(tags=["changes"])
+logger = logging.getLogger("stancemap")
 
 EVENT_STREAM = "text/event-stream"
 # How long a client waits before reconnecting after the stream broke (`retry:`), in milliseconds.
@@ -113,14 +116,23 @@ async def _event_stream(
     engine: Engine, settings: Settings, notice: StopNotice, wanted: ChangeFilter, after: int
 ) -> AsyncIterator[bytes]:
     """Events after `after` as they are committed, by any server process: the database is polled.
-    Ends when the server is stopping; Starlette ends it when the client disconnects."""
+    Ends when the server is stopping; Starlette ends it when the client disconnects. A database
+    that cannot be read keeps the stream open, with heartbeats, until it can be again."""
     yield b"retry: %d\n\n" % RECONNECT_MS
     batch = settings.max_page_size
     next_poll = last_sent = time.monotonic()
+    failing = False
     while not notice.stopping:
         now = time.monotonic()
         if now >= next_poll:
-            events = await anyio.to_thread.run_sync(_read_after, engine, wanted, after, batch)
+            try:
+                events = await anyio.to_thread.run_sync(_read_after, engine, wanted, after, batch)
+            except SQLAlchemyError as error:
+                if not failing:  # once per outage, not once per poll
+                    logger.warning("a change stream cannot read new events; it tries again: %s", error)
+                failing, events = True, []
+            else:
+                failing = False
             if events:
                 after = events[-1]["id"]
                 last_sent = time.monotonic()
