@@ -62,12 +62,19 @@ def create(client, **fields: Any) -> dict[str, Any]:
 
 
 def test_a_webhook_is_created_with_its_secret_which_is_never_shown_again(client, catalog):
-    created = create(client, parties=["northland"], issues=["cede-north"], changes=["shifted", "reversed"])
+    created = create(
+        client,
+        parties=["northland"],
+        issues=["cede-north"],
+        changes=["shifted", "reversed"],
+        description="  Northland desk alerts ",
+    )
     assert created["secret"].startswith("whsec_") and len(created["secret"]) > 40
     assert created["url"] == PUBLIC_URL
     assert (created["parties"], created["issues"], created["changes"]) == (
         ["northland"], ["cede-north"], ["shifted", "reversed"]
     )  # fmt: skip
+    assert created["description"] == "Northland desk alerts"
     assert created["enabled"] is True and created["consecutive_failures"] == 0 and created["created_by"] == "admin"
 
     location = f"/v1/webhooks/{created['id']}"
@@ -149,6 +156,8 @@ def test_update_changes_filters_url_and_enabled_and_rotates_the_secret(client, c
     )  # fmt: skip
     assert updated["secret"] is None and updated["updated_at"] > created["updated_at"]
     assert client.patch(path, json={"changes": None}).json()["changes"] is None
+    assert client.patch(path, json={"description": "Desk"}).json()["description"] == "Desk"
+    assert client.patch(path, json={"description": None}).json()["description"] is None
 
     disabled = client.patch(path, json={"enabled": False}).json()
     assert disabled["enabled"] is False and disabled["disabled_reason"] == "Disabled by admin."
@@ -162,7 +171,7 @@ def test_update_changes_filters_url_and_enabled_and_rotates_the_secret(client, c
     assert_problem(client.patch(path, json={"secret": "mine"}), 422)
     assert_problem(client.patch(path, json={"enabled": "yes"}), 422)
     actions = [event["action"] for event in client.get("/v1/audit", params={"entity": "webhook"}).json()["items"]]
-    assert actions == ["create", "update", "update", "update", "update"]
+    assert actions == ["create", "update", "update", "update", "update", "update", "update"]
     audit_text = client.get("/v1/audit", params={"entity": "webhook"}).text
     assert rotated["secret"] not in audit_text and created["secret"] not in audit_text
 

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models import examples
 from app.models.change_event import PositionChange
-from app.models.common import ModelConfig, Omittable, PatchModel, Slug, UTCDateTime, utcnow
+from app.models.common import ModelConfig, Omittable, PatchModel, ShortText, Slug, UTCDateTime, utcnow
 from app.models.source import Url
 
 # More would be a filter better left out (null: every one).
@@ -35,6 +35,7 @@ class Webhook(SQLModel, table=True):
     changes: list[str] | None = Field(default=None, sa_type=JSON)
     # Kept as given: deliveries are signed with it. Shown once, when the webhook is created.
     secret: str = Field(max_length=128)
+    description: str | None = Field(default=None, max_length=500)
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, max_length=500)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -95,12 +96,14 @@ _EXAMPLE_FILTERS: dict[str, Any] = {
     "issues": ["security-guarantees"],
     "changes": ["shifted", "reversed"],
 }
-WEBHOOK_CREATE: dict[str, Any] = {"url": _EXAMPLE_URL, **_EXAMPLE_FILTERS}
+_EXAMPLE_DESCRIPTION = "Newsroom alerts: shifts and reversals of Russia and Ukraine on security guarantees"
+WEBHOOK_CREATE: dict[str, Any] = {"url": _EXAMPLE_URL, **_EXAMPLE_FILTERS, "description": _EXAMPLE_DESCRIPTION}
 WEBHOOK_UPDATE: dict[str, Any] = {"issues": None, "enabled": True}
 WEBHOOK_PUBLIC: dict[str, Any] = {
     "id": 1,
     "url": _EXAMPLE_URL,
     **_EXAMPLE_FILTERS,
+    "description": _EXAMPLE_DESCRIPTION,
     "enabled": True,
     "disabled_reason": None,
     "disabled_at": None,
@@ -136,19 +139,21 @@ class WebhookCreate(SQLModel):
     parties: SlugFilter | None = Field(default=None, description="Only events of these parties (slugs); null: all.")
     issues: SlugFilter | None = Field(default=None, description="Only events on these issues (slugs); null: all.")
     changes: ChangeFilter | None = Field(default=None, description="Only these classes of change; null: all.")
+    description: ShortText | None = Field(default=None, description="What receives the events, for admins.")
 
 
 class WebhookUpdate(PatchModel):
     """Fields to change; omitted fields keep their value. A filter set to null takes every event."""
 
     model_config = ModelConfig(json_schema_extra=examples.shown(WEBHOOK_UPDATE))
-    nullable_fields: ClassVar[frozenset[str]] = frozenset({"parties", "issues", "change_classes"})
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"parties", "issues", "change_classes", "description"})
 
     url: Omittable[WebhookUrl] = None
     parties: SlugFilter | None = None
     issues: SlugFilter | None = None
     # Named `changes` in the API; PatchModel has a method of that name.
     change_classes: ChangeFilter | None = Field(default=None, alias="changes")
+    description: ShortText | None = None
     enabled: Omittable[StrictBool] = Field(
         default=None,
         description="true re-enables a disabled webhook and resets its failure count; false stops its deliveries.",
@@ -166,6 +171,7 @@ class WebhookPublic(SQLModel):
     parties: list[str] | None = Field(description="Current slugs of the parties followed; null: all.")
     issues: list[str] | None = Field(description="Current slugs of the issues followed; null: all.")
     changes: list[PositionChange] | None = Field(description="Classes of change sent; null: all.")
+    description: str | None
     enabled: bool = Field(description="False: no deliveries are sent, and no new ones are queued.")
     disabled_reason: str | None = Field(description="Why it was disabled: by whom, or after which failures.")
     disabled_at: datetime | None

@@ -175,6 +175,7 @@ def create_webhook(
         issues=issue_ids,
         changes=None if body.changes is None else list(dict.fromkeys(str(change) for change in body.changes)),
         secret=secret,
+        description=body.description,
         created_by=actor,
     )
     session.add(webhook)
@@ -216,6 +217,8 @@ def update_webhook(
     if "change_classes" in values:
         classes = values["change_classes"]
         webhook.changes = None if classes is None else list(dict.fromkeys(str(change) for change in classes))
+    if "description" in values:
+        webhook.description = values["description"]
     if values.get("enabled") is True:
         # Deliveries left pending while it was disabled are sent again.
         webhook.enabled, webhook.disabled_reason, webhook.disabled_at = True, None, None
