@@ -21,7 +21,7 @@ from sqlmodel import col
 
 from app.config import Settings
 from app.models.common import utcnow
-from app.models.webhook import WebhookDelivery
+from app.models.webhook import DeliveryStatus, WebhookDelivery
 from app.services import change_feed, webhook_delivery, webhook_signing
 from app.services.positions import JSON_OPTIONS
 from tests.conftest import ENGINES
@@ -312,7 +312,29 @@ def test_one_sender_holds_a_delivery_until_its_lease_expires(app, client, engine
     with engine.connect() as connection:
         row = connection.execute(select(WebhookDelivery).where(col(WebhookDelivery.id) == held.id)).one()
     assert (row.status, row.attempts, row.lease_until) == ("pending", 0, taken_over.lease_until)
-    assert webhook_delivery.record(write_engine, taken_over, late, settings=settings, now=utcnow()) == "delivered"
+    recorded = webhook_delivery.record(write_engine, taken_over, late, settings=settings, now=utcnow())
+    assert recorded == webhook_delivery.Recorded(DeliveryStatus.delivered)
+
+
+@pytest.mark.parametrize("settings", [{"webhook_delivery": False, "webhook_retry_base_s": 1}], indirect=True)
+def test_after_a_failure_the_webhooks_other_deliveries_wait_for_its_retry(app, client, engine, grid, receiver):
+    receiver.answers = [503]
+    down, up = create_webhook(client, receiver.url), create_webhook(client, receiver.url.replace("/hooks/", "/up/"))
+    for n in range(3):
+        state(client, grid["source"], n, STANCES[n])
+    worker = webhook_delivery.DeliveryWorker(app.state.write_engine, engine, app.state.settings)
+
+    assert worker.run_round()  # one round: the first delivery to `down` fails, then those to `up` are sent
+    assert [request.path.split("/")[1] for request in receiver.received] == ["hooks", "up", "up", "up"]
+    waiting = deliveries(client, down)
+    assert [(item["status"], item["attempts"]) for item in waiting] == [("pending", 1), ("pending", 0), ("pending", 0)]
+    assert len({item["next_attempt_at"] for item in waiting}) == 1  # all at the failed one's retry
+    assert [item["status"] for item in deliveries(client, up)] == ["delivered"] * 3
+    assert not worker.run_round()  # nothing is due before it
+
+    wait_for(lambda: worker.run_round() and len(receiver.received) == 7, what="the retry", timeout=5)
+    assert [item["status"] for item in deliveries(client, down)] == ["delivered"] * 3
+    assert [item["attempts"] for item in deliveries(client, down)] == [2, 1, 1]
 
 
 def test_retry_delays_double_from_the_base_up_to_an_hour_with_jitter():

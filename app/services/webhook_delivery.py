@@ -11,8 +11,9 @@ receiver drops duplicates by `Stancemap-Event-Id`.
 A 2xx answer delivers. Anything else (another status, a redirect, which is not followed, no answer
 in time, an address no longer allowed) is retried after a delay doubling from
 STANCEMAP_WEBHOOK_RETRY_BASE_S up to an hour, with jitter, until STANCEMAP_WEBHOOK_RETRY_WINDOW_S
-after the event; then the delivery is given up (failed). A webhook with
-STANCEMAP_WEBHOOK_DISABLE_AFTER deliveries given up in a row, none delivered between, is disabled.
+after the event; then the delivery is given up (failed). The webhook's other deliveries due before
+that retry wait for it. A webhook with STANCEMAP_WEBHOOK_DISABLE_AFTER deliveries given up in a
+row, none delivered between, is disabled.
 """
 
 import functools
@@ -154,13 +155,15 @@ def _take_lease(connection: Connection, delivery_id: int, *, now: datetime, leas
     return taken.rowcount == 1
 
 
-def release(write_engine: Engine, deliveries: Sequence[Claimed]) -> None:
-    """Gives back leases unused (shutdown, or no time left in them): the deliveries are due again at once."""
+def release(write_engine: Engine, deliveries: Sequence[Claimed], *, due_at: datetime | None = None) -> None:
+    """Gives back leases unused (shutdown, no time left in them, or a receiver that just failed):
+    the deliveries are due again at once, or at `due_at`; no attempt is counted."""
     if not deliveries:
         return
+    values: dict[str, Any] = {"lease_until": None} | ({} if due_at is None else {"next_attempt_at": due_at})
     with write_engine.begin() as connection:
         for delivery in deliveries:
-            connection.execute(_held(delivery).values(lease_until=None))
+            connection.execute(_held(delivery).values(**values))
 
 
 def _held(delivery: Claimed) -> Any:
@@ -265,11 +268,23 @@ def retry_delay(attempts: int, base_s: float, rng: Callable[[], float] = random.
     return min(base_s * 2 ** min(attempts - 1, 30), MAX_RETRY_DELAY_S) * (1 - JITTER * rng())
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A delivery's state after an attempt: its status, and when a pending one is tried again."""
+
+    status: DeliveryStatus
+    next_attempt_at: datetime | None = None
+
+
 def record(
     write_engine: Engine, delivery: Claimed, outcome: Outcome, *, settings: Settings, now: datetime
-) -> str | None:
-    """Records an attempt; returns the delivery's new status, or None when its lease was lost
-    meanwhile (it expired and another process took it, or the webhook was deleted): nothing is written."""
+) -> Recorded | None:
+    """Records an attempt; returns the delivery's state, or None when its lease was lost meanwhile
+    (it expired and another process took it, or the webhook was deleted): nothing is written.
+
+    After a failure to be retried, the webhook's other deliveries due before that retry wait for it
+    too: a receiver that is down costs one attempt (perhaps a whole timeout) per retry, not one per
+    event queued for it, and the deliveries of other webhooks are not held up behind them."""
     attempts = delivery.attempts + 1
     values: dict[str, Any] = {
         "attempts": attempts,
@@ -297,7 +312,23 @@ def record(
         elif status is DeliveryStatus.failed:
             connection.execute(webhook.values(consecutive_failures=col(Webhook.consecutive_failures) + 1))
             _disable_if_failing(connection, delivery.webhook_id, settings=settings, now=now)
-    return status.value
+        else:
+            _postpone_others(connection, delivery.webhook_id, until=values["next_attempt_at"], now=now)
+    return Recorded(status, values.get("next_attempt_at"))
+
+
+def _postpone_others(connection: Connection, webhook_id: int, *, until: datetime, now: datetime) -> None:
+    """The webhook's pending deliveries due before `until` and leased by no one are due at `until`."""
+    connection.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.webhook_id) == webhook_id,
+            col(WebhookDelivery.status) == DeliveryStatus.pending.value,
+            col(WebhookDelivery.next_attempt_at) < until,
+            or_(col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) < now),
+        )
+        .values(next_attempt_at=until)
+    )
 
 
 def _disable_if_failing(connection: Connection, webhook_id: int, *, settings: Settings, now: datetime) -> None:
@@ -347,24 +378,31 @@ class DeliveryWorker:
                 self._stopping.wait(self.settings.webhook_poll_s)
 
     def run_round(self) -> bool:
-        """Claims due deliveries and sends them one after the other; False when none was due."""
+        """Claims due deliveries and sends them one after the other; False when none was due. The
+        claimed deliveries of a webhook whose attempt just failed wait for its retry, unsent."""
         claimed = claim_due(self.read_engine, self.write_engine, now=utcnow(), lease_s=self.settings.webhook_lease_s)
+        retry_at: dict[int, datetime] = {}
         for index, delivery in enumerate(claimed):
             # A send must end within the lease, or another process could take the delivery meanwhile.
             out_of_time = utcnow() + timedelta(seconds=self.settings.webhook_timeout_s) >= delivery.lease_until
             if self._stopping.is_set() or out_of_time:
                 release(self.write_engine, claimed[index:])
                 break
-            self.deliver(delivery)
+            if delivery.webhook_id in retry_at:
+                release(self.write_engine, [delivery], due_at=retry_at[delivery.webhook_id])
+                continue
+            recorded = self.deliver(delivery)
+            if recorded is not None and recorded.next_attempt_at is not None:
+                retry_at[delivery.webhook_id] = recorded.next_attempt_at
         return bool(claimed)
 
-    def deliver(self, delivery: Claimed) -> str | None:
+    def deliver(self, delivery: Claimed) -> Recorded | None:
         body = event_body(self.read_engine, delivery.event_id)
         if body is None:  # the outbox row is written with its event: not expected to happen
             outcome = Outcome(None, f"The change event {delivery.event_id} does not exist.")
         else:
             outcome = send(delivery, body, settings=self.settings)
-        status = record(self.write_engine, delivery, outcome, settings=self.settings, now=utcnow())
-        if status is None:
+        recorded = record(self.write_engine, delivery, outcome, settings=self.settings, now=utcnow())
+        if recorded is None:
             logger.warning("webhook delivery %s: lease lost before its outcome was recorded", delivery.id)
-        return status
+        return recorded
