@@ -12,7 +12,10 @@ Then, on SQLite and PostgreSQL alike: no id was acknowledged by two creates; eve
 acknowledgement reported is in the statement's history as reported, every revision there is one
 that was acknowledged, and the statement reads as its last one; retractions read as acknowledged;
 every quote of every revision is its source's text at its offsets; matrices at several dates equal
-their recomputation from the statements; the audit trail has exactly one row per acknowledged
+their recomputation from the statements; a client following the change feed (`after=` its last
+id), through the kill and the restart, saw exactly the feed as listed afterwards, none missed nor
+repeated, and replaying the feed cell by cell ends on every cell's recomputed position; the audit
+trail has exactly one row per acknowledged
 write (a new version of a source: its `create` and `anchor` rows, and a `correct` row per statement
 moved to it); no 5xx, no traceback or "database is locked" in the log; SQLite's integrity check
 passes. The second run is cut short by SIGKILL to the server and all its workers, and everything is
@@ -121,6 +124,8 @@ class Ledger:
     cut_off: list[tuple[str, int | None, dict]] = field(default_factory=list)
     # The status of every read answered.
     reads: list[int] = field(default_factory=list)
+    # The change feed's events as a client following it saw them, in order, over every run.
+    followed: list[dict] = field(default_factory=list)
 
     def acknowledged(self) -> int:
         return len(self.created) + len(self.corrected) + len(self.retracted) + len(self.superseded)
@@ -342,6 +347,28 @@ def read_views(index: int, engine: str, base: str, ledger: Ledger, until: float,
                     response.json()  # whole, valid JSON
 
 
+def follow_changes(base: str, ledger: Ledger, until: float, killed: threading.Event) -> None:
+    """A client of the change feed: asks for the events after the last one it saw, again and again."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        while not killed.is_set():
+            last = ledger.followed[-1]["id"] if ledger.followed else 0
+            try:
+                response = client.get("/v1/changes", params={"after": last, "limit": 200})
+            except httpx.TransportError as error:
+                if not killed.is_set():
+                    ledger.failures.append(f"/v1/changes after {last}: {type(error).__name__}: {error}")
+                return
+            if response.status_code != 200:
+                ledger.failures.append(f"/v1/changes after {last}: {response.status_code} {response.text[:500]}")
+                return
+            items = response.json()["items"]
+            ledger.followed.extend(items)
+            if not items:
+                if time.monotonic() >= until:
+                    return  # caught up after the load ended
+                time.sleep(0.05)
+
+
 @dataclass
 class Run:
     seconds: float
@@ -373,6 +400,7 @@ def run_load(
         threading.Thread(target=read_views, args=(index, engine, server.base, ledger, until, killed))
         for index in range(READERS)
     ]
+    threads.append(threading.Thread(target=follow_changes, args=(server.base, ledger, until, killed)))
     for thread in threads:
         thread.start()
     try:
@@ -558,6 +586,40 @@ def check_matrices(base: str, statements: dict[int, dict]) -> list[str]:
     return wrong
 
 
+def check_change_feed(base: str, ledger: Ledger, statements: dict[int, dict]) -> list[str]:
+    """The feed as listed now: ids increasing; what the follower saw is its beginning, event for
+    event; each event starts from the position the cell's previous one ended on; and the last one
+    of each cell ends on the cell's position recomputed from the statements."""
+    wrong = []
+    feed = list_all(base, "/v1/changes")
+    ids = [event["id"] for event in feed]
+    if ids != sorted(set(ids)):
+        wrong.append("change feed ids are not strictly increasing")
+    seen = ledger.followed
+    if seen != feed[: len(seen)]:
+        mismatch = next(index for index, pair in enumerate(zip(seen, feed, strict=False)) if pair[0] != pair[1])
+        wrong.append(f"the follower saw {len(seen)} events; they differ from the feed at {mismatch}: "
+                     f"{str(seen[mismatch])[:300]} != {str(feed[mismatch])[:300]}")  # fmt: skip
+
+    def position(cell: dict | None) -> tuple[int, str] | None:
+        return None if cell is None else (cell["statement"], cell["stance"])
+
+    replayed: dict[tuple[str, str], tuple[int, str] | None] = {}
+    for event in feed:
+        key = (event["party"], event["issue"])
+        if position(event["before"]) != replayed.get(key):
+            wrong.append(f"event {event['id']} starts from {position(event['before'])}, the feed left {key} "
+                         f"at {replayed.get(key)}")  # fmt: skip
+        replayed[key] = position(event["after"])
+    latest = expected_matrix(statements, date.max)
+    ended = {key: value for key, value in replayed.items() if value is not None}
+    if ended != latest:
+        differing = {key: (ended.get(key), latest.get(key)) for key in ended.keys() | latest.keys()
+                     if ended.get(key) != latest.get(key)}  # fmt: skip
+        wrong.append(f"replaying the feed, cell: (replayed, recomputed): {differing}"[:2000])
+    return wrong
+
+
 def check_audit(
     base: str, admin_token: str, ledger: Ledger, baseline: Baseline, statements: dict[int, dict]
 ) -> list[str]:
@@ -612,6 +674,7 @@ def check_everything(server: Server, admin_token: str, ledger: Ledger, baseline:
     lost, wrong, statements = check_statements(server.base, ledger, baseline)
     wrong += check_quotes(server.base, statements)
     wrong += check_matrices(server.base, statements)
+    wrong += check_change_feed(server.base, ledger, statements)
     wrong += check_audit(server.base, admin_token, ledger, baseline, statements)
     return len(lost), lost + wrong
 
@@ -652,7 +715,8 @@ def report(engine: str, label: str, run: Run, ledger: Ledger, lost: int) -> None
         f"{run.reads} reads ({run.reads / run.seconds:.1f}/s); all runs so far: {len(ledger.created)} creates, "
         f"{len(ledger.corrected)} corrections, {len(ledger.retracted)} retractions, {len(ledger.superseded)} new "
         f"versions, refused {dict(Counter((op, kind) for op, _, kind in ledger.refused))}, "
-        f"cut off {len(ledger.cut_off)}, failed {len(ledger.failures)} ({_statuses(ledger.failures)}); lost: {lost}"
+        f"cut off {len(ledger.cut_off)}, failed {len(ledger.failures)} ({_statuses(ledger.failures)}); "
+        f"change events followed: {len(ledger.followed)}; lost: {lost}"
     )
 
 
@@ -682,6 +746,7 @@ def test_writers_readers_and_a_sigkill_lose_no_acknowledged_write(engine, make_d
         assert not problems, f"{len(problems)} problems, e.g. {problems[:8]}"
         assert run.acknowledged > 0 and run.reads > 0
         assert ledger.superseded, "no new version of the article was stored"
+        assert ledger.followed, "the change feed's follower saw no event"
     assert_clean_log(server)
     assert_database_intact(engine, database_url, env, tmp_path)
 
@@ -701,6 +766,8 @@ def test_writers_readers_and_a_sigkill_lose_no_acknowledged_write(engine, make_d
     assert_clean_log(server)
 
     with running_server(env, tmp_path, "torture-restarted", workers=2) as restarted:
+        # The follower resumes after the last event it saw before the kill.
+        follow_changes(restarted.base, ledger, time.monotonic(), threading.Event())
         lost, problems = check_everything(restarted, admin_token, ledger, baseline)
         report(engine, f"SIGKILL after {TORTURE_SECONDS / 2:.0f} s, restart", run, ledger, lost)
         assert not problems, f"{len(problems)} problems, e.g. {problems[:8]}"
