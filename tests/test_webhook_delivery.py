@@ -3,6 +3,7 @@ is answered with a 2xx, given up after the retry window, and a webhook failing f
 disabled. Leases keep two senders off one delivery; a server killed while sending leaves the
 delivery to be sent again (at least once, under the same event id)."""
 
+import logging
 import random
 import threading
 import time
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.config import Settings
+from app.db import make_engine
 from app.models.common import utcnow
 from app.models.webhook import DeliveryStatus, WebhookDelivery
 from app.services import change_feed, webhook_delivery, webhook_signing
@@ -420,3 +422,16 @@ def test_a_delivery_cut_off_by_sigkill_is_sent_again_after_the_restart(engine_na
         )
     assert all(len(sent) == 1 for sent in by_delivery.values())  # a duplicate carries the same event id and body
     assert {item["id"] for item in listed} == {int(delivery) for delivery in by_delivery}
+
+
+def test_a_failing_round_is_logged_once_a_minute_not_at_every_poll(tmp_path, caplog):
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/not-migrated.db", webhook_poll_s=0.01)
+    write_engine, read_engine = make_engine(settings, for_writes=True), make_engine(settings)
+    worker = webhook_delivery.DeliveryWorker(write_engine, read_engine, settings)
+    with caplog.at_level(logging.ERROR, logger="stancemap"):
+        worker.start()
+        time.sleep(0.3)  # some thirty rounds, each failing: there is no webhook_delivery table
+        worker.stop()
+    write_engine.dispose()
+    failures = [record for record in caplog.records if "webhook delivery round failed" in record.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None

@@ -49,6 +49,7 @@ MAX_RETRY_DELAY_S = 3600.0
 JITTER = 0.25
 USER_AGENT = "Stancemap-Webhooks/0.1"
 _ERROR_MAX_CHARS = 500
+FAILURE_LOG_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -368,12 +369,18 @@ class DeliveryWorker:
         self.read_engine.dispose()
 
     def _run(self) -> None:
+        logged_at = -FAILURE_LOG_INTERVAL_S
         while not self._stopping.is_set():
             try:
                 busy = self.run_round()
             except Exception:  # a database that is away, or a schema being migrated: the next round tries again
-                logger.exception("webhook delivery round failed")
                 busy = False
+                # Once a minute at most: a database away for an hour must not fill the log with traces.
+                if time.monotonic() - logged_at >= FAILURE_LOG_INTERVAL_S:
+                    logged_at = time.monotonic()
+                    logger.exception("webhook delivery round failed (logged once a minute while it fails)")
+            else:
+                logged_at = -FAILURE_LOG_INTERVAL_S
             if not busy:
                 self._stopping.wait(self.settings.webhook_poll_s)
 
