@@ -202,7 +202,10 @@ def test_every_event_reaches_the_receiver_once_signed_and_as_the_feed_serves_it(
     assert sorted(request.event_id for request in mine) == sorted([*feed, *southland])
 
     verify = readme_verifier()
+    served = client.get("/v1/changes", params={"limit": 200})
+    assert served.status_code == 200, served.text
     for request in mine:
+        assert request.body in served.content  # the feed's item, byte for byte, within its page
         secret, wrong = (other, webhook) if request.path.startswith("/other/") else (webhook, other)
         assert request.body == feed[request.event_id]  # byte for byte the feed's document
         assert request.headers["content-type"] == "application/json"
