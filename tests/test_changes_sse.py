@@ -213,3 +213,47 @@ def test_a_stream_outlives_an_unreadable_database_and_ends_on_the_stop_notice(tm
         assert anyio.run(read) == [b"retry: 3000\n\n", b": heartbeat\n\n", b": heartbeat\n\n"]
     finally:
         engine.dispose()
+
+
+def test_a_stream_ends_when_its_client_disconnects(app):
+    """At the ASGI level, as uvicorn calls the application: the response finishes soon after the
+    client's disconnect is received, instead of polling for nobody."""
+    sent: list[dict[str, Any]] = []
+    requested = False
+    disconnected_at = 0.0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested, disconnected_at
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await anyio.sleep(0.3)
+        disconnected_at = time.monotonic()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/v1/changes",
+        "raw_path": b"/v1/changes",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"stancemap.test"), (b"accept", b"text/event-stream")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def call() -> None:
+        with anyio.fail_after(WAIT_S):
+            await app(scope, receive, send)
+
+    anyio.run(call)
+    assert time.monotonic() - disconnected_at < 2
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert sent[1]["body"] == b"retry: 3000\n\n"
