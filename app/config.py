@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # How often an open change stream looks for new events in the database, where every server
     # process writes them.
     sse_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # An open change stream ends after this many seconds, and its client reconnects after the last
+    # event it got (Last-Event-ID), losing nothing. A stopping server waits for every response in
+    # progress, so this bounds how long a stop waits for open streams.
+    sse_max_s: float = Field(default=25, gt=0, le=86_400)
     # When true, reads need a token too (any scope).
     read_requires_token: bool = False
     # Origins allowed to call the API from a browser, comma-separated; none by default.

@@ -40,7 +40,6 @@ from app.api.routes import (
     viewer,
     webhooks,
 )
-from app.api.stop_notice import StopNotice
 from app.config import Settings, get_settings
 from app.db import dispose_engines, make_engine, make_view_engine
 from app.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -134,9 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.webhook_delivery:
             poll_engine = make_engine(settings.model_copy(update={"pool_size": 1}))
             delivery = DeliveryWorker(app.state.write_engine, poll_engine, settings).start()
-        # Open event streams end when the server is asked to stop, which would otherwise wait for them.
-        with app.state.stop_notice.watching_signals():
-            yield
+        yield
         if delivery is not None:
             await anyio.to_thread.run_sync(delivery.stop)  # off the event loop, like the probe below
         if app.state.version_probe is not None:
@@ -158,7 +155,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.stop_notice = StopNotice()
     app.state.engine = make_engine(settings)
     app.state.version_probe = version_probe(app.state.engine)
     # A pool of its own: writers waiting for the write lock must not hold the connections readers need.

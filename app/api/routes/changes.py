@@ -15,7 +15,6 @@ from sqlmodel import Session
 
 from app.api.deps import LISTED, MOVED, PagingDep, SessionDep, SlugPath, fields_in, problems
 from app.api.negotiation import media_range_weights
-from app.api.stop_notice import StopNotice
 from app.api.tabular import json_bytes
 from app.config import Settings
 from app.errors import InvalidField
@@ -27,8 +26,8 @@ router = APIRouter(tags=["changes"])
 logger = logging.getLogger("stancemap")
 
 EVENT_STREAM = "text/event-stream"
-# How long a client waits before reconnecting after the stream broke (`retry:`), in milliseconds.
-RECONNECT_MS = 3000
+# How long a client waits before reconnecting after the stream ended or broke (`retry:`), in milliseconds.
+RECONNECT_MS = 1000
 # The largest integer every JSON reader holds exactly (JavaScript's Number.MAX_SAFE_INTEGER).
 MAX_EVENT_ID = 2**53 - 1
 ATOM_LIMIT = 50
@@ -70,7 +69,7 @@ ChangeClassQuery = Annotated[
     ),
 ]
 STREAM_EXAMPLE = (
-    "retry: 3000\n\n"
+    "retry: 1000\n\n"
     'id: 17\nevent: change\ndata: {"id":17,"party":"russia","issue":"cede-donbas","change":"shifted",…}\n\n'
     ": heartbeat\n\n"
 )
@@ -112,17 +111,17 @@ def _frame(event: dict[str, Any]) -> bytes:
     return b"id: %d\nevent: change\ndata: %s\n\n" % (event["id"], json_bytes(event))
 
 
-async def _event_stream(
-    engine: Engine, settings: Settings, notice: StopNotice, wanted: ChangeFilter, after: int
-) -> AsyncIterator[bytes]:
+async def _event_stream(engine: Engine, settings: Settings, wanted: ChangeFilter, after: int) -> AsyncIterator[bytes]:
     """Events after `after` as they are committed, by any server process: the database is polled.
-    Ends when the server is stopping; Starlette ends it when the client disconnects. A database
-    that cannot be read keeps the stream open, with heartbeats, until it can be again."""
+    Ends after `settings.sse_max_s`, and the client reconnects with the last id it got (a stopping
+    server waits for open responses, so none lasts long); Starlette ends it when the client
+    disconnects. A database that cannot be read keeps the stream open, with heartbeats."""
     yield b"retry: %d\n\n" % RECONNECT_MS
     batch = settings.max_page_size
     next_poll = last_sent = time.monotonic()
     failing = False
-    while not notice.stopping:
+    ends_at = next_poll + settings.sse_max_s
+    while time.monotonic() < ends_at:
         now = time.monotonic()
         if now >= next_poll:
             try:
@@ -143,7 +142,8 @@ async def _event_stream(
         if now - last_sent >= settings.sse_heartbeat_s:
             last_sent = now
             yield b": heartbeat\n\n"
-        await anyio.sleep(max(0.0, min(next_poll, last_sent + settings.sse_heartbeat_s) - time.monotonic()))
+        wake_at = min(next_poll, last_sent + settings.sse_heartbeat_s, ends_at)
+        await anyio.sleep(max(0.0, wake_at - time.monotonic()))
 
 
 @router.get(
@@ -182,7 +182,7 @@ def list_changes(
             )
         if last_event_id is not None:
             start = _last_event_id(last_event_id)
-        stream = _event_stream(state.engine, state.settings, state.stop_notice, wanted, start)
+        stream = _event_stream(state.engine, state.settings, wanted, start)
         # No buffering by proxies (nginx honours X-Accel-Buffering), no caching of an endless answer.
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream, media_type=EVENT_STREAM, headers=headers)
