@@ -16,6 +16,7 @@ PATH_VALUES = {
     "issue": "crimea",
     "source_id": "1",
     "statement_id": "1",
+    "webhook_id": "1",
 }
 
 
