@@ -16,6 +16,7 @@ that retry wait for it. A webhook with STANCEMAP_WEBHOOK_DISABLE_AFTER deliverie
 row, none delivered between, is disabled.
 """
 
+import dataclasses
 import functools
 import logging
 import random
@@ -174,6 +175,23 @@ def _held(delivery: Claimed) -> Any:
     )
 
 
+def as_it_is_now(read_engine: Engine, delivery: Claimed) -> Claimed | None:
+    """The claimed delivery with its webhook's URL and secret as they are now; None when since the
+    claim the webhook was deleted or disabled, or the lease was lost. A round's claim can be
+    seconds old when a delivery's turn comes: a change an admin made meanwhile holds at once."""
+    with read_engine.connect() as connection:
+        row = connection.execute(
+            select(col(Webhook.url), col(Webhook.secret))
+            .join(WebhookDelivery, col(WebhookDelivery.webhook_id) == col(Webhook.id))
+            .where(
+                col(WebhookDelivery.id) == delivery.id,
+                col(WebhookDelivery.lease_until) == delivery.lease_until,
+                col(Webhook.enabled),
+            )
+        ).first()
+    return None if row is None else dataclasses.replace(delivery, url=row.url, secret=row.secret)
+
+
 def event_body(read_engine: Engine, event_id: int) -> bytes | None:
     """The event document, byte for byte as GET /v1/changes serves it; None if there is no such event."""
     with read_engine.connect() as connection:
@@ -238,7 +256,8 @@ def send(delivery: Claimed, body: bytes, *, settings: Settings) -> Outcome:
     except httpx.HTTPError as error:
         if time.monotonic() >= deadline or isinstance(error, httpx.TimeoutException):
             return Outcome(None, f"{url} did not answer within {timeout_s:g} seconds.")
-        return Outcome(None, _clipped(f"Sending to {url} failed: {error or type(error).__name__}."))
+        reason = str(error).rstrip(".") or type(error).__name__  # httpx's messages may end with a full stop
+        return Outcome(None, _clipped(f"Sending to {url} failed: {reason}."))
     finally:
         watchdog.cancel()
     return Outcome(None, _clipped(f"No connection to {url.host} could be made: {last_error}."))
@@ -403,7 +422,13 @@ class DeliveryWorker:
                 retry_at[delivery.webhook_id] = recorded.next_attempt_at
         return bool(claimed)
 
-    def deliver(self, delivery: Claimed) -> Recorded | None:
+    def deliver(self, claimed: Claimed) -> Recorded | None:
+        """Sends the delivery to its webhook as it is now and records the outcome; None when it was
+        not sent (the webhook deleted or disabled since the claim: a disabled one's waits, pending)."""
+        delivery = as_it_is_now(self.read_engine, claimed)
+        if delivery is None:
+            release(self.write_engine, [claimed])
+            return None
         body = event_body(self.read_engine, delivery.event_id)
         if body is None:  # the outbox row is written with its event: not expected to happen
             outcome = Outcome(None, f"The change event {delivery.event_id} does not exist.")

@@ -78,6 +78,8 @@ def check_receiver(url: str, *, allow_private: bool, timeout_s: float = RESOLVE_
             "A webhook URL cannot carry a user name or password; remove them (the receiver authenticates "
             "deliveries by their signature)."
         )
+    if parsed.port == 0:
+        raise ReceiverRefused(f"{url} names port 0, which nothing can be sent to; give the receiver's port.")
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
