@@ -272,3 +272,16 @@ def test_a_name_that_resolves_to_a_private_address_at_delivery_is_not_connected_
             listener.accept()
     assert outcome.status_code is None
     assert outcome.error is not None and "resolves to 127.0.0.1, a loopback address" in outcome.error
+
+
+@pytest.mark.parametrize("unchanged", [{"rotate_secret": False}, {"enabled": True}, {"parties": None}, {}])
+def test_an_update_that_changes_nothing_writes_nothing(client, monkeypatch, unchanged):
+    public_dns(monkeypatch, {"hooks.example.org": "93.184.216.34"})
+    webhook = create_webhook(client, "https://hooks.example.org/a")
+    path = f"/v1/webhooks/{webhook['id']}"
+    answered = client.patch(path, json=unchanged)
+    assert answered.status_code == 200
+    assert answered.json() == {**webhook, "secret": None}
+    assert client.get(path).json()["updated_at"] == webhook["updated_at"]
+    audited = client.get("/v1/audit", params={"entity": "webhook"}).json()["items"]
+    assert [event["action"] for event in audited] == ["create"]

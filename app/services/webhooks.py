@@ -203,7 +203,8 @@ def update_webhook(
     session: Session, webhook_id: int, changes: WebhookUpdate, *, actor: str, allow_private: bool
 ) -> tuple[WebhookPublic, str | None]:
     """Applies the changes; returns the webhook as it is now and its new secret when it was rotated (else None).
-    A new URL's host is resolved before anything is read (see check_receiver)."""
+    Changes to the values it has already write nothing. A new URL's host is resolved before anything
+    is read (see check_receiver)."""
     values = changes.changes()
     url = _checked_url(values["url"], allow_private=allow_private) if "url" in values else None
     webhook = get_webhook(session, webhook_id)
@@ -230,11 +231,13 @@ def update_webhook(
     secret = None
     if values.get("rotate_secret"):
         secret = webhook.secret = new_secret()
-    if not values:
+    changed = public_view(session, webhook)
+    if secret is None and changed == before:
+        session.rollback()  # values it already had: no write, and no audit event saying nothing
         return before, None
     webhook.updated_at = utcnow()
     session.add(webhook)
-    updated = public_view(session, webhook)
+    updated = changed.model_copy(update={"updated_at": webhook.updated_at})
     unit_of_work.commit(session, audit=_audit(actor, webhook, AuditAction.update, before, updated))
     return updated, secret
 
