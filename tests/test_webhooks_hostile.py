@@ -285,3 +285,23 @@ def test_an_update_that_changes_nothing_writes_nothing(client, monkeypatch, unch
     assert client.get(path).json()["updated_at"] == webhook["updated_at"]
     audited = client.get("/v1/audit", params={"entity": "webhook"}).json()["items"]
     assert [event["action"] for event in audited] == ["create"]
+
+
+@pytest.mark.parametrize("settings", [{"webhook_delivery": False}], indirect=True)
+def test_a_webhook_deleted_while_its_delivery_is_being_sent_stays_deleted(app, client, engine, grid, receiver):
+    webhook = create_webhook(client, receiver.url)
+    state(client, grid["source"], 1, "support")
+    claimed = claim_one(app, engine)
+    receiver.hold.clear()  # the receiver has the request and has not answered yet
+    outcome: list[webhook_delivery.Recorded | None] = []
+    sender = threading.Thread(target=lambda: outcome.append(worker_of(app, engine).deliver(claimed)))
+    sender.start()
+    try:
+        assert receiver.arrived.wait(5)
+        assert client.delete(f"/v1/webhooks/{webhook['id']}").status_code == 204
+    finally:
+        receiver.hold.set()
+        sender.join(5)
+    assert outcome == [None]  # its outcome is not recorded: there is nothing left to record it on
+    assert_problem(client.get(f"/v1/webhooks/{webhook['id']}/deliveries"), 404)
+    assert client.get("/v1/webhooks").json()["items"] == []
