@@ -143,7 +143,9 @@ def render_feed(
 
 def _newest(session: Session, wanted: ChangeFilter, limit: int) -> list[dict[str, Any]]:
     """The newest events as plain JSON values (cells as dicts, times as `…Z` strings), newest first."""
-    documents: list[dict[str, Any]] = orjson.loads(orjson.dumps(newest_changes(session, wanted, limit=limit), option=JSON_OPTIONS))
+    documents: list[dict[str, Any]] = orjson.loads(
+        orjson.dumps(newest_changes(session, wanted, limit=limit), option=JSON_OPTIONS)
+    )
     return documents
 
 
