@@ -11,10 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from app.config import Settings
 from app.models.common import utcnow
-from app.services import webhook_delivery, webhook_signing, webhooks
+from app.services import position_history, webhook_delivery, webhook_signing, webhooks
 from tests import test_webhook_delivery
 from tests.helpers import assert_problem
 from tests.test_webhook_delivery import create_webhook, deliveries, state
@@ -304,4 +305,71 @@ def test_a_webhook_deleted_while_its_delivery_is_being_sent_stays_deleted(app, c
         sender.join(5)
     assert outcome == [None]  # its outcome is not recorded: there is nothing left to record it on
     assert_problem(client.get(f"/v1/webhooks/{webhook['id']}/deliveries"), 404)
+    assert client.get("/v1/webhooks").json()["items"] == []
+
+
+@pytest.mark.parametrize("settings", [{"webhook_delivery": False}], indirect=True)
+def test_deleting_a_webhook_while_a_write_queues_its_delivery_fails_neither(
+    app, client, engine, grid, receiver, monkeypatch
+):
+    webhook = create_webhook(client, receiver.url)
+    in_write, go_on = threading.Event(), threading.Event()
+    rebuild_cells = position_history.rebuild_cells
+
+    def paused(*args: Any, **kwargs: Any) -> None:
+        in_write.set()  # the write holds the data version lock; its delivery is queued after this
+        go_on.wait(10)
+        rebuild_cells(*args, **kwargs)
+
+    monkeypatch.setattr(position_history, "rebuild_cells", paused)
+    answers: dict[str, int] = {}
+    body = {"party": "northland", "issue": "cede-north", "source": grid["source"], "stance": "support"}
+    write = threading.Thread(
+        target=lambda: answers.update(
+            write=client.post("/v1/statements", json={**body, "quote": "Sentence 1 was said."}).status_code
+        )
+    )
+    delete = threading.Thread(
+        target=lambda: answers.update(delete=client.delete(f"/v1/webhooks/{webhook['id']}").status_code)
+    )
+    write.start()
+    try:
+        assert in_write.wait(10)
+        delete.start()
+        time.sleep(0.3)  # the delete reaches its wait for the write
+    finally:
+        go_on.set()
+        write.join(15)
+        delete.join(15)
+    assert answers == {"write": 201, "delete": 204}
+    assert client.get("/v1/webhooks").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "settings", [{"webhook_delivery": False, "webhook_retry_window_s": 0}], indirect=True
+)  # every failure gives its delivery up
+def test_deleting_a_webhook_while_a_failure_is_recorded_fails_neither(app, client, engine, grid, receiver):
+    receiver.answers = [500]
+    webhook = create_webhook(client, receiver.url)
+    state(client, grid["source"], 1, "support")
+    claimed = claim_one(app, engine)
+    deleted: list[int] = []
+    deleting = threading.Thread(
+        target=lambda: deleted.append(client.delete(f"/v1/webhooks/{webhook['id']}").status_code)
+    )
+
+    def delete_meanwhile(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # Between the two updates of a failure's record: the delivery's row, then its webhook's count.
+        if statement.startswith("UPDATE webhook SET consecutive_failures") and not deleting.is_alive():
+            deleting.start()
+            time.sleep(0.3)  # the delete is under way, waiting for what the record holds
+
+    write_engine = app.state.write_engine
+    event.listen(write_engine, "before_cursor_execute", delete_meanwhile)
+    try:
+        worker_of(app, engine).deliver(claimed)
+    finally:
+        event.remove(write_engine, "before_cursor_execute", delete_meanwhile)
+        deleting.join(15)
+    assert len(receiver.received) == 1 and deleted == [204]
     assert client.get("/v1/webhooks").json()["items"] == []

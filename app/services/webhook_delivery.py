@@ -324,6 +324,11 @@ def record(
         delay = timedelta(seconds=retry_delay(attempts, settings.webhook_retry_base_s))
         values["next_attempt_at"] = min(now + delay, give_up_at)  # the last try falls at the end of the window
     with write_engine.begin() as connection:
+        # The webhook's row before its deliveries', in the order its deletion locks them (the
+        # cascade comes second): the other order deadlocks with a DELETE of the webhook on PostgreSQL.
+        webhook_row = select(col(Webhook.id)).where(col(Webhook.id) == delivery.webhook_id).with_for_update()
+        if connection.execute(webhook_row).first() is None:
+            return None
         if connection.execute(_held(delivery).values(status=status.value, **values)).rowcount != 1:
             return None
         webhook = update(Webhook).where(col(Webhook.id) == delivery.webhook_id)
