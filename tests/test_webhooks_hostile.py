@@ -373,3 +373,22 @@ def test_deleting_a_webhook_while_a_failure_is_recorded_fails_neither(app, clien
         deleting.join(15)
     assert len(receiver.received) == 1 and deleted == [204]
     assert client.get("/v1/webhooks").json()["items"] == []
+
+
+def test_a_host_whose_lookup_hangs_holds_up_no_other(monkeypatch):
+    answered = threading.Event()
+
+    def getaddrinfo(host: bytes | str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host == b"slow.example.org":
+            answered.wait(10)  # a name server that does not answer
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(webhooks, "getaddrinfo", getaddrinfo)
+    try:
+        for _ in range(3):
+            with pytest.raises(webhooks.ReceiverRefused, match=r"was not resolved within 0\.1 seconds"):
+                webhooks.check_receiver("https://slow.example.org/", allow_private=False, timeout_s=0.1)
+        receiver = webhooks.check_receiver("https://hooks.example.org/", allow_private=False, timeout_s=1)
+        assert [str(address) for address in receiver.addresses] == ["93.184.216.34"]
+    finally:
+        answered.set()

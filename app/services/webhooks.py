@@ -9,8 +9,9 @@ Its secret signs the deliveries (app/services/webhook_signing.py) and is shown o
 
 import secrets
 import socket
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -45,8 +46,6 @@ SECRET_PREFIX = "whsec_"
 RESOLVE_TIMEOUT_S = 5.0
 # The resolver asked for a URL's host; tests replace it to play the DNS of a public internet.
 getaddrinfo = socket.getaddrinfo
-# Lookups run here, so one that hangs is abandoned at its timeout (the system resolver has none).
-_RESOLVER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stancemap-webhook-resolver")
 
 IPAddress = IPv4Address | IPv6Address
 SORTING = Sorting()
@@ -84,7 +83,7 @@ def check_receiver(url: str, *, allow_private: bool, timeout_s: float = RESOLVE_
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         # Bytes: the host is IDNA-encoded already.
-        found = _RESOLVER.submit(getaddrinfo, host.encode("ascii"), port, type=socket.SOCK_STREAM).result(timeout_s)
+        found = _resolved(host.encode("ascii"), port, timeout_s)
     except FutureTimeout:
         raise ReceiverRefused(f"The host {parsed.host} was not resolved within {timeout_s:g} seconds.") from None
     except (OSError, UnicodeError) as error:
@@ -104,6 +103,21 @@ def check_receiver(url: str, *, allow_private: bool, timeout_s: float = RESOLVE_
                     f"(to others only by a server run with {ALLOW_PRIVATE_VARIABLE})."
                 )
     return Receiver(parsed, addresses)
+
+
+def _resolved(host: bytes, port: int, timeout_s: float) -> list[Any]:
+    """getaddrinfo's answer, in a thread of its own that is abandoned at the timeout (the system
+    resolver has none): a name server that does not answer holds up no other lookup."""
+    answer: Future[list[Any]] = Future()
+
+    def look_up() -> None:
+        try:
+            answer.set_result(getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as error:  # handed to the caller, who is waiting for it
+            answer.set_exception(error)
+
+    threading.Thread(target=look_up, name="stancemap-webhook-resolver", daemon=True).start()
+    return answer.result(timeout_s)
 
 
 def new_secret() -> str:
