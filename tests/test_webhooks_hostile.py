@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from app.config import Settings
+from app.models.change_event import ChangeEvent
 from app.models.common import utcnow
+from app.models.webhook import WebhookDelivery
 from app.services import position_history, webhook_delivery, webhook_signing, webhooks
 from tests import test_webhook_delivery
 from tests.helpers import assert_problem
@@ -392,3 +394,30 @@ def test_a_host_whose_lookup_hangs_holds_up_no_other(monkeypatch):
         assert [str(address) for address in receiver.addresses] == ["93.184.216.34"]
     finally:
         answered.set()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="delivery ids are BIGINT, but app.services.pagination.decode_cursor refuses an id from 2**31 on: "
+    "the server's own next_cursor of a webhook's deliveries is then a 400",
+)
+def test_a_deliveries_cursor_past_two_to_the_31_continues_the_list(client, engine, monkeypatch):
+    public_dns(monkeypatch, {"hooks.example.org": "93.184.216.34"})
+    webhook = create_webhook(client, "https://hooks.example.org/a")
+    now = utcnow()
+    with engine.begin() as connection:
+        for n in (1, 2):
+            event = insert(ChangeEvent).values(
+                party_id=1, issue_id=1, change="new", after=b"{}", stated_on=now.date(), at=now
+            )
+            event_id = connection.execute(event).inserted_primary_key[0]
+            connection.execute(
+                insert(WebhookDelivery).values(
+                    id=2**31 + n, webhook_id=webhook["id"], event_id=event_id, status="pending"
+                )
+            )
+    path = f"/v1/webhooks/{webhook['id']}/deliveries"
+    first = client.get(path, params={"limit": 1}).json()
+    second = client.get(path, params={"limit": 1, "cursor": first["next_cursor"]})
+    assert second.status_code == 200, second.text
+    assert [item["id"] for item in second.json()["items"]] == [2**31 + 2]
