@@ -1,6 +1,6 @@
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # event it got (Last-Event-ID), losing nothing. A stopping server waits for every response in
     # progress, so this bounds how long a stop waits for open streams.
     sse_max_s: float = Field(default=25, gt=0, le=86_400)
+    # The address readers reach the API at (https://stancemap.example.org), when it differs from the
+    # one each request names (a proxy, several host names): Atom feeds build their links and entry
+    # ids on it, so an entry keeps one id however it was fetched.
+    public_url: HttpUrl | None = None
     # When true, reads need a token too (any scope).
     read_requires_token: bool = False
     # Origins allowed to call the API from a browser, comma-separated; none by default.

@@ -21,12 +21,20 @@ class HeadAsGet:
         await self.app(scope, receive, send)
 
 
+# Marks the GET scope of a HEAD request: an endless response (a change stream) ends at once there.
+ASKED_AS_HEAD = "stancemap.asked_as_head"
+
+
+def asked_as_head(scope: Scope) -> bool:
+    return bool(scope.get(ASKED_AS_HEAD))
+
+
 def as_get_without_content(scope: Scope, send: Send) -> tuple[Scope, Send]:
     """The scope of a HEAD request turned into a GET, and a send that passes the response's status
     and header fields unchanged (Content-Length included: it is GET's) but drops its content.
 
     The server keeps its own scope, still marked HEAD, so uvicorn too knows to send no content."""
-    get_scope = {**scope, "method": "GET"}
+    get_scope = {**scope, "method": "GET", ASKED_AS_HEAD: True}
 
     async def send_without_content(message: Message) -> None:
         if message["type"] == "http.response.body":

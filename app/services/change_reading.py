@@ -17,7 +17,7 @@ from app.models.issue import Issue
 from app.models.party import Party
 from app.services import change_feed
 from app.services.matrix import parse_slug_list
-from app.services.pagination import decode_cursor, encode_cursor
+from app.services.pagination import MAX_BIG_ID, decode_cursor, encode_cursor
 from app.services.slugs import former_owners
 
 CHANGE_CLASSES = [change.value for change in PositionChange]
@@ -75,7 +75,7 @@ def change_filter(session: Session, *, party: str | None, issue: str | None, cha
 def start_after(after: int, cursor: str | None) -> int:
     """Where a page starts: after the cursor's event when one is given (it continues a page that
     itself began after `after`), else after `after`."""
-    return decode_cursor(cursor).after if cursor is not None else after
+    return decode_cursor(cursor, max_id=MAX_BIG_ID).after if cursor is not None else after
 
 
 def read_after(session: Session, wanted: ChangeFilter, *, after: int, limit: int) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, FunctionElement, Select, String, and_, or_
+from sqlalchemy import BigInteger, ColumnElement, FunctionElement, Select, String, and_, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session
@@ -25,6 +25,10 @@ Row = TypeVar("Row")
 # The order of the lists when no `sort` is given: by id, the order rows were created.
 DEFAULT_SORT = "id"
 _NOT_OURS = "The cursor is not one this server issued; start again without it."
+# The largest id of an INTEGER column; BIGINT ids (events, deliveries) go up to what JSON readers
+# hold exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+_MAX_INTEGER_ID = 2**31 - 1
+MAX_BIG_ID = 2**53 - 1
 
 
 class code_point_order(FunctionElement[str]):
@@ -126,9 +130,9 @@ class Position:
     key_value: Any = None
 
 
-def decode_cursor(cursor: str, order: SortOrder | None = None) -> Position:
-    """The position a cursor holds, for a list in `order` (by id when None). A cursor of another
-    order is refused: its position means nothing in this one."""
+def decode_cursor(cursor: str, order: SortOrder | None = None, *, max_id: int = _MAX_INTEGER_ID) -> Position:
+    """The position a cursor holds, for a list in `order` (by id when None) of ids up to `max_id`.
+    A cursor of another order is refused: its position means nothing in this one."""
     order = order or SortOrder(DEFAULT_SORT, None, descending=False)
     value = _decoded(cursor)
     try:
@@ -136,7 +140,7 @@ def decode_cursor(cursor: str, order: SortOrder | None = None) -> Position:
         sort = value.get("sort", DEFAULT_SORT)
     except (KeyError, TypeError, AttributeError) as error:
         raise InvalidCursor(_NOT_OURS) from error
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**31:
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= max_id:
         raise InvalidCursor(_NOT_OURS)
     if sort != order.name:
         raise InvalidCursor(
@@ -193,7 +197,9 @@ def paginate(
     single = len(query.column_descriptions) == 1
     key = order.key.expression if order.key is not None else None
     if cursor is not None:
-        query = query.where(_after(order, key, id_column, decode_cursor(cursor, order)))
+        id_type = getattr(id_column, "type", None)  # a column's attribute: Mapped declares no type
+        max_id = MAX_BIG_ID if isinstance(id_type, BigInteger) else _MAX_INTEGER_ID
+        query = query.where(_after(order, key, id_column, decode_cursor(cursor, order, max_id=max_id)))
     direction = (lambda column: column.desc()) if order.descending else (lambda column: column.asc())
     if key is not None:
         # Selected too: the cursor carries the last row's value as the database compared it.

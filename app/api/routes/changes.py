@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from app.api import head
 from app.api.deps import LISTED, MOVED, PagingDep, SessionDep, SlugPath, fields_in, problems
 from app.api.negotiation import media_range_weights
 from app.api.tabular import json_bytes
@@ -21,6 +22,7 @@ from app.errors import InvalidField
 from app.models.change_page import ChangeFeedPage
 from app.services import change_atom, change_reading
 from app.services.change_reading import ChangeFilter
+from app.services.pagination import MAX_BIG_ID
 
 router = APIRouter(tags=["changes"])
 logger = logging.getLogger("stancemap")
@@ -28,8 +30,7 @@ logger = logging.getLogger("stancemap")
 EVENT_STREAM = "text/event-stream"
 # How long a client waits before reconnecting after the stream ended or broke (`retry:`), in milliseconds.
 RECONNECT_MS = 1000
-# The largest integer every JSON reader holds exactly (JavaScript's Number.MAX_SAFE_INTEGER).
-MAX_EVENT_ID = 2**53 - 1
+MAX_EVENT_ID = MAX_BIG_ID
 ATOM_LIMIT = 50
 
 AfterQuery = Annotated[
@@ -94,11 +95,13 @@ def wants_event_stream(accept: str) -> bool:
 
 
 def _last_event_id(header: str) -> int:
-    if not header.strip().isdigit() or int(header) > MAX_EVENT_ID:
+    digits = header.strip()
+    # isdigit() alone would take "²" (a header's bytes are read as Latin-1), which int() refuses.
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_EVENT_ID:
         raise InvalidField(
             "header.Last-Event-ID", "An event id is a whole number, as the stream's `id:` lines give it."
         )
-    return int(header)
+    return int(digits)
 
 
 def _read_after(engine: Engine, wanted: ChangeFilter, after: int, limit: int) -> list[dict[str, Any]]:
@@ -182,9 +185,11 @@ def list_changes(
             )
         if last_event_id is not None:
             start = _last_event_id(last_event_id)
-        stream = _event_stream(state.engine, state.settings, wanted, start)
         # No buffering by proxies (nginx honours X-Accel-Buffering), no caching of an endless answer.
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        if head.asked_as_head(request.scope):
+            return StreamingResponse(iter(()), media_type=EVENT_STREAM, headers=headers)  # its header fields only
+        stream = _event_stream(state.engine, state.settings, wanted, start)
         return StreamingResponse(stream, media_type=EVENT_STREAM, headers=headers)
     page = change_reading.list_changes(session, wanted, after=start, limit=paging.limit)
     document = {"items": page.events, "next_cursor": page.next_cursor, "last_id": page.last_id}
@@ -207,10 +212,17 @@ AtomLimitQuery = Annotated[
 
 
 def _address(request: Request) -> change_atom.FeedAddress:
+    public = request.app.state.settings.public_url
+    if public is None:
+        return change_atom.FeedAddress(
+            self_url=str(request.url),
+            base_url=str(request.base_url).rstrip("/"),
+            authority=request.url.hostname or "localhost",
+        )
+    base = str(public).rstrip("/")
+    query = f"?{request.url.query}" if request.url.query else ""
     return change_atom.FeedAddress(
-        self_url=str(request.url),
-        base_url=str(request.base_url).rstrip("/"),
-        authority=request.url.hostname or "localhost",
+        self_url=f"{base}{request.url.path}{query}", base_url=base, authority=public.host or "localhost"
     )
 
 
