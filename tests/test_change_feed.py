@@ -2,7 +2,7 @@
 and the webhook deliveries they owe, written in the same transaction."""
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -131,7 +131,11 @@ def test_the_event_names_the_write_that_caused_it(client, engine, grid):
     (event,) = events(engine)
     audit = client.get("/v1/audit", params={"entity": "statement", "entity_id": str(statement["id"])}).json()
     (entry,) = audit["items"]
-    assert event["caused_by"] == {"audit_event": entry["id"], "actor": "admin", "at": entry["at"]}
+    cause = event["caused_by"]
+    assert (cause["audit_event"], cause["actor"]) == (entry["id"], "admin")
+    # The commit's time, which comes after the audit event was made and before the answer.
+    made, committed = (datetime.fromisoformat(value) for value in (entry["at"], cause["at"]))
+    assert made <= committed <= utcnow()
 
 
 def test_writes_that_change_no_position_record_no_event(app, client, engine, grid):

@@ -48,7 +48,8 @@ class Position(NamedTuple):
 
 @dataclass(frozen=True)
 class Cause:
-    """The write that changes positions: its first audit event, the token's name, when."""
+    """The write that changes positions: its first audit event, the token's name, and when it
+    commits."""
 
     audit_event: int | None
     actor: str | None
@@ -56,9 +57,12 @@ class Cause:
 
     @classmethod
     def of(cls, event: AuditEvent | None) -> "Cause":
+        # Read under the write lock, not the audit event's time (taken before the write waited for
+        # it): times then follow the ids as far as the clock allows.
+        now = utcnow()
         if event is None:
-            return cls(audit_event=None, actor=None, at=utcnow())
-        return cls(audit_event=event.id, actor=event.actor, at=event.at)
+            return cls(audit_event=None, actor=None, at=now)
+        return cls(audit_event=event.id, actor=event.actor, at=now)
 
 
 class RecordedChange(NamedTuple):
