@@ -16,7 +16,9 @@ from app.models.token import TokenScope
 from app.models.webhook import Webhook, WebhookDelivery
 from app.services import change_feed
 from app.services.tokens import create_token
+from tests import test_diffs as diff_tests
 from tests.helpers import assert_problem, create_issue, create_party, create_source
+from tests.test_diffs import retract
 
 TEXT = " ".join(f"Sentence {n} was said." for n in range(40))
 
@@ -33,24 +35,8 @@ def latest_id(engine) -> int:
 
 
 def state(client, source_id: int, n: int, stance: str, stated_on: str, *, party="northland", issue="cede-north"):
-    body = {
-        "party": party,
-        "issue": issue,
-        "source": source_id,
-        "quote": f"Sentence {n} was said.",
-        "stance": stance,
-        "stated_on": stated_on,
-    }
-    response = client.post("/v1/statements", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def retract(client, statement_id: int, retracted_on: str) -> None:
-    response = client.post(
-        f"/v1/statements/{statement_id}/retract", json={"reason": "Withdrawn", "retracted_on": retracted_on}
-    )
-    assert response.status_code == 200, response.text
+    """A statement quoting the n-th sentence of TEXT."""
+    return diff_tests.state(client, source_id, issue, f"Sentence {n} was said.", stance, stated_on, party=party)
 
 
 @pytest.fixture
