@@ -558,7 +558,9 @@ def test_a_source_at_the_size_limit_answers_within_the_budget(client, seeded):
     started = time.monotonic()
     listed = propose(client, stored.json()["id"], {"min_confidence": 0.9})
     assert time.monotonic() - started < 10
-    assert listed["truncated"] is True and listed["counts"]["found"] == 5_000
+    # How many of the 5,000 it may list are found before the extractor's deadline depends on the
+    # machine's speed and load; that the answer is on time and says it is cut short does not.
+    assert listed["truncated"] is True and 0 < listed["counts"]["found"] <= 5_000
 
 
 # --- python -m tests.test_candidates ----------------------------------------------------------------
