@@ -198,10 +198,14 @@ def read_events(
     issue_ids: Sequence[int] | None = None,
     changes: Sequence[str] | None = None,
     limit: int,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Events with an id above `after`, oldest first, at most `limit`, as the API serves them
-    (app.models.change_event.ChangeEventPublic; the cells embedded as stored, for orjson)."""
+    """Events with an id above `after`, oldest first (or the newest of them first), at most
+    `limit`, as the API serves them (app.models.change_event.ChangeEventPublic; the cells
+    embedded as stored, for orjson)."""
     query = _EVENTS.where(col(ChangeEvent.id) > after)
+    if newest_first:
+        query = query.order_by(None).order_by(col(ChangeEvent.id).desc())
     if party_ids is not None:
         query = query.where(col(ChangeEvent.party_id).in_(party_ids))
     if issue_ids is not None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.errors import InvalidField
-from app.models.change_event import ChangeEvent, PositionChange
+from app.models.change_event import PositionChange
 from app.models.issue import Issue
 from app.models.party import Party
 from app.services import change_feed
@@ -102,14 +102,11 @@ def list_changes(session: Session, wanted: ChangeFilter, *, after: int, limit: i
 
 def newest_changes(session: Session, wanted: ChangeFilter, *, limit: int) -> list[dict[str, Any]]:
     """The `limit` newest events matching `wanted`, newest first."""
-    query = select(col(ChangeEvent.id))
-    if wanted.party_ids is not None:
-        query = query.where(col(ChangeEvent.party_id).in_(wanted.party_ids))
-    if wanted.issue_ids is not None:
-        query = query.where(col(ChangeEvent.issue_id).in_(wanted.issue_ids))
-    if wanted.changes is not None:
-        query = query.where(col(ChangeEvent.change).in_(wanted.changes))
-    # The oldest of the newest `limit`; the events from it on are then read in the feed's order.
-    oldest = session.execute(query.order_by(col(ChangeEvent.id).desc()).offset(limit - 1).limit(1)).scalar()
-    events = read_after(session, wanted, after=(oldest or 1) - 1, limit=limit)
-    return events[::-1]
+    return change_feed.read_events(
+        session,
+        party_ids=wanted.party_ids,
+        issue_ids=wanted.issue_ids,
+        changes=wanted.changes,
+        limit=limit,
+        newest_first=True,
+    )
